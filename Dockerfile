@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+
+WORKDIR /srv/memql
+COPY pyproject.toml README.md ./
+COPY app ./app
+COPY schema ./schema
+RUN pip install --no-cache-dir . && useradd --system --no-create-home memql
+
+USER memql
+EXPOSE 8000
+CMD ["memql", "serve", "--host", "0.0.0.0", "--port", "8000"]

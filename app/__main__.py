@@ -1,0 +1,5 @@
+"""`python -m app` is the `memql` command."""
+
+from app.cli import main
+
+main()

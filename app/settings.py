@@ -1,0 +1,82 @@
+"""memql's settings, read once from `MEMQL_*` environment variables and a `.env` file."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MEMQL_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    mongodb_url: str | None = Field(
+        default=None, description="MongoDB connection string; unset runs the embedded store."
+    )
+    database: str = Field(default="memql", min_length=1, max_length=63)
+    mongodb_timeout_ms: int = Field(default=5000, ge=100, le=120_000)
+    default_page_size: int = Field(default=20, ge=1, le=1000)
+    max_page_size: int = Field(default=100, ge=1, le=1000)
+    graphiql: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("mongodb_url")
+    @classmethod
+    def _url_is_mongodb(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        if not value.startswith(("mongodb://", "mongodb+srv://")):
+            raise ValueError("must start with mongodb:// or mongodb+srv://")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _default_page_fits(self) -> Settings:
+        if self.default_page_size > self.max_page_size:
+            raise ValueError(
+                f"MEMQL_DEFAULT_PAGE_SIZE ({self.default_page_size}) must not exceed "
+                f"MEMQL_MAX_PAGE_SIZE ({self.max_page_size})"
+            )
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        return self.mongodb_url is None
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message names the variable and what is wrong."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    lines = ["invalid memql settings:"]
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error["loc"])
+        variable = f"MEMQL_{location.upper()}" if location else "settings"
+        lines.append(f"  {variable}: {error['msg']}")
+    return "\n".join(lines)

@@ -1,0 +1,123 @@
+"""Memories: append to a session (creating or undeleting it), read, merge metadata, delete."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+
+from pymongo import ReturnDocument
+
+from app.db import Database, Document
+from app.documents import MemoryDoc, NewMemory, SessionDoc, utc_now
+from app.errors import NotFound
+from app.metadata import JsonObject, check_stored_size, strip_nulls, validate_patch
+from app.store.keyset import KeysetQuery
+from app.store.merge import update_merging_metadata
+from app.validation import check_content, check_identifier, check_memory_count, check_role
+
+LIVE: Document = {"deletedAt": None}
+ORDER = ("seq",)
+
+
+def _check_new_memories(memories: Sequence[NewMemory]) -> list[JsonObject]:
+    """Validate every memory before anything is written; return their stored metadata."""
+    check_memory_count(len(memories), "memories")
+    stored: list[JsonObject] = []
+    for index, memory in enumerate(memories):
+        field = f"memories[{index}]"
+        check_role(memory.role, f"{field}.role")
+        check_content(memory.content, f"{field}.content")
+        metadata: JsonObject = {}
+        if memory.metadata is not None:
+            validate_patch(memory.metadata, f"{field}.metadata")
+            metadata = strip_nulls(memory.metadata)
+            check_stored_size(metadata, f"{field}.metadata")
+        stored.append(metadata)
+    return stored
+
+
+class MemoryStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.collection = db.memories
+
+    async def add(
+        self, session_id: str, memories: Sequence[NewMemory]
+    ) -> tuple[SessionDoc, list[MemoryDoc]]:
+        """Append `memories` in order; an unknown session is created, a deleted one undeleted.
+
+        One atomic `$inc` reserves a contiguous block of `seq` numbers, so concurrent calls never
+        share a number and each call's memories stay together and in order.
+        """
+        check_identifier(session_id, "sessionId")
+        metadata = _check_new_memories(memories)
+        now = utc_now()
+        count = len(memories)
+        raw_session = await self.db.sessions.find_one_and_update(
+            {"sessionId": session_id},
+            {
+                "$inc": {"memorySeq": count},
+                "$set": {"updatedAt": now},
+                "$unset": {"deletedAt": ""},
+                "$setOnInsert": {"userId": None, "metadata": {}, "createdAt": now},
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        if raw_session is None:  # pragma: no cover - an upsert always returns a document
+            raise RuntimeError("upsert returned nothing")
+        first_seq = raw_session["memorySeq"] - count + 1
+        docs: list[Document] = [
+            {
+                "_id": str(uuid.uuid4()),
+                "sessionId": session_id,
+                "seq": first_seq + index,
+                "role": memory.role,
+                "roleType": memory.role_type.value if memory.role_type else None,
+                "content": memory.content,
+                "metadata": metadata[index],
+                "createdAt": now,
+                "updatedAt": now,
+            }
+            for index, memory in enumerate(memories)
+        ]
+        await self.collection.insert_many(docs, ordered=True)
+        return SessionDoc.from_mongo(raw_session), [MemoryDoc.from_mongo(doc) for doc in docs]
+
+    async def get(self, memory_uuid: str) -> MemoryDoc | None:
+        raw = await self.collection.find_one({"_id": memory_uuid, **LIVE})
+        return MemoryDoc.from_mongo(raw) if raw else None
+
+    async def get_many(self, uuids: Iterable[str]) -> list[MemoryDoc]:
+        raws = await self.collection.find({"_id": {"$in": list(uuids)}, **LIVE}).to_list(None)
+        return [MemoryDoc.from_mongo(raw) for raw in raws]
+
+    async def update(self, memory_uuid: str, metadata: JsonObject) -> MemoryDoc:
+        validate_patch(metadata)
+        raw = await update_merging_metadata(
+            self.collection,
+            {"_id": memory_uuid, **LIVE},
+            metadata,
+            set_fields={"updatedAt": utc_now()},
+        )
+        if raw is None:
+            raise NotFound(f"no memory with id {memory_uuid!r}", field="id")
+        return MemoryDoc.from_mongo(raw)
+
+    async def delete_all(self, session_id: str) -> tuple[SessionDoc, int]:
+        """Soft-delete every live memory of a live session; the session stays."""
+        check_identifier(session_id, "sessionId")
+        raw_session = await self.db.sessions.find_one({"sessionId": session_id, **LIVE})
+        if raw_session is None:
+            raise NotFound(f"no session with sessionId {session_id!r}", field="sessionId")
+        now = utc_now()
+        result = await self.collection.update_many(
+            {"sessionId": session_id, **LIVE, "createdAt": {"$lte": now}},
+            {"$set": {"deletedAt": now}},
+        )
+        return SessionDoc.from_mongo(raw_session), result.modified_count
+
+    def list(self, session_id: str) -> KeysetQuery[MemoryDoc]:
+        return KeysetQuery(
+            self.collection, {"sessionId": session_id, **LIVE}, ORDER, MemoryDoc.from_mongo
+        )

@@ -1,0 +1,147 @@
+"""Sessions: create (or bring back), read, update with metadata merge, and soft delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+
+from app.db import Database, Document
+from app.documents import SessionDoc, utc_now
+from app.errors import AlreadyExists, NotFound
+from app.metadata import JsonObject, check_stored_size, strip_nulls, validate_patch
+from app.store.keyset import KeysetQuery
+from app.store.merge import update_merging_metadata
+from app.validation import check_identifier
+
+LIVE: Document = {"deletedAt": None}
+ORDER = ("createdAt", "_id")
+
+
+class SessionStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.collection = db.sessions
+
+    async def _require_user(self, user_id: str) -> None:
+        check_identifier(user_id, "userId")
+        if await self.db.users.find_one({"userId": user_id, **LIVE}, {"_id": 1}) is None:
+            raise NotFound(f"no user with userId {user_id!r}", field="userId")
+
+    async def add(
+        self,
+        session_id: str,
+        *,
+        user_id: str | None = None,
+        metadata: JsonObject | None = None,
+    ) -> SessionDoc:
+        """Create a session; a soft-deleted one comes back with the new fields, its memories
+        staying deleted."""
+        check_identifier(session_id, "sessionId")
+        if metadata is not None:
+            validate_patch(metadata)
+        stored_metadata = strip_nulls(metadata or {})
+        check_stored_size(stored_metadata)
+        if user_id is not None:
+            await self._require_user(user_id)
+        now = utc_now()
+        new_id = ObjectId()
+        fields = {"userId": user_id, "metadata": stored_metadata}
+        raw = await self.collection.find_one_and_update(
+            {"sessionId": session_id},
+            {
+                "$setOnInsert": {
+                    "_id": new_id,
+                    "sessionId": session_id,
+                    **fields,
+                    "createdAt": now,
+                    "updatedAt": now,
+                    "memorySeq": 0,
+                }
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        if raw is None:  # pragma: no cover - an upsert always returns a document
+            raise RuntimeError("upsert returned nothing")
+        if raw["_id"] == new_id:
+            return SessionDoc.from_mongo(raw)
+        exists = AlreadyExists(
+            f"a session with sessionId {session_id!r} already exists", field="sessionId"
+        )
+        if raw.get("deletedAt") is None:
+            raise exists
+        # memorySeq is kept, so new memories sort after the deleted ones and never reuse a seq.
+        revived = await self.collection.find_one_and_update(
+            {"_id": raw["_id"], "deletedAt": raw["deletedAt"]},
+            {"$set": {**fields, "createdAt": now, "updatedAt": now}, "$unset": {"deletedAt": ""}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if revived is None:
+            raise exists
+        return SessionDoc.from_mongo(revived)
+
+    async def get(self, session_id: str) -> SessionDoc | None:
+        raw = await self.collection.find_one({"sessionId": session_id, **LIVE})
+        return SessionDoc.from_mongo(raw) if raw else None
+
+    async def get_many(self, session_ids: Iterable[str]) -> list[SessionDoc]:
+        raws = await self.collection.find(
+            {"sessionId": {"$in": list(session_ids)}, **LIVE}
+        ).to_list(None)
+        return [SessionDoc.from_mongo(raw) for raw in raws]
+
+    async def get_many_by_ids(self, ids: Iterable[ObjectId]) -> list[SessionDoc]:
+        raws = await self.collection.find({"_id": {"$in": list(ids)}, **LIVE}).to_list(None)
+        return [SessionDoc.from_mongo(raw) for raw in raws]
+
+    async def update(
+        self,
+        session_id: str,
+        *,
+        user_id: str | None = None,
+        metadata: JsonObject | None = None,
+    ) -> SessionDoc:
+        """Merge `metadata`, set `user_id` when given; like Zep, a deleted session is undeleted
+        (its memories stay deleted)."""
+        check_identifier(session_id, "sessionId")
+        if metadata is not None:
+            validate_patch(metadata)
+        if user_id is not None:
+            await self._require_user(user_id)
+        changes: Document = {"updatedAt": utc_now()}
+        if user_id is not None:
+            changes["userId"] = user_id
+        raw = await update_merging_metadata(
+            self.collection,
+            {"sessionId": session_id},
+            metadata,
+            set_fields=changes,
+            unset_fields=("deletedAt",),
+        )
+        if raw is None:
+            raise NotFound(f"no session with sessionId {session_id!r}", field="sessionId")
+        return SessionDoc.from_mongo(raw)
+
+    async def delete(self, session_id: str) -> SessionDoc:
+        """Soft-delete the session, then its memories."""
+        check_identifier(session_id, "sessionId")
+        now = utc_now()
+        raw = await self.collection.find_one_and_update(
+            {"sessionId": session_id, **LIVE},
+            {"$set": {"deletedAt": now, "updatedAt": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if raw is None:
+            raise NotFound(f"no session with sessionId {session_id!r}", field="sessionId")
+        # Memories added after `now` undeleted the session (Zep semantics) and must stay.
+        await self.db.memories.update_many(
+            {"sessionId": session_id, **LIVE, "createdAt": {"$lte": now}},
+            {"$set": {"deletedAt": now}},
+        )
+        return SessionDoc.from_mongo(raw)
+
+    def list(self, user_id: str | None = None) -> KeysetQuery[SessionDoc]:
+        base = LIVE if user_id is None else {"userId": user_id, **LIVE}
+        return KeysetQuery(self.collection, base, ORDER, SessionDoc.from_mongo)

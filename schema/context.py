@@ -1,0 +1,23 @@
+"""Per-request state handed to every resolver: the store, settings, loaders and request id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from app.settings import Settings
+from app.store import Store
+from schema.loaders import Loaders
+
+
+@dataclass
+class Context:
+    store: Store
+    settings: Settings
+    request_id: str = "-"
+    request: Request | None = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.store)

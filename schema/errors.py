@@ -1,0 +1,89 @@
+"""How failures reach clients: every GraphQL error gets a stable `extensions.code`.
+
+Expected failures (app.errors.MemqlError) keep their message and code; errors from parsing,
+validation or variable coercion are BAD_USER_INPUT; anything else is logged with the request id
+and returned as INTERNAL_SERVER_ERROR carrying only that id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
+
+from app.errors import ERROR_CODES, MemqlError
+
+logger = logging.getLogger("memql.errors")
+
+
+@contextmanager
+def input_field(prefix: str) -> Iterator[None]:
+    """Name fields of an input object in errors as the client wrote them: `input.userId`."""
+    try:
+        yield
+    except MemqlError as error:
+        raise error.with_field_prefix(prefix) from None
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    original = error.original_error
+    if isinstance(original, MemqlError):
+        return False
+    if (error.extensions or {}).get("code") in ERROR_CODES:
+        return False
+    # Errors without a path come from parsing, validation or variable coercion: the request's
+    # fault. Errors at a path are raised while resolving: a bug or an outage.
+    return bool(error.path)
+
+
+def request_id_of(execution_context: ExecutionContext | None) -> str:
+    context = getattr(execution_context, "context", None)
+    return str(getattr(context, "request_id", "-"))
+
+
+def coded_error(error: GraphQLError, request_id: str) -> GraphQLError:
+    original = error.original_error
+    extensions: dict[str, Any]
+    message = error.message
+    if isinstance(original, MemqlError):
+        extensions = {"code": original.code}
+        if original.field:
+            extensions["field"] = original.field
+    elif (error.extensions or {}).get("code") in ERROR_CODES:
+        extensions = dict(error.extensions or {})
+    elif is_unexpected(error):
+        extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+        message = f"Internal server error (request id {request_id})."
+    else:
+        extensions = {"code": "BAD_USER_INPUT"}
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )
+
+
+def coded_errors(errors: list[GraphQLError], request_id: str) -> list[GraphQLError]:
+    """Every error of a result in its coded, client-safe form; the HTTP view applies this to
+    each result, whatever stage (parsing, validation, execution) the errors come from."""
+    return [coded_error(error, request_id) for error in errors]
+
+
+def log_unexpected(errors: list[GraphQLError], execution_context: ExecutionContext | None) -> None:
+    request_id = request_id_of(execution_context)
+    for error in errors:
+        if is_unexpected(error):
+            logger.error(
+                "unexpected error in request %s at %s",
+                request_id,
+                ".".join(str(part) for part in error.path or ()),
+                exc_info=error.original_error or error,
+            )

@@ -1,0 +1,116 @@
+"""Relay connections: argument checks, cursor decoding, and building a connection from a page."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+import strawberry
+
+from app.errors import BadUserInput
+from app.settings import Settings
+from app.store.keyset import KeysetQuery, Page, PageRequest
+from schema.ids import decode_cursor, encode_cursor
+
+N = TypeVar("N")
+D = TypeVar("D")
+
+Flag = Callable[[], Awaitable[bool]]
+
+
+def known(value: bool) -> Flag:
+    async def flag() -> bool:
+        return value
+
+    return flag
+
+
+@strawberry.type(description="Where a page sits in its list (Relay Cursor Connections).")
+class PageInfo:
+    start_cursor: str | None
+    end_cursor: str | None
+    next_flag: strawberry.Private[Flag]
+    previous_flag: strawberry.Private[Flag]
+
+    @strawberry.field(description="More nodes follow `endCursor`.")
+    async def has_next_page(self) -> bool:
+        return await self.next_flag()
+
+    @strawberry.field(description="More nodes precede `startCursor`.")
+    async def has_previous_page(self) -> bool:
+        return await self.previous_flag()
+
+
+@strawberry.type
+class Edge(Generic[N]):
+    cursor: str
+    node: N
+
+
+@strawberry.type
+class Connection(Generic[N]):
+    edges: list[Edge[N]]
+    page_info: PageInfo
+    counter: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="All nodes of the list; computed only when selected.")
+    async def total_count(self) -> int:
+        return await self.counter()
+
+
+def _check_size(value: int | None, name: str, settings: Settings) -> None:
+    if value is None:
+        return
+    if value < 0:
+        raise BadUserInput(f"{name} must not be negative", field=name)
+    if value > settings.max_page_size:
+        raise BadUserInput(
+            f"{name} must be at most {settings.max_page_size} (the maximum page size)",
+            field=name,
+        )
+
+
+def page_request(
+    kind: str,
+    settings: Settings,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> PageRequest:
+    """Check Relay arguments against the limits and turn cursors back into sort keys."""
+    if first is not None and last is not None:
+        raise BadUserInput("give first or last, not both", field="last")
+    _check_size(first, "first", settings)
+    _check_size(last, "last", settings)
+    limit = last if last is not None else first if first is not None else settings.default_page_size
+    return PageRequest(
+        limit=limit,
+        backward=last is not None,
+        after=decode_cursor(kind, after, "after") if after is not None else None,
+        before=decode_cursor(kind, before, "before") if before is not None else None,
+    )
+
+
+async def resolve_connection(
+    kind: str, query: KeysetQuery[D], request: PageRequest, to_node: Callable[[D], N]
+) -> Connection[N]:
+    """Fetch one page with one range query and wrap it; counts and the flag on the far side
+    of the start cursor are queried only if the client selects them."""
+    page: Page[D] = await query.page(request)
+    cursors = [encode_cursor(kind, key) for key in page.keys]
+    more_ahead = known(page.has_more)
+    return Connection(
+        edges=[
+            Edge(cursor=cursor, node=to_node(item))
+            for cursor, item in zip(cursors, page.items, strict=True)
+        ],
+        page_info=PageInfo(
+            start_cursor=cursors[0] if cursors else None,
+            end_cursor=cursors[-1] if cursors else None,
+            next_flag=page.has_more_behind if request.backward else more_ahead,
+            previous_flag=more_ahead if request.backward else page.has_more_behind,
+        ),
+        counter=query.count,
+    )

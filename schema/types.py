@@ -1,0 +1,150 @@
+"""The GraphQL object types of the contract: Node, User, Session, Memory and RoleType."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.documents import MemoryDoc, RoleType, SessionDoc, UserDoc
+from app.errors import NotFound
+from schema.context import Context
+from schema.ids import to_global_id
+from schema.pagination import Connection, page_request, resolve_connection
+from schema.scalars import JSON
+
+Info = strawberry.Info[Context, None]
+
+strawberry.enum(
+    RoleType, description="Who spoke a memory, in the vocabulary of chat-completion APIs."
+)
+
+
+@strawberry.interface(description="An object with a stable, opaque global ID.")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type(description="A person using the chat application (Zep's user).")
+class User(Node):
+    user_id: str = strawberry.field(
+        description="The caller's own identifier for the user (Zep's user_id)."
+    )
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    metadata: JSON
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_doc(cls, doc: UserDoc) -> User:
+        return cls(
+            id=strawberry.ID(to_global_id("User", str(doc.id))),
+            user_id=doc.user_id,
+            email=doc.email,
+            first_name=doc.first_name,
+            last_name=doc.last_name,
+            metadata=JSON(doc.metadata),
+            created_at=doc.created_at,
+            updated_at=doc.updated_at,
+        )
+
+    @strawberry.field(description="The user's live sessions, oldest first.")
+    async def sessions(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Session]:
+        context = info.context
+        request = page_request(
+            "session", context.settings, first=first, after=after, last=last, before=before
+        )
+        query = context.store.sessions.list(user_id=self.user_id)
+        return await resolve_connection("session", query, request, Session.from_doc)
+
+
+@strawberry.type(description="A conversation: an ordered list of memories (Zep's session).")
+class Session(Node):
+    session_id: str = strawberry.field(
+        description="The caller's own identifier for the conversation (Zep's session_id)."
+    )
+    user_id: str | None
+    metadata: JSON
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_doc(cls, doc: SessionDoc) -> Session:
+        return cls(
+            id=strawberry.ID(to_global_id("Session", str(doc.id))),
+            session_id=doc.session_id,
+            user_id=doc.user_id,
+            metadata=JSON(doc.metadata),
+            created_at=doc.created_at,
+            updated_at=doc.updated_at,
+        )
+
+    @strawberry.field(description="The user the session belongs to, if any and still live.")
+    async def user(self, info: Info) -> User | None:
+        if self.user_id is None:
+            return None
+        doc = await info.context.loaders.user_by_user_id.load(self.user_id)
+        return User.from_doc(doc) if doc else None
+
+    @strawberry.field(
+        description=(
+            "The session's live memories in the order they were added; "
+            "`last: n` gives the n most recent."
+        )
+    )
+    async def memories(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Memory]:
+        context = info.context
+        request = page_request(
+            "memory", context.settings, first=first, after=after, last=last, before=before
+        )
+        query = context.store.memories.list(self.session_id)
+        return await resolve_connection("memory", query, request, Memory.from_doc)
+
+
+@strawberry.type(description="One chat message stored in a session.")
+class Memory(Node):
+    uuid: str
+    session_id: str
+    role: str = strawberry.field(description="Free-form speaker name, e.g. 'human', 'ai', 'Alice'.")
+    role_type: RoleType | None
+    content: str
+    metadata: JSON
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_doc(cls, doc: MemoryDoc) -> Memory:
+        return cls(
+            id=strawberry.ID(to_global_id("Memory", doc.uuid)),
+            uuid=doc.uuid,
+            session_id=doc.session_id,
+            role=doc.role,
+            role_type=doc.role_type,
+            content=doc.content,
+            metadata=JSON(doc.metadata),
+            created_at=doc.created_at,
+            updated_at=doc.updated_at,
+        )
+
+    @strawberry.field(description="The session the memory belongs to.")
+    async def session(self, info: Info) -> Session:
+        doc = await info.context.loaders.session_by_session_id.load(self.session_id)
+        if doc is None:
+            raise NotFound(f"the session of memory {self.uuid!r} is deleted")
+        return Session.from_doc(doc)

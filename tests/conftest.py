@@ -1,0 +1,156 @@
+"""Shared fixtures: a running app on the embedded store (or on MongoDB when
+MEMQL_TEST_MONGODB_URL is set) and a GraphQL client over httpx's ASGI transport."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from app.http import create_app
+from app.settings import Settings
+from app.store import Store
+
+TEST_MONGODB_URL = os.environ.get("MEMQL_TEST_MONGODB_URL") or None
+ON_MONGODB = TEST_MONGODB_URL is not None
+
+requires_mongodb = pytest.mark.skipif(
+    not ON_MONGODB, reason="needs a real MongoDB: set MEMQL_TEST_MONGODB_URL"
+)
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings for one test: its own database, never the developer's environment."""
+    values: dict[str, Any] = {
+        "mongodb_url": TEST_MONGODB_URL,
+        "database": f"memql_test_{uuid.uuid4().hex[:12]}",
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+class GraphQLClient:
+    """Posts GraphQL documents and unpacks the answers."""
+
+    def __init__(self, http: httpx.AsyncClient, app: Starlette) -> None:
+        self.http = http
+        self.app = app
+
+    @property
+    def store(self) -> Store:
+        store: Store = self.app.state.store
+        return store
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, **kwargs
+        )
+        body: dict[str, Any] = response.json()
+        assert "Traceback" not in response.text
+        return body
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The `data` of a request that must succeed."""
+        body = await self.post(query, variables)
+        assert "errors" not in body, body["errors"]
+        result: dict[str, Any] = body["data"]
+        return result
+
+    async def error(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The single error of a request that must fail."""
+        body = await self.post(query, variables)
+        assert body.get("errors"), body
+        assert len(body["errors"]) == 1, body["errors"]
+        error: dict[str, Any] = body["errors"][0]
+        return error
+
+    async def code(self, query: str, variables: dict[str, Any] | None = None) -> str:
+        error = await self.error(query, variables)
+        code: str = error["extensions"]["code"]
+        return code
+
+
+@asynccontextmanager
+async def running_app(settings: Settings | None = None) -> AsyncIterator[GraphQLClient]:
+    settings = settings or make_settings()
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://memql.test") as http:
+            try:
+                yield GraphQLClient(http, app)
+            finally:
+                if ON_MONGODB:
+                    await app.state.store.db.client.drop_database(settings.database)
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[GraphQLClient]:
+    async with running_app() as client:
+        yield client
+
+
+# Small helpers for the data most tests need.
+
+ADD_USER = """
+mutation($input: AddUserInput!) { addUser(input: $input) { user { id userId metadata } } }
+"""
+ADD_SESSION = """
+mutation($input: AddSessionInput!) {
+  addSession(input: $input) { session { id sessionId userId metadata } }
+}
+"""
+ADD_MEMORY = """
+mutation($input: AddMemoryInput!) {
+  addMemory(input: $input) {
+    session { id sessionId }
+    memories { id uuid role roleType content metadata }
+  }
+}
+"""
+
+
+async def add_user(api: GraphQLClient, user_id: str, **fields: Any) -> dict[str, Any]:
+    data = await api.data(ADD_USER, {"input": {"userId": user_id, **fields}})
+    user: dict[str, Any] = data["addUser"]["user"]
+    return user
+
+
+async def add_session(api: GraphQLClient, session_id: str, **fields: Any) -> dict[str, Any]:
+    data = await api.data(ADD_SESSION, {"input": {"sessionId": session_id, **fields}})
+    session: dict[str, Any] = data["addSession"]["session"]
+    return session
+
+
+async def add_memories(
+    api: GraphQLClient, session_id: str, contents: list[str], role: str = "human"
+) -> list[dict[str, Any]]:
+    memories = [{"role": role, "content": content} for content in contents]
+    data = await api.data(ADD_MEMORY, {"input": {"sessionId": session_id, "memories": memories}})
+    added: list[dict[str, Any]] = data["addMemory"]["memories"]
+    return added
+
+
+async def memory_contents(api: GraphQLClient, session_id: str, **page: Any) -> list[str]:
+    arguments = ", ".join(f"{name}: {value}" for name, value in page.items()) or "first: 100"
+    data = await api.data(
+        f'{{ session(sessionId: "{session_id}") {{ memories({arguments}) '
+        "{ edges { node { content } } } } }"
+    )
+    return [edge["node"]["content"] for edge in data["session"]["memories"]["edges"]]
+
+
+async def raw_documents(api: GraphQLClient, collection: str, **match: Any) -> list[dict[str, Any]]:
+    """Documents as stored, read around the API to check what really is in the database."""
+    cursor = api.store.db.collection(collection).find(match)
+    documents: list[dict[str, Any]] = await cursor.to_list(None)
+    return documents

@@ -1,0 +1,131 @@
+"""The HTTP surface: health probes, request ids, JSON errors, no tracebacks."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests.conftest import GraphQLClient
+
+
+async def test_healthz_and_readyz_answer_json(api: GraphQLClient) -> None:
+    health = await api.http.get("/healthz")
+    assert (health.status_code, health.json()) == (200, {"status": "ok"})
+    ready = await api.http.get("/readyz")
+    assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
+
+
+async def test_readyz_is_503_when_the_database_does_not_answer(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def down() -> bool:
+        return False
+
+    monkeypatch.setattr(api.store.db, "ping", down)
+    ready = await api.http.get("/readyz")
+    assert (ready.status_code, ready.json()) == (503, {"status": "unavailable"})
+
+
+async def test_every_response_carries_a_request_id(api: GraphQLClient) -> None:
+    response = await api.http.get("/healthz")
+    assert len(response.headers["x-request-id"]) == 32
+    echoed = await api.http.get("/healthz", headers={"x-request-id": "trace-123"})
+    assert echoed.headers["x-request-id"] == "trace-123"
+    replaced = await api.http.get("/healthz", headers={"x-request-id": "bad id\twith spaces"})
+    assert replaced.headers["x-request-id"] != "bad id\twith spaces"
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"{not json", "application/json"),
+        (b"query { users { totalCount } }", "text/plain"),
+        (b"{}", "application/json"),
+        (b'{"query": 5}', "application/json"),
+        (b'{"query": "{ users { totalCount } }", "variables": [1]}', "application/json"),
+    ],
+)
+async def test_malformed_requests_get_a_4xx_with_a_json_body(
+    api: GraphQLClient, content: bytes, content_type: str
+) -> None:
+    response = await api.http.post(
+        "/graphql", content=content, headers={"content-type": content_type}
+    )
+    assert 400 <= response.status_code < 500
+    body = response.json()
+    assert body["errors"][0]["message"]
+    assert "Traceback" not in response.text
+
+
+async def test_query_over_get_works(api: GraphQLClient) -> None:
+    response = await api.http.get(
+        "/graphql",
+        params={"query": "{ users { totalCount } }"},
+        headers={"accept": "application/json"},
+    )
+    assert response.status_code == 200
+    assert response.json() == {"data": {"users": {"totalCount": 0}}}
+
+
+async def test_parse_errors_are_bad_user_input(api: GraphQLClient) -> None:
+    body = await api.post("{ users { ")
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    body = await api.post("{ users { noSuchField } }")
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_variable_type_errors_are_bad_user_input(api: GraphQLClient) -> None:
+    body = await api.post("query($n: Int) { users(first: $n) { totalCount } }", {"n": "many"})
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "data" not in body or body["data"] is None
+
+
+async def test_unexpected_errors_are_masked_logged_and_carry_the_request_id(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*args: object, **kwargs: object) -> int:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    monkeypatch.setattr(api.store.db.users, "count_documents", broken)
+    caplog.set_level(logging.ERROR, logger="memql")
+    response = await api.http.post(
+        "/graphql",
+        json={"query": "{ users { totalCount } }"},
+        headers={"x-request-id": "req-42"},
+    )
+    body = response.json()
+    error = body["errors"][0]
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-42"}
+    assert "hunter2" not in response.text
+    assert "Traceback" not in response.text
+    assert any("req-42" in record.getMessage() and record.exc_info for record in caplog.records)
+
+
+async def test_errors_outside_graphql_are_json_with_the_request_id(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken() -> bool:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(api.store.db, "ping", broken)
+    transport = api.http._transport
+    transport.raise_app_exceptions = False  # type: ignore[attr-defined]
+    response = await api.http.get("/readyz", headers={"x-request-id": "req-7"})
+    assert response.status_code == 500
+    assert response.json()["errors"][0]["extensions"] == {
+        "code": "INTERNAL_SERVER_ERROR",
+        "requestId": "req-7",
+    }
+    assert "boom" not in response.text
+
+
+async def test_mutation_over_get_is_refused(api: GraphQLClient) -> None:
+    response = await api.http.get(
+        "/graphql",
+        params={"query": 'mutation { addUser(input: {userId: "x"}) { user { id } } }'},
+        headers={"accept": "application/json"},
+    )
+    assert response.status_code in (400, 405)
+    assert response.json()["errors"]
+    assert (await api.data("{ users { totalCount } }"))["users"]["totalCount"] == 0
