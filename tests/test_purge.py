@@ -1,26 +1,33 @@
-"""Purge of soft-deleted data: the embedded store's sweeper, undelete against purge, and the
-`purgeDeleted` mutation."""
+"""Purge of soft-deleted data: the embedded store's sweeper, undelete against purge, the
+`purgeDeleted` mutation and `memql purge`."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import logging
+import os
+import subprocess
+import sys
 import time
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
+from click.testing import CliRunner
 
+from app.cli import main
 from app.db import Database
 from app.documents import NewMemory, utc_now
 from app.http import create_app
 from app.purge import PurgeCounts, Sweeper, purge_deleted
 from tests.conftest import (
     ADD_MEMORY,
+    TEST_MONGODB_URL,
     GraphQLClient,
     add_memories,
     add_session,
@@ -28,8 +35,11 @@ from tests.conftest import (
     make_settings,
     memory_contents,
     raw_documents,
+    requires_mongodb,
     running_app,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 DELETE_USER = "mutation($id: String!) { deleteUser(userId: $id) { deletedId } }"
 DELETE_SESSION = "mutation($id: String!) { deleteSession(sessionId: $id) { deletedId } }"
@@ -261,6 +271,68 @@ async def test_purge_deleted_reports_counts_and_a_second_call_zeros(api: GraphQL
     second = await api.data(PURGE)
     assert second["purgeDeleted"] == {"users": 0, "sessions": 0, "memories": 0}
     assert await memory_contents(api, "cleared") == ["9"]
+
+
+def test_memql_purge_refuses_the_embedded_store_and_names_the_way_there() -> None:
+    result = CliRunner().invoke(main, ["purge"], env={"MEMQL_MONGODB_URL": ""})
+    assert result.exit_code == 1
+    assert "needs MEMQL_MONGODB_URL" in result.output
+    assert "purgeDeleted" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_memql_purge_prints_counts_per_collection_and_then_zeros(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = make_settings(mongodb_url=None)
+
+    async def prepare() -> Database:
+        async with running_app(settings) as api:
+            await prepare_deleted_data(api)
+            db: Database = api.store.db
+            return db
+
+    # The command connects to MongoDB; hand it the prepared store instead (closing a mongomock
+    # client keeps its data).
+    prepared = asyncio.run(prepare())
+    monkeypatch.setattr(Database, "connect", classmethod(lambda cls, settings: prepared))
+    env = {"MEMQL_MONGODB_URL": "mongodb://127.0.0.1:1"}
+
+    first = CliRunner().invoke(main, ["purge"], env=env)
+    assert first.exit_code == 0, first.output
+    assert first.output == "users: 1\nsessions: 2\nmemories: 6\n"
+    second = CliRunner().invoke(main, ["purge"], env=env)
+    assert second.output == "users: 0\nsessions: 0\nmemories: 0\n"
+
+
+@requires_mongodb
+async def test_memql_purge_on_mongodb_prints_counts_and_then_zeros() -> None:
+    settings = make_settings()
+    async with running_app(settings) as api:
+        await prepare_deleted_data(api)
+        env = {
+            **os.environ,
+            "MEMQL_MONGODB_URL": str(TEST_MONGODB_URL),
+            "MEMQL_DATABASE": settings.database,
+        }
+        outputs = []
+        for _ in range(2):
+            result = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "app", "purge"],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                env=env,
+                timeout=60,
+            )
+            assert result.returncode == 0, result.stderr
+            outputs.append(result.stdout)
+        assert outputs == [
+            "users: 1\nsessions: 2\nmemories: 6\n",
+            "users: 0\nsessions: 0\nmemories: 0\n",
+        ]
+        assert await memory_contents(api, "kept-chat") == ["7", "8"]
 
 
 def sweeper_tasks() -> list[asyncio.Task[Any]]:
