@@ -139,30 +139,31 @@ class Database:
         ):
             by_collection.setdefault(spec.collection, []).append(spec)
         for name, specs in by_collection.items():
-            collection = self.collection(name)
-            existing = {
-                tuple(index["key"].items()): index async for index in collection.list_indexes()
-            }
-            to_create: list[IndexSpec] = []
-            for spec in specs:
-                current = existing.get(spec.keys)
-                if spec.expire_after_seconds is None or current is None:
-                    to_create.append(spec)
-                else:
-                    await self._set_expiry(name, current, spec.expire_after_seconds)
-            if to_create:
-                await collection.create_indexes([spec.model() for spec in to_create])
-            for spec in to_create:
-                if spec.expire_after_seconds is not None:
-                    logger.info(
-                        "created TTL index %s.%s: deleted documents are purged %d s after "
-                        "their deletion",
-                        name,
-                        spec.name,
-                        spec.expire_after_seconds,
-                    )
+            await self._ensure_collection_indexes(name, specs)
         if by_collection:
             logger.info("indexes ensured on %s", ", ".join(sorted(by_collection)))
+
+    async def _ensure_collection_indexes(self, name: str, specs: list[IndexSpec]) -> None:
+        collection = self.collection(name)
+        existing = {tuple(index["key"].items()): index async for index in collection.list_indexes()}
+        to_create: list[IndexSpec] = []
+        for spec in specs:
+            current = existing.get(spec.keys)
+            if spec.expire_after_seconds is None or current is None:
+                to_create.append(spec)
+            else:
+                await self._set_expiry(name, current, spec.expire_after_seconds)
+        if to_create:
+            await collection.create_indexes([spec.model() for spec in to_create])
+        for spec in to_create:
+            if spec.expire_after_seconds is not None:
+                logger.info(
+                    "created TTL index %s.%s: deleted documents are purged %d s after their "
+                    "deletion",
+                    name,
+                    spec.name,
+                    spec.expire_after_seconds,
+                )
 
     async def _set_expiry(self, collection: str, index: Document, seconds: int) -> None:
         """Give an existing index on `deletedAt` the configured `expireAfterSeconds`."""

@@ -56,8 +56,8 @@ class Sweeper:
         counts = await purge_deleted(self.db, deleted_before=utc_now() - self.grace)
         if counts.total:
             logger.info(
-                "purged what was deleted over %s ago: %d users, %d sessions, %d memories",
-                self.grace,
+                "purged what was deleted over %d s ago: %d users, %d sessions, %d memories",
+                self.db.purge_after_seconds,
                 counts.users,
                 counts.sessions,
                 counts.memories,
@@ -82,9 +82,9 @@ class Sweeper:
         self._stopping.clear()
         self.task = asyncio.create_task(self._run(), name="memql-purge-sweeper")
         logger.info(
-            "embedded store: deleted documents are purged %s after their deletion, "
+            "embedded store: deleted documents are purged %d s after their deletion, "
             "checked every %g s",
-            self.grace,
+            self.db.purge_after_seconds,
             self.interval,
         )
 
