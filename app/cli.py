@@ -1,10 +1,16 @@
-"""The `memql` command: serve, schema."""
+"""The `memql` command: serve, schema, purge."""
 
 from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
 
 import click
 
 from app.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from app.purge import PurgeCounts
 
 
 def _settings() -> Settings:
@@ -52,3 +58,39 @@ def schema() -> None:
     from schema import build_schema
 
     click.echo(build_schema().as_str())
+
+
+@main.command()
+def purge() -> None:
+    """Hard-delete everything soft-deleted now, whatever its age, and print counts (MongoDB)."""
+    settings = _settings()
+    if settings.embedded:
+        raise click.ClickException(
+            "memql purge needs MEMQL_MONGODB_URL: the embedded store lives in the memory of the "
+            "server process, which this separate process cannot reach. Call the purgeDeleted "
+            "mutation on the running server instead; the server also purges deleted data by "
+            f"itself {settings.purge_after_seconds} s after its deletion "
+            "(MEMQL_PURGE_AFTER_SECONDS)."
+        )
+    counts = asyncio.run(_purge(settings))
+    for name, count in (
+        ("users", counts.users),
+        ("sessions", counts.sessions),
+        ("memories", counts.memories),
+    ):
+        click.echo(f"{name}: {count}")
+
+
+async def _purge(settings: Settings) -> PurgeCounts:
+    from pymongo.errors import PyMongoError
+
+    from app.db import Database
+    from app.purge import purge_deleted
+
+    db = Database.connect(settings)
+    try:
+        return await purge_deleted(db)
+    except PyMongoError as exc:
+        raise click.ClickException(f"purge failed: {exc}") from None
+    finally:
+        db.close()

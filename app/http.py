@@ -1,5 +1,5 @@
 """The Starlette application: `/graphql`, health probes, request ids, and the lifespan that
-opens and closes the database."""
+opens and closes the database (and runs the embedded store's purge sweeper)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from strawberry.types import ExecutionResult
 
 from app.db import Database
 from app.logs import configure_logging
+from app.purge import Sweeper
 from app.settings import Settings, load_settings
 from app.store import Store
 from schema import build_schema
@@ -146,11 +147,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database.connect(settings)
+        sweeper = None
         try:
             await db.ensure_indexes()
             app.state.store = Store(db)
+            if db.embedded:
+                sweeper = Sweeper(db, interval=settings.purge_interval_seconds)
+                sweeper.start()
+            app.state.sweeper = sweeper
             yield
         finally:
+            if sweeper is not None:
+                await sweeper.stop()
             db.close()
 
     middleware = [Middleware(RequestIdMiddleware)]

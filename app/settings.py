@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # MongoDB's expireAfterSeconds is a 32-bit integer.
+    purge_after_seconds: int = Field(default=3600, ge=0, le=2_147_483_647)
+    purge_interval_seconds: float = Field(default=60, gt=0, le=86_400)
 
     @field_validator("mongodb_url")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,18 +13,24 @@ from tests.conftest import ON_MONGODB, make_settings, requires_mongodb
 
 
 def test_embedded_store_gets_no_index_that_would_make_it_scan() -> None:
-    assert index_specs(embedded=True) == []
+    assert index_specs(embedded=True, purge_after_seconds=3600) == []
 
 
 def test_mongodb_gets_the_indexes_of_the_spec() -> None:
-    specs = {(spec.collection, spec.keys, spec.unique) for spec in index_specs(embedded=False)}
+    specs = {
+        (spec.collection, spec.keys, spec.unique, spec.expire_after_seconds)
+        for spec in index_specs(embedded=False, purge_after_seconds=3600)
+    }
     assert specs == {
-        ("users", (("userId", 1),), True),
-        ("users", (("createdAt", 1), ("_id", 1)), False),
-        ("sessions", (("sessionId", 1),), True),
-        ("sessions", (("createdAt", 1), ("_id", 1)), False),
-        ("sessions", (("userId", 1), ("createdAt", 1), ("_id", 1)), False),
-        ("memories", (("sessionId", 1), ("seq", 1)), False),
+        ("users", (("userId", 1),), True, None),
+        ("users", (("createdAt", 1), ("_id", 1)), False, None),
+        ("sessions", (("sessionId", 1),), True, None),
+        ("sessions", (("createdAt", 1), ("_id", 1)), False, None),
+        ("sessions", (("userId", 1), ("createdAt", 1), ("_id", 1)), False, None),
+        ("memories", (("sessionId", 1), ("seq", 1)), False, None),
+        ("users", (("deletedAt", 1),), False, 3600),
+        ("sessions", (("deletedAt", 1),), False, 3600),
+        ("memories", (("deletedAt", 1),), False, 3600),
     }
 
 
@@ -31,6 +38,10 @@ class RecordingCollection:
     def __init__(self, name: str, calls: list[tuple[str, list[Any]]]) -> None:
         self.name = name
         self.calls = calls
+
+    async def list_indexes(self) -> AsyncIterator[dict[str, Any]]:
+        for index in ():
+            yield index
 
     async def create_indexes(self, models: list[Any]) -> list[str]:
         self.calls.append((self.name, [model.document for model in models]))
