@@ -188,3 +188,16 @@ def test_vendored_scripts_load_no_code_at_run_time(name: str) -> None:
     # GraphiQL 4 and later fetch Monaco's workers and modules like this, from a CDN.
     for loader in ("import(", "importScripts(", "new Worker(", "new SharedWorker("):
         assert loader not in script, loader
+
+
+def test_ci_installs_chromium_so_the_browser_test_runs() -> None:
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    install = script.index("apt-get install -y chromium")
+    assert "/usr/bin/chromium" in script[:install]
+    assert install < script.index("readme_command.py test")
+
+
+def test_readme_shows_the_playground_screenshot() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "](docs/graphiql.png)" in readme
+    assert (ROOT / "docs" / "graphiql.png").read_bytes().startswith(b"\x89PNG")
