@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -24,6 +24,7 @@ from strawberry.types import ExecutionResult
 
 from app.db import Database
 from app.logs import configure_logging
+from app.playground import Playground, load_playground
 from app.purge import Sweeper
 from app.settings import Settings, load_settings
 from app.store import Store
@@ -76,11 +77,17 @@ def request_id_of(request: Request) -> str:
 
 
 class MemqlGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI view with memql's context and JSON bodies for HTTP-level errors."""
+    """Strawberry's ASGI view with memql's context, JSON bodies for HTTP-level errors and
+    memql's own GraphiQL page."""
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(build_schema(), graphql_ide="graphiql" if settings.graphiql else None)
+    def __init__(self, settings: Settings, playground: Playground | None) -> None:
+        super().__init__(build_schema(), graphql_ide="graphiql" if playground else None)
         self.settings = settings
+        self.playground = playground
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        assert self.playground is not None  # Strawberry asks only when graphql_ide is set.
+        return self.playground.page(request)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -172,12 +179,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 allow_credentials=False,
             )
         )
+    playground = load_playground() if settings.graphiql else None
+    routes: list[BaseRoute] = [
+        Route("/graphql", MemqlGraphQL(settings, playground)),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    if playground:
+        routes.append(playground.route())
     app = Starlette(
-        routes=[
-            Route("/graphql", MemqlGraphQL(settings)),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-        ],
+        routes=routes,
         middleware=middleware,
         exception_handlers={Exception: internal_error},
         lifespan=lifespan,

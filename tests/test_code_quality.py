@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize(
     "command",
     [
-        ["ruff", "check", "app", "schema", "tests"],
-        ["ruff", "format", "--check", "app", "schema", "tests"],
+        ["ruff", "check", "app", "schema", "tests", "scripts"],
+        ["ruff", "format", "--check", "app", "schema", "tests", "scripts"],
         ["mypy"],
     ],
     ids=["ruff-check", "ruff-format", "mypy"],

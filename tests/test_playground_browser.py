@@ -1,0 +1,159 @@
+"""The GraphiQL playground in a real browser: Playwright drives Debian's Chromium against
+`memql serve` on 127.0.0.1, and any request that would leave 127.0.0.1 fails the test."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pymongo
+import pytest
+from playwright.sync_api import ConsoleMessage, Route, expect, sync_playwright
+
+from app.playground import EXAMPLE_MUTATION
+from tests.conftest import ON_MONGODB, make_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOT = ROOT / "docs" / "graphiql.png"
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium calls home at start-up; never download one.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+START_UP_SECONDS = 30
+UI_TIMEOUT_MS = 15_000
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium; .ci/run does)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def memql_server(workdir: Path) -> Iterator[str]:
+    """`memql serve` in a child process on a free loopback port; yields its base URL."""
+    settings = make_settings()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("MEMQL_")}
+    env.update(MEMQL_DATABASE=settings.database, MEMQL_LOG_LEVEL="WARNING")
+    if settings.mongodb_url:
+        env["MEMQL_MONGODB_URL"] = settings.mongodb_url
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = workdir / "memql.log"
+    with log_path.open("wb") as log:
+        # The working directory is empty, so no developer's .env leaks into the server.
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_healthy(base, process, log_path)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+            if ON_MONGODB:
+                with pymongo.MongoClient(settings.mongodb_url) as client:
+                    client.drop_database(settings.database)
+
+
+def wait_until_healthy(base: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + START_UP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"memql serve exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"memql serve did not answer within {START_UP_SECONDS} s:\n{log_path.read_text()}")
+
+
+def console_errors_into(errors: list[str]) -> Callable[[ConsoleMessage], None]:
+    def record(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    return record
+
+
+def test_playground_runs_the_first_tab_offline_in_chromium(tmp_path: Path) -> None:
+    with memql_server(tmp_path) as base:
+        seeded = httpx.post(f"{base}/graphql", json={"query": EXAMPLE_MUTATION}, timeout=10)
+        assert seeded.status_code == 200 and "errors" not in seeded.json(), seeded.text
+        server = urlsplit(base)
+
+        left_memql: list[str] = []
+        errors: list[str] = []
+
+        def only_memql(route: Route) -> None:
+            url = urlsplit(route.request.url)
+            if (url.hostname, url.port) == (server.hostname, server.port):
+                route.continue_()
+            else:
+                left_memql.append(route.request.url)
+                route.abort("blockedbyclient")
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+            )
+            try:
+                context = browser.new_context(viewport={"width": 1440, "height": 960})
+                context.route("**/*", only_memql)
+                page = context.new_page()
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                page.on("console", console_errors_into(errors))
+                page.goto(f"{base}/graphql")
+
+                # The first tab holds the example query, the headers editor is open for a token.
+                expect(page.get_by_role("tab", selected=True)).to_contain_text(
+                    "UsersSessionsMemories", timeout=UI_TIMEOUT_MS
+                )
+                expect(page.locator(".graphiql-editor-tool")).to_contain_text(
+                    '"Authorization": "Bearer <token>"'
+                )
+                page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
+
+                result = page.locator(".graphiql-response")
+                expect(result).to_contain_text('"userId": "alice"', timeout=UI_TIMEOUT_MS)
+                expect(result).to_contain_text('"content": "Rooibos: it has none at all."')
+                # CodeMirror draws its fold markers a moment later: wait, so that the picture
+                # is the same from one run to the next.
+                folds = page.locator(".graphiql-query-editor .CodeMirror-foldgutter-open")
+                expect(folds.first).to_be_visible()
+                page.screenshot(path=SCREENSHOT)
+            finally:
+                browser.close()
+
+    assert left_memql == []
+    assert errors == []
