@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -55,10 +55,14 @@ fragment PageInfoFields on PageInfo {
 }"""
 PAGE_ARGUMENTS = "first: $first, after: $after, last: $last, before: $before"
 PAGE_VARIABLES = "$first: Int, $after: String, $last: Int, $before: String, $withTotal: Boolean!"
-PAGE_SELECTION = """
-edges { cursor node { ...%s } }
-pageInfo { ...PageInfoFields }
-totalCount @include(if: $withTotal)"""
+
+
+def _connection(node_fragment: str) -> str:
+    """The selection of one page of a connection; totalCount costs a count, so only on request."""
+    return (
+        f"{{ edges {{ cursor node {{ ...{node_fragment} }} }} pageInfo {{ ...PageInfoFields }} "
+        "totalCount @include(if: $withTotal) }"
+    )
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,7 @@ class Walk(Generic[T]):
     """
 
     page: Callable[[str | None], Operation[Page[T]]]
-    backward: bool = field(default=False)
+    backward: bool = False
 
     def next_cursor(self, page: Page[T]) -> str | None:
         info = page.page_info
@@ -187,9 +191,7 @@ def users(
     total_count: bool = False,
 ) -> Operation[Page[User]]:
     document = _document(
-        f"query Users({PAGE_VARIABLES}) {{ users({PAGE_ARGUMENTS}) {{"
-        + PAGE_SELECTION % "UserFields"
-        + "\n} }",
+        f"query Users({PAGE_VARIABLES}) {{ users({PAGE_ARGUMENTS}) {_connection('UserFields')} }}",
         USER_FIELDS,
         PAGE_INFO_FIELDS,
     )
@@ -223,9 +225,7 @@ def sessions(
 ) -> Operation[Page[Session]]:
     document = _document(
         f"query Sessions({PAGE_VARIABLES}, $userId: String) "
-        f"{{ sessions({PAGE_ARGUMENTS}, userId: $userId) {{"
-        + PAGE_SELECTION % "SessionFields"
-        + "\n} }",
+        f"{{ sessions({PAGE_ARGUMENTS}, userId: $userId) {_connection('SessionFields')} }}",
         SESSION_FIELDS,
         PAGE_INFO_FIELDS,
     )
@@ -247,9 +247,8 @@ def memories(
     """A page of a session's memories; NotFoundError when no live session has this id."""
     document = _document(
         f"query Memories($sessionId: String!, {PAGE_VARIABLES}) "
-        f"{{ session(sessionId: $sessionId) {{ memories({PAGE_ARGUMENTS}) {{"
-        + PAGE_SELECTION % "MemoryFields"
-        + "\n} } }",
+        f"{{ session(sessionId: $sessionId) "
+        f"{{ memories({PAGE_ARGUMENTS}) {_connection('MemoryFields')} }} }}",
         MEMORY_FIELDS,
         PAGE_INFO_FIELDS,
     )
@@ -295,8 +294,27 @@ def memory_walk(session_id: str, page_size: int, newest_first: bool) -> Walk[Mem
 
 # ------------------------------------------------------------------ mutations
 
-_USER_PAYLOAD = "{ user { ...UserFields } }"
-_SESSION_PAYLOAD = "{ session { ...SessionFields } }"
+
+def _input_mutation(
+    field: str, selection: str, fragment: str, fields: JsonObject, parse: Callable[[JsonObject], T]
+) -> Operation[T]:
+    """`field(input: $input)`, whose input type memql names after it: addUser → AddUserInput."""
+    name = field[0].upper() + field[1:]
+    document = _document(
+        f"mutation {name}($input: {name}Input!) {{ {field}(input: $input) {selection} }}", fragment
+    )
+    return Operation(document, {"input": fields}, lambda data: parse(data[field]))
+
+
+def _identifier_mutation(
+    field: str, argument: str, value: str, selection: str, parse: Callable[[JsonObject], T]
+) -> Operation[T]:
+    """`field(argument: $argument)` for a mutation that takes one String! identifier."""
+    name = field[0].upper() + field[1:]
+    document = (
+        f"mutation {name}(${argument}: String!) {{ {field}({argument}: ${argument}) {selection} }}"
+    )
+    return Operation(document, {argument: value}, lambda data: parse(data[field]))
 
 
 def _user_input(
@@ -306,15 +324,24 @@ def _user_input(
     last_name: str | None,
     metadata: Mapping[str, Any] | None,
 ) -> JsonObject:
-    return {
-        "input": drop_none(
-            userId=user_id,
-            email=email,
-            firstName=first_name,
-            lastName=last_name,
-            metadata=dict(metadata) if metadata is not None else None,
-        )
-    }
+    return drop_none(
+        userId=user_id,
+        email=email,
+        firstName=first_name,
+        lastName=last_name,
+        metadata=dict(metadata) if metadata is not None else None,
+    )
+
+
+_USER_PAYLOAD = "{ user { ...UserFields } }"
+
+
+def _user_of(payload: JsonObject) -> User:
+    return User.from_graphql(payload["user"])
+
+
+def _deleted_id(payload: JsonObject) -> str:
+    return str(payload["deletedId"])
 
 
 def add_user(
@@ -324,15 +351,8 @@ def add_user(
     last_name: str | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> Operation[User]:
-    document = _document(
-        f"mutation AddUser($input: AddUserInput!) {{ addUser(input: $input) {_USER_PAYLOAD} }}",
-        USER_FIELDS,
-    )
-    return Operation(
-        document,
-        _user_input(user_id, email, first_name, last_name, metadata),
-        lambda data: User.from_graphql(data["addUser"]["user"]),
-    )
+    fields = _user_input(user_id, email, first_name, last_name, metadata)
+    return _input_mutation("addUser", _USER_PAYLOAD, USER_FIELDS, fields, _user_of)
 
 
 def update_user(
@@ -342,113 +362,78 @@ def update_user(
     last_name: str | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> Operation[User]:
-    document = _document(
-        "mutation UpdateUser($input: UpdateUserInput!) "
-        f"{{ updateUser(input: $input) {_USER_PAYLOAD} }}",
-        USER_FIELDS,
-    )
-    return Operation(
-        document,
-        _user_input(user_id, email, first_name, last_name, metadata),
-        lambda data: User.from_graphql(data["updateUser"]["user"]),
-    )
+    fields = _user_input(user_id, email, first_name, last_name, metadata)
+    return _input_mutation("updateUser", _USER_PAYLOAD, USER_FIELDS, fields, _user_of)
 
 
 def delete_user(user_id: str) -> Operation[str]:
-    document = "mutation DeleteUser($userId: String!) { deleteUser(userId: $userId) { deletedId } }"
-    return Operation(
-        document, {"userId": user_id}, lambda data: str(data["deleteUser"]["deletedId"])
-    )
+    return _identifier_mutation("deleteUser", "userId", user_id, "{ deletedId }", _deleted_id)
 
 
 def _session_input(
     session_id: str, user_id: str | None, metadata: Mapping[str, Any] | None
 ) -> JsonObject:
-    return {
-        "input": drop_none(
-            sessionId=session_id,
-            userId=user_id,
-            metadata=dict(metadata) if metadata is not None else None,
-        )
-    }
+    return drop_none(
+        sessionId=session_id,
+        userId=user_id,
+        metadata=dict(metadata) if metadata is not None else None,
+    )
+
+
+def _session_of(payload: JsonObject) -> Session:
+    return Session.from_graphql(payload["session"])
+
+
+_SESSION_PAYLOAD = "{ session { ...SessionFields } }"
 
 
 def add_session(
     session_id: str, user_id: str | None = None, metadata: Mapping[str, Any] | None = None
 ) -> Operation[Session]:
-    document = _document(
-        "mutation AddSession($input: AddSessionInput!) "
-        f"{{ addSession(input: $input) {_SESSION_PAYLOAD} }}",
-        SESSION_FIELDS,
-    )
-    return Operation(
-        document,
-        _session_input(session_id, user_id, metadata),
-        lambda data: Session.from_graphql(data["addSession"]["session"]),
-    )
+    fields = _session_input(session_id, user_id, metadata)
+    return _input_mutation("addSession", _SESSION_PAYLOAD, SESSION_FIELDS, fields, _session_of)
 
 
 def update_session(
     session_id: str, user_id: str | None = None, metadata: Mapping[str, Any] | None = None
 ) -> Operation[Session]:
-    document = _document(
-        "mutation UpdateSession($input: UpdateSessionInput!) "
-        f"{{ updateSession(input: $input) {_SESSION_PAYLOAD} }}",
-        SESSION_FIELDS,
-    )
-    return Operation(
-        document,
-        _session_input(session_id, user_id, metadata),
-        lambda data: Session.from_graphql(data["updateSession"]["session"]),
-    )
+    fields = _session_input(session_id, user_id, metadata)
+    return _input_mutation("updateSession", _SESSION_PAYLOAD, SESSION_FIELDS, fields, _session_of)
 
 
 def delete_session(session_id: str) -> Operation[str]:
-    document = (
-        "mutation DeleteSession($sessionId: String!) "
-        "{ deleteSession(sessionId: $sessionId) { deletedId } }"
-    )
-    return Operation(
-        document, {"sessionId": session_id}, lambda data: str(data["deleteSession"]["deletedId"])
+    return _identifier_mutation(
+        "deleteSession", "sessionId", session_id, "{ deletedId }", _deleted_id
     )
 
 
 def add_memory(session_id: str, memories: Sequence[MemoryInput]) -> Operation[list[Memory]]:
-    document = _document(
-        "mutation AddMemory($input: AddMemoryInput!) "
-        "{ addMemory(input: $input) { memories { ...MemoryFields } } }",
+    return _input_mutation(
+        "addMemory",
+        "{ memories { ...MemoryFields } }",
         MEMORY_FIELDS,
-    )
-    variables = {"input": {"sessionId": session_id, "memories": [m.to_graphql() for m in memories]}}
-    return Operation(
-        document,
-        variables,
-        lambda data: [Memory.from_graphql(item) for item in data["addMemory"]["memories"]],
+        {"sessionId": session_id, "memories": [memory.to_graphql() for memory in memories]},
+        lambda payload: [Memory.from_graphql(item) for item in payload["memories"]],
     )
 
 
 def update_memory(id: str, metadata: Mapping[str, Any]) -> Operation[Memory]:
-    document = _document(
-        "mutation UpdateMemory($input: UpdateMemoryInput!) "
-        "{ updateMemory(input: $input) { memory { ...MemoryFields } } }",
+    return _input_mutation(
+        "updateMemory",
+        "{ memory { ...MemoryFields } }",
         MEMORY_FIELDS,
-    )
-    return Operation(
-        document,
-        {"input": {"id": id, "metadata": dict(metadata)}},
-        lambda data: Memory.from_graphql(data["updateMemory"]["memory"]),
+        {"id": id, "metadata": dict(metadata)},
+        lambda payload: Memory.from_graphql(payload["memory"]),
     )
 
 
 def delete_memories(session_id: str) -> Operation[int]:
-    document = (
-        "mutation DeleteMemories($sessionId: String!) "
-        "{ deleteMemories(sessionId: $sessionId) { deletedCount } }"
-    )
-    return Operation(
-        document,
-        {"sessionId": session_id},
-        lambda data: int(data["deleteMemories"]["deletedCount"]),
+    return _identifier_mutation(
+        "deleteMemories",
+        "sessionId",
+        session_id,
+        "{ deletedCount }",
+        lambda payload: int(payload["deletedCount"]),
     )
 
 
