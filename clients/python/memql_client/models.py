@@ -127,7 +127,7 @@ class MemoryInput:
         return drop_none(
             role=self.role,
             content=self.content,
-            roleType=self.role_type.value if self.role_type is not None else None,
+            roleType=RoleType(self.role_type).value if self.role_type is not None else None,
             metadata=self.metadata,
         )
 
