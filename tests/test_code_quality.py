@@ -1,4 +1,5 @@
-"""ruff (lint and format) and mypy --strict on app/ and schema/, run by the test command."""
+"""ruff (lint and format) and mypy --strict on app/, schema/ and the Python client, run by the
+test command."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize(
     "command",
     [
-        ["ruff", "check", "app", "schema", "tests", "scripts"],
-        ["ruff", "format", "--check", "app", "schema", "tests", "scripts"],
+        ["ruff", "check", "app", "schema", "tests", "scripts", "clients/python"],
+        ["ruff", "format", "--check", "app", "schema", "tests", "scripts", "clients/python"],
         ["mypy"],
+        # The client supports Python 3.10, the server 3.11.
+        ["mypy", "--python-version", "3.10", "clients/python/memql_client"],
     ],
-    ids=["ruff-check", "ruff-format", "mypy"],
+    ids=["ruff-check", "ruff-format", "mypy", "mypy-client"],
 )
 def test_code_is_clean(command: list[str]) -> None:
     result = subprocess.run(

@@ -1,0 +1,95 @@
+"""The client's GraphQL documents validate against memql's schema and its public contract, and
+the async and sync clients offer the same methods."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from pathlib import Path
+from typing import Any
+
+import pytest
+from graphql import (
+    FieldNode,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    build_schema,
+    parse,
+    validate,
+)
+
+from memql_client import AsyncMemqlClient, MemoryInput, MemqlClient
+from memql_client import operations as ops
+
+ROOT = Path(__file__).resolve().parents[3]
+PRINTED_SCHEMA = ROOT / "schema" / "schema.graphql"
+CONTRACT = ROOT.parent / "shared" / "api.graphql"
+
+EVERY_OPERATION: dict[str, ops.Operation[Any]] = {
+    "node": ops.node("id"),
+    "nodes": ops.nodes(["id"]),
+    "user": ops.user("alice"),
+    "users": ops.users(first=1),
+    "session": ops.session("chat-1"),
+    "sessions": ops.sessions(first=1, user_id="alice"),
+    "memories": ops.memories("chat-1", last=50),
+    "add_user": ops.add_user("alice", metadata={"a": 1}),
+    "update_user": ops.update_user("alice", email="a@example.com"),
+    "delete_user": ops.delete_user("alice"),
+    "add_session": ops.add_session("chat-1", user_id="alice"),
+    "update_session": ops.update_session("chat-1", metadata={"a": None}),
+    "delete_session": ops.delete_session("chat-1"),
+    "add_memory": ops.add_memory("chat-1", [MemoryInput("human", "hi")]),
+    "update_memory": ops.update_memory("id", {"a": 1}),
+    "delete_memories": ops.delete_memories("chat-1"),
+    "purge_deleted": ops.purge_deleted(),
+}
+
+
+@functools.cache
+def schema_from(path: Path) -> GraphQLSchema:
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    return build_schema(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", [PRINTED_SCHEMA, CONTRACT], ids=["printed-schema", "contract"])
+@pytest.mark.parametrize("name", sorted(EVERY_OPERATION))
+def test_client_document_is_valid_against_the_schema(path: Path, name: str) -> None:
+    operation = EVERY_OPERATION[name]
+    assert validate(schema_from(path), parse(operation.document)) == []
+
+
+def root_fields(document: str) -> set[str]:
+    return {
+        selection.name.value
+        for definition in parse(document).definitions
+        if isinstance(definition, OperationDefinitionNode)
+        for selection in definition.selection_set.selections
+        if isinstance(selection, FieldNode)
+    }
+
+
+def test_client_covers_every_query_and_mutation_of_the_contract() -> None:
+    contract = schema_from(CONTRACT)
+    assert contract.query_type is not None and contract.mutation_type is not None
+    fields = set(contract.query_type.fields) | set(contract.mutation_type.fields)
+    used = set().union(*(root_fields(op.document) for op in EVERY_OPERATION.values()))
+    assert used == fields
+
+
+def public_methods(cls: type) -> dict[str, inspect.Signature]:
+    return {
+        name: inspect.signature(member)
+        for name, member in inspect.getmembers(cls, inspect.isfunction)
+        if not name.startswith("_")
+    }
+
+
+def test_the_async_and_sync_clients_offer_the_same_methods() -> None:
+    async_methods = public_methods(AsyncMemqlClient)
+    sync_methods = public_methods(MemqlClient)
+    assert set(async_methods) - {"aclose"} == set(sync_methods) - {"close"}
+    for name in set(async_methods) & set(sync_methods):
+        async_parameters = list(async_methods[name].parameters.values())
+        assert async_parameters == list(sync_methods[name].parameters.values()), name

@@ -1,0 +1,63 @@
+"""Every GraphQL document in docs/frontend.md (```graphql blocks and gql`…` templates in its
+JavaScript) is valid against the printed schema and the public contract."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from graphql import OperationDefinitionNode, build_schema, parse, validate
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "frontend.md"
+SCHEMAS = {
+    "printed-schema": ROOT / "schema" / "schema.graphql",
+    "contract": ROOT.parent / "shared" / "api.graphql",
+}
+
+FENCE = re.compile(r"^```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+GQL_TEMPLATE = re.compile(r"\bgql`(.*?)`", re.DOTALL)
+
+
+def documents_in(markdown: str) -> list[str]:
+    documents = []
+    for language, body in FENCE.findall(markdown):
+        if language == "graphql":
+            documents.append(body)
+        elif language in {"js", "jsx", "ts", "tsx"}:
+            documents.extend(GQL_TEMPLATE.findall(body))
+    return documents
+
+
+DOCUMENTS = documents_in(DOC.read_text(encoding="utf-8"))
+
+
+def operation_name(document: str) -> str:
+    (operation,) = [
+        node for node in parse(document).definitions if isinstance(node, OperationDefinitionNode)
+    ]
+    assert operation.name is not None
+    return operation.name.value
+
+
+def test_frontend_doc_shows_the_sidebar_chat_view_and_send_in_graphql_apollo_and_urql() -> None:
+    names = [operation_name(document) for document in DOCUMENTS]
+    # Plain GraphQL, Apollo Client and urql each show their own copy.
+    assert sorted(set(names)) == ["ChatView", "SendMessage", "Sidebar"]
+    assert names.count("ChatView") == 3 and names.count("SendMessage") == 3
+
+
+@pytest.mark.parametrize("schema_name", sorted(SCHEMAS))
+@pytest.mark.parametrize(
+    "document",
+    DOCUMENTS,
+    ids=[f"{index}-{operation_name(document)}" for index, document in enumerate(DOCUMENTS)],
+)
+def test_frontend_doc_graphql_is_valid_against_the_schema(document: str, schema_name: str) -> None:
+    path = SCHEMAS[schema_name]
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    schema = build_schema(path.read_text(encoding="utf-8"))
+    assert "${" not in document, "interpolated documents cannot be checked"
+    assert validate(schema, parse(document)) == [], document
