@@ -8,7 +8,9 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from app.settings import Settings
 from schema.errors import log_unexpected
+from schema.limits import limit_extensions
 from schema.mutations import Mutation
 from schema.queries import Query
 from schema.scalars import SCALAR_MAP
@@ -22,12 +24,16 @@ class MemqlSchema(strawberry.Schema):
         log_unexpected(errors, execution_context)
 
 
-def build_schema() -> MemqlSchema:
+def build_schema(settings: Settings | None = None) -> MemqlSchema:
+    """The schema; `settings` sets the query limits (their defaults when not given)."""
+    settings = settings or Settings.model_construct()
     return MemqlSchema(
         query=Query,
         mutation=Mutation,
         types=[User, Session, Memory],
         extensions=[
+            # Limits first: MaxTokensLimiter must set the parser's options before parsing.
+            *limit_extensions(settings),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
         ],
