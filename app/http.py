@@ -3,6 +3,7 @@ that opens and closes the database."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -119,6 +120,25 @@ class MemqlGraphQL(GraphQL[Context, None]):
             viewer=request.state.viewer,
         )
 
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except UnicodeDecodeError as exc:
+            raise HTTPException(400, "the request body is not valid UTF-8") from exc
+        except RecursionError as exc:
+            raise HTTPException(400, "the request body nests too deeply") from exc
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        try:
+            return await super().parse_http_body(request)
+        except AttributeError as exc:
+            # Strawberry calls `.get` on whatever JSON arrived: `null`, `5` or `"x"` end here.
+            raise HTTPException(
+                400, "the request body must be a JSON object with a `query` string"
+            ) from exc
+
     async def execute_single(
         self,
         request: Request,
@@ -128,7 +148,6 @@ class MemqlGraphQL(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        request.state.operation_name = request_data.operation_name
         try:
             return await super().execute_single(
                 request, request_adapter, sub_response, context, root_value, request_data
@@ -137,6 +156,8 @@ class MemqlGraphQL(GraphQL[Context, None]):
             if isinstance(exc.__cause__, InvalidOperationTypeError):
                 raise HTTPException(405, "mutations are only accepted over POST") from exc
             raise
+        finally:
+            request.state.operation_name = context.operation_name or request_data.operation_name
 
     async def process_result(
         self, request: Request, result: ExecutionResult

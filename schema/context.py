@@ -19,6 +19,7 @@ class Context:
     request_id: str = "-"
     request: Request | None = None
     viewer: Viewer = OPEN
+    operation_name: str | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
