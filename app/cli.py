@@ -1,8 +1,11 @@
-"""The `memql` command: serve, schema, purge."""
+"""The `memql` command: serve, schema, purge, token."""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import re
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import click
@@ -12,12 +15,31 @@ from app.settings import Settings, SettingsError, load_settings
 if TYPE_CHECKING:
     from app.purge import PurgeCounts
 
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
 
 def _settings() -> Settings:
     try:
         return load_settings()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_duration(value: str) -> timedelta:
+    match = _DURATION.match(value.strip())
+    if not match or int(match.group(1)) == 0:
+        raise click.BadParameter("use a number and a unit, e.g. 90s, 30m, 1h or 7d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,6 +63,13 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
             "--workers > 1 needs MEMQL_MONGODB_URL: on the embedded store each worker would "
             "hold its own separate in-memory data"
         )
+    if not settings.auth_enabled and not is_loopback(host) and not settings.allow_unauthenticated:
+        raise click.UsageError(
+            f"refusing to serve on {host} without authentication: anyone who can reach it "
+            "could read and change every user's data. Set MEMQL_AUTH_SECRET (see `memql "
+            "token`), or set MEMQL_ALLOW_UNAUTHENTICATED=true if something in front of memql "
+            "already controls access."
+        )
     uvicorn.run(
         "app.http:create_app",
         factory=True,
@@ -49,6 +78,7 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
         reload=reload,
         workers=workers,
         log_level=settings.log_level.lower(),
+        access_log=False,  # memql logs one line per request itself
     )
 
 
@@ -94,3 +124,31 @@ async def _purge(settings: Settings) -> PurgeCounts:
         raise click.ClickException(f"purge failed: {exc}") from None
     finally:
         db.close()
+
+
+@main.command()
+@click.option("--user-id", help="A token that sees and changes only this user's data.")
+@click.option("--admin", is_flag=True, help="A token that sees and changes everything.")
+@click.option("--ttl", default="1h", show_default=True, help="Lifetime: 90s, 30m, 1h, 7d…")
+def token(user_id: str | None, admin: bool, ttl: str) -> None:
+    """Print a bearer token signed with MEMQL_AUTH_SECRET."""
+    from app.auth import issue_token
+    from app.errors import BadUserInput
+    from app.validation import check_identifier
+
+    if admin == (user_id is not None):
+        raise click.UsageError("give exactly one of --user-id U or --admin")
+    if user_id is not None:
+        try:
+            check_identifier(user_id, "--user-id")
+        except BadUserInput as exc:
+            raise click.BadParameter(exc.message) from None
+    lifetime = parse_duration(ttl)
+    settings = _settings()
+    if settings.auth_secret is None:
+        raise click.UsageError("MEMQL_AUTH_SECRET is not set: there is nothing to sign with")
+    click.echo(
+        issue_token(
+            settings.auth_secret.get_secret_value(), ttl=lifetime, user_id=user_id, admin=admin
+        )
+    )

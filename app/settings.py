@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -29,6 +29,16 @@ class Settings(BaseSettings):
     # MongoDB's expireAfterSeconds is a 32-bit integer.
     purge_after_seconds: int = Field(default=3600, ge=0, le=2_147_483_647)
     purge_interval_seconds: float = Field(default=60, gt=0, le=86_400)
+    auth_secret: SecretStr | None = Field(
+        default=None, description="HS256 signing secret; unset turns authentication off."
+    )
+    allow_unauthenticated: bool = False
+    introspection: bool = True
+    max_depth: int = Field(default=10, ge=1, le=100)
+    max_aliases: int = Field(default=15, ge=0, le=1000)
+    max_tokens: int = Field(default=2000, ge=10, le=1_000_000)
+    max_nodes: int = Field(default=10_000, ge=1, le=10_000_000)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
     @field_validator("mongodb_url")
     @classmethod
@@ -37,6 +47,19 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("mongodb://", "mongodb+srv://")):
             raise ValueError("must start with mongodb:// or mongodb+srv://")
+        return value
+
+    @field_validator("auth_secret", mode="before")
+    @classmethod
+    def _empty_secret_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and value == "" else value
+
+    @field_validator("auth_secret")
+    @classmethod
+    def _secret_is_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # HS256 needs a key at least as long as its 256-bit output (RFC 7518 §3.2).
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("must be at least 32 bytes long (e.g. `openssl rand -hex 32`)")
         return value
 
     @field_validator("log_level", mode="before")
@@ -63,6 +86,10 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.mongodb_url is None
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.auth_secret is not None
 
 
 class SettingsError(Exception):

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from app.settings import Settings
+from schema.context import Context
 from schema.errors import log_unexpected
+from schema.limits import limit_extensions
 from schema.mutations import Mutation
 from schema.queries import Query
 from schema.scalars import SCALAR_MAP
 from schema.types import Memory, Session, User
+
+
+class RecordOperationName(SchemaExtension):
+    """Puts the executed operation's name in the context, for the request log."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context.context
+        if isinstance(context, Context) and self.execution_context.graphql_document:
+            context.operation_name = self.execution_context.operation_name
 
 
 class MemqlSchema(strawberry.Schema):
@@ -22,14 +37,19 @@ class MemqlSchema(strawberry.Schema):
         log_unexpected(errors, execution_context)
 
 
-def build_schema() -> MemqlSchema:
+def build_schema(settings: Settings | None = None) -> MemqlSchema:
+    """The schema; `settings` sets the query limits (their defaults when not given)."""
+    settings = settings or Settings.model_construct()
     return MemqlSchema(
         query=Query,
         mutation=Mutation,
         types=[User, Session, Memory],
         extensions=[
+            # Limits first: MaxTokensLimiter must set the parser's options before parsing.
+            *limit_extensions(settings),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
+            RecordOperationName,
         ],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from app.auth import OPEN, Viewer
 from app.settings import Settings
 from app.store import Store
 from schema.loaders import Loaders
@@ -17,6 +18,8 @@ class Context:
     settings: Settings
     request_id: str = "-"
     request: Request | None = None
+    viewer: Viewer = OPEN
+    operation_name: str | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

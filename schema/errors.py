@@ -13,9 +13,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from graphql import GraphQLError
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from app.errors import ERROR_CODES, MemqlError
+from schema.limits import TOO_COMPLEX, is_token_limit_error
 
 logger = logging.getLogger("memql.errors")
 
@@ -40,6 +41,15 @@ def is_unexpected(error: GraphQLError) -> bool:
     return bool(error.path)
 
 
+def is_request_error(result: ExecutionResult) -> bool:
+    """The request failed before execution (parse, validation, variables, limits)."""
+    return (
+        result.data is None
+        and bool(result.errors)
+        and all(not error.path for error in result.errors or ())
+    )
+
+
 def request_id_of(execution_context: ExecutionContext | None) -> str:
     context = getattr(execution_context, "context", None)
     return str(getattr(context, "request_id", "-"))
@@ -55,6 +65,8 @@ def coded_error(error: GraphQLError, request_id: str) -> GraphQLError:
             extensions["field"] = original.field
     elif (error.extensions or {}).get("code") in ERROR_CODES:
         extensions = dict(error.extensions or {})
+    elif is_token_limit_error(error):
+        extensions = {"code": TOO_COMPLEX}
     elif is_unexpected(error):
         extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
         message = f"Internal server error (request id {request_id})."

@@ -133,6 +133,7 @@ class Mutation:
                 first_name=input.first_name,
                 last_name=input.last_name,
                 metadata=json_argument(input.metadata),
+                owner=info.context.viewer.owner,
             )
         return UserPayload(user=User.from_doc(doc))
 
@@ -145,19 +146,23 @@ class Mutation:
                 first_name=input.first_name,
                 last_name=input.last_name,
                 metadata=json_argument(input.metadata),
+                owner=info.context.viewer.owner,
             )
         return UserPayload(user=User.from_doc(doc))
 
     @strawberry.mutation(description="Soft-deletes the user, its sessions and their memories.")
     async def delete_user(self, info: Info, user_id: str) -> DeletePayload:
-        doc = await info.context.store.users.delete(user_id)
+        doc = await info.context.store.users.delete(user_id, owner=info.context.viewer.owner)
         return DeletePayload(deleted_id=User.from_doc(doc).id)
 
     @strawberry.mutation
     async def add_session(self, info: Info, input: AddSessionInput) -> SessionPayload:
         with input_field("input"):
             doc = await info.context.store.sessions.add(
-                input.session_id, user_id=input.user_id, metadata=json_argument(input.metadata)
+                input.session_id,
+                user_id=input.user_id,
+                metadata=json_argument(input.metadata),
+                owner=info.context.viewer.owner,
             )
         return SessionPayload(session=Session.from_doc(doc))
 
@@ -165,13 +170,16 @@ class Mutation:
     async def update_session(self, info: Info, input: UpdateSessionInput) -> SessionPayload:
         with input_field("input"):
             doc = await info.context.store.sessions.update(
-                input.session_id, user_id=input.user_id, metadata=json_argument(input.metadata)
+                input.session_id,
+                user_id=input.user_id,
+                metadata=json_argument(input.metadata),
+                owner=info.context.viewer.owner,
             )
         return SessionPayload(session=Session.from_doc(doc))
 
     @strawberry.mutation(description="Soft-deletes the session and all its memories.")
     async def delete_session(self, info: Info, session_id: str) -> DeletePayload:
-        doc = await info.context.store.sessions.delete(session_id)
+        doc = await info.context.store.sessions.delete(session_id, owner=info.context.viewer.owner)
         return DeletePayload(deleted_id=Session.from_doc(doc).id)
 
     @strawberry.mutation
@@ -186,7 +194,9 @@ class Mutation:
             for memory in input.memories
         ]
         with input_field("input"):
-            session, stored = await info.context.store.memories.add(input.session_id, memories)
+            session, stored = await info.context.store.memories.add(
+                input.session_id, memories, owner=info.context.viewer.owner
+            )
         return AddMemoryPayload(
             session=Session.from_doc(session), memories=[Memory.from_doc(doc) for doc in stored]
         )
@@ -195,13 +205,17 @@ class Mutation:
     async def update_memory(self, info: Info, input: UpdateMemoryInput) -> MemoryPayload:
         with input_field("input"):
             doc = await info.context.store.memories.update(
-                memory_uuid(input.id), json_argument(input.metadata)
+                memory_uuid(input.id),
+                json_argument(input.metadata),
+                owner=info.context.viewer.owner,
             )
         return MemoryPayload(memory=Memory.from_doc(doc))
 
     @strawberry.mutation(description="Soft-deletes every memory of the session; the session stays.")
     async def delete_memories(self, info: Info, session_id: str) -> DeleteMemoriesPayload:
-        session, count = await info.context.store.memories.delete_all(session_id)
+        session, count = await info.context.store.memories.delete_all(
+            session_id, owner=info.context.viewer.owner
+        )
         return DeleteMemoriesPayload(session=Session.from_doc(session), deleted_count=count)
 
     @strawberry.mutation(
@@ -209,5 +223,6 @@ class Mutation:
         "(admin only)."
     )
     async def purge_deleted(self, info: Info) -> PurgePayload:
+        info.context.viewer.require_admin("purgeDeleted")
         counts = await purge_deleted(info.context.store.db)
         return PurgePayload(users=counts.users, sessions=counts.sessions, memories=counts.memories)

@@ -2,34 +2,43 @@
 
 from __future__ import annotations
 
-import asyncio
+from typing import cast
 
 import strawberry
 
 from app.errors import BadUserInput
+from app.store.access import no_access
 from app.validation import check_identifier, parse_uuid
 from schema.ids import from_global_id, parse_object_id
 from schema.pagination import Connection, page_request, resolve_connection
+from schema.permissions import visible
 from schema.types import Info, Memory, Node, Session, User
 
 
 async def load_node(info: Info, global_id: str, field: str = "id") -> Node | None:
     type_name, key = from_global_id(global_id, field)
-    loaders = info.context.loaders
+    context = info.context
+    loaders, viewer = context.loaders, context.viewer
+    where = {"what": "node", "key": global_id, "field": field}
     if type_name == "Memory":
         memory_uuid = parse_uuid(key)
         memory = await loaders.memory_by_uuid.load(memory_uuid) if memory_uuid else None
+        owner = None
+        if memory is not None and not viewer.admin:
+            session = await loaders.session_by_session_id.load(memory.session_id)
+            owner = session.user_id if session else None
+        memory = visible(viewer, memory, owner, **where)
         return Memory.from_doc(memory) if memory else None
     object_id = parse_object_id(key)
-    if object_id is None:
-        return None
     if type_name == "User":
-        user = await loaders.user_by_id.load(object_id)
+        user = await loaders.user_by_id.load(object_id) if object_id else None
+        user = visible(viewer, user, user.user_id if user else None, **where)
         return User.from_doc(user) if user else None
     if type_name == "Session":
-        session = await loaders.session_by_id.load(object_id)
+        session = await loaders.session_by_id.load(object_id) if object_id else None
+        session = visible(viewer, session, session.user_id if session else None, **where)
         return Session.from_doc(session) if session else None
-    return None
+    return visible(viewer, None, None, **where)
 
 
 @strawberry.type
@@ -39,22 +48,22 @@ class Query:
         return await load_node(info, id)
 
     @strawberry.field(description="The live objects with these global IDs, null where none.")
-    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
-        if len(ids) > info.context.settings.max_page_size:
-            raise BadUserInput(
-                f"ids holds {len(ids)} IDs; the limit is {info.context.settings.max_page_size}",
-                field="ids",
-            )
-        return list(
-            await asyncio.gather(
-                *(load_node(info, gid, f"ids[{index}]") for index, gid in enumerate(ids))
-            )
-        )
+    def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        limit = info.context.settings.max_page_size
+        if len(ids) > limit:
+            raise BadUserInput(f"ids holds {len(ids)} IDs; the limit is {limit}", field="ids")
+        # One awaitable per item, which GraphQL execution awaits one by one: an error (a
+        # FORBIDDEN id, say) nulls only its own entry instead of the whole list.
+        pending = [load_node(info, gid, f"ids[{index}]") for index, gid in enumerate(ids)]
+        return cast("list[Node | None]", pending)
 
     @strawberry.field(description="null when no live user has this userId.")
     async def user(self, info: Info, user_id: str) -> User | None:
         check_identifier(user_id, "userId")
-        doc = await info.context.loaders.user_by_user_id.load(user_id)
+        context = info.context
+        if not context.viewer.can_see(user_id):
+            raise no_access("user", user_id, "userId")
+        doc = await context.loaders.user_by_user_id.load(user_id)
         return User.from_doc(doc) if doc else None
 
     @strawberry.field(description="All live users, oldest first.")
@@ -70,7 +79,8 @@ class Query:
         request = page_request(
             "user", context.settings, first=first, after=after, last=last, before=before
         )
-        return await resolve_connection("user", context.store.users.list(), request, User.from_doc)
+        query = context.store.users.list(owner=context.viewer.owner)
+        return await resolve_connection("user", query, request, User.from_doc)
 
     @strawberry.field(
         description="null when no live session has this sessionId (deleted sessions are not "
@@ -78,7 +88,16 @@ class Query:
     )
     async def session(self, info: Info, session_id: str) -> Session | None:
         check_identifier(session_id, "sessionId")
-        doc = await info.context.loaders.session_by_session_id.load(session_id)
+        context = info.context
+        doc = await context.loaders.session_by_session_id.load(session_id)
+        doc = visible(
+            context.viewer,
+            doc,
+            doc.user_id if doc else None,
+            what="session",
+            key=session_id,
+            field="sessionId",
+        )
         return Session.from_doc(doc) if doc else None
 
     @strawberry.field(
@@ -99,5 +118,5 @@ class Query:
         request = page_request(
             "session", context.settings, first=first, after=after, last=last, before=before
         )
-        query = context.store.sessions.list(user_id=user_id)
+        query = context.store.sessions.list(user_id=user_id, owner=context.viewer.owner)
         return await resolve_connection("session", query, request, Session.from_doc)

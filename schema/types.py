@@ -63,7 +63,7 @@ class User(Node):
         request = page_request(
             "session", context.settings, first=first, after=after, last=last, before=before
         )
-        query = context.store.sessions.list(user_id=self.user_id)
+        query = context.store.sessions.list(user_id=self.user_id, owner=context.viewer.owner)
         return await resolve_connection("session", query, request, Session.from_doc)
 
 

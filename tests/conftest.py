@@ -7,12 +7,14 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
+from app.auth import issue_token
 from app.http import create_app
 from app.settings import Settings
 from app.store import Store
@@ -39,9 +41,16 @@ def make_settings(**overrides: Any) -> Settings:
 class GraphQLClient:
     """Posts GraphQL documents and unpacks the answers."""
 
-    def __init__(self, http: httpx.AsyncClient, app: Starlette) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, app: Starlette, headers: dict[str, str] | None = None
+    ) -> None:
         self.http = http
         self.app = app
+        self.headers = headers or {}
+
+    def with_token(self, token: str) -> GraphQLClient:
+        """The same app, called with `Authorization: Bearer <token>`."""
+        return GraphQLClient(self.http, self.app, {"authorization": f"Bearer {token}"})
 
     @property
     def store(self) -> Store:
@@ -51,8 +60,12 @@ class GraphQLClient:
     async def post(
         self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
     ) -> dict[str, Any]:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
         response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, **kwargs
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=headers,
+            **kwargs,
         )
         body: dict[str, Any] = response.json()
         assert "Traceback" not in response.text
@@ -91,6 +104,45 @@ async def running_app(settings: Settings | None = None) -> AsyncIterator[GraphQL
             finally:
                 if ON_MONGODB:
                     await app.state.store.db.client.drop_database(settings.database)
+
+
+SECRET = "test-secret-of-at-least-thirty-two-bytes!"
+
+
+def token_for(user_id: str | None = None, *, ttl: timedelta = timedelta(minutes=5)) -> str:
+    """A token signed with SECRET: for `user_id`, or an admin token without one."""
+    return issue_token(SECRET, ttl=ttl, user_id=user_id, admin=user_id is None)
+
+
+class ForbiddenDatabase:
+    """Replaces every collection method with one that records the call and fails it."""
+
+    METHODS = (
+        "find",
+        "find_one",
+        "find_one_and_update",
+        "update_one",
+        "update_many",
+        "insert_many",
+        "insert_one",
+        "delete_many",
+        "count_documents",
+        "aggregate",
+    )
+
+    def __init__(self, api: GraphQLClient, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[str] = []
+        for name in ("users", "sessions", "memories"):
+            collection = getattr(api.store.db, name)
+            for method in self.METHODS:
+                monkeypatch.setattr(collection, method, self._refuse(f"{name}.{method}"))
+
+    def _refuse(self, label: str) -> Any:
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(label)
+            raise AssertionError(f"unexpected database call {label}")
+
+        return refuse
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from app.cli import main
@@ -44,3 +45,80 @@ def test_python_dash_m_app_is_memql() -> None:
 def test_serve_defaults_to_loopback_port_8000() -> None:
     result = CliRunner().invoke(main, ["serve", "--help"])
     assert "127.0.0.1" in result.output and "8000" in result.output
+
+
+SECRET_ENV = {"MEMQL_AUTH_SECRET": "cli-test-secret-that-is-32-bytes-long!"}
+
+
+def test_token_prints_a_signed_user_token() -> None:
+    import jwt
+
+    result = CliRunner().invoke(
+        main, ["token", "--user-id", "alice", "--ttl", "30m"], env=SECRET_ENV
+    )
+    assert result.exit_code == 0, result.output
+    claims = jwt.decode(
+        result.output.strip(), SECRET_ENV["MEMQL_AUTH_SECRET"], algorithms=["HS256"]
+    )
+    assert (claims["role"], claims["sub"]) == ("user", "alice")
+    assert claims["exp"] - claims["iat"] == 1800
+
+
+def test_token_prints_an_admin_token() -> None:
+    import jwt
+
+    result = CliRunner().invoke(main, ["token", "--admin"], env=SECRET_ENV)
+    claims = jwt.decode(
+        result.output.strip(), SECRET_ENV["MEMQL_AUTH_SECRET"], algorithms=["HS256"]
+    )
+    assert claims["role"] == "admin" and "sub" not in claims
+    assert claims["exp"] - claims["iat"] == 3600
+
+
+def test_token_needs_a_secret_and_exactly_one_subject() -> None:
+    runner = CliRunner()
+    assert (
+        "MEMQL_AUTH_SECRET is not set"
+        in runner.invoke(main, ["token", "--admin"], env={"MEMQL_AUTH_SECRET": ""}).output
+    )
+    assert runner.invoke(main, ["token"], env=SECRET_ENV).exit_code == 2
+    assert (
+        runner.invoke(main, ["token", "--admin", "--user-id", "a"], env=SECRET_ENV).exit_code == 2
+    )
+    assert runner.invoke(main, ["token", "--admin", "--ttl", "soon"], env=SECRET_ENV).exit_code == 2
+    assert runner.invoke(main, ["token", "--user-id", ""], env=SECRET_ENV).exit_code == 2
+
+
+def test_a_short_secret_is_refused_at_start_up() -> None:
+    result = CliRunner().invoke(main, ["serve"], env={"MEMQL_AUTH_SECRET": "short"})
+    assert result.exit_code == 1
+    assert "MEMQL_AUTH_SECRET" in result.output and "32 bytes" in result.output
+
+
+def test_serve_refuses_a_public_address_without_authentication(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: started.append(kwargs))
+    runner = CliRunner()
+    refused = runner.invoke(main, ["serve", "--host", "0.0.0.0"], env={"MEMQL_AUTH_SECRET": ""})
+    assert refused.exit_code == 2
+    assert "without authentication" in refused.output
+    assert "MEMQL_ALLOW_UNAUTHENTICATED" in refused.output
+    assert started == []
+    for env in ({**SECRET_ENV}, {"MEMQL_AUTH_SECRET": "", "MEMQL_ALLOW_UNAUTHENTICATED": "true"}):
+        assert runner.invoke(main, ["serve", "--host", "0.0.0.0"], env=env).exit_code == 0
+    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
+        assert (
+            runner.invoke(main, ["serve", "--host", host], env={"MEMQL_AUTH_SECRET": ""}).exit_code
+            == 0
+        )
+    assert [kwargs["host"] for kwargs in started] == [
+        "0.0.0.0",
+        "0.0.0.0",
+        "127.0.0.1",
+        "localhost",
+        "::1",
+        "127.0.0.2",
+    ]
+    assert all(kwargs["access_log"] is False for kwargs in started)

@@ -9,8 +9,10 @@ from tests.conftest import (
     GraphQLClient,
     add_memories,
     add_session,
+    make_settings,
     memory_contents,
     raw_documents,
+    running_app,
 )
 
 UPDATE_MEMORY = """
@@ -173,7 +175,6 @@ async def test_invalid_memories_are_rejected_and_nothing_is_stored(api: GraphQLC
             "input.memories[1].role",
         ),
         ([{"role": "   ", "content": "x"}], "input.memories[0].role"),
-        ([{"role": "human", "content": "x" * (1024 * 1024 + 1)}], "input.memories[0].content"),
         (
             [{"role": "human", "content": "ok", "metadata": {"$bad": 1}}],
             "input.memories[0].metadata.$bad",
@@ -187,10 +188,21 @@ async def test_invalid_memories_are_rejected_and_nothing_is_stored(api: GraphQLC
     assert await raw_documents(api, "sessions") == []
 
 
-async def test_content_of_exactly_one_mebibyte_is_accepted(api: GraphQLClient) -> None:
-    content = "x" * (1024 * 1024)
-    added = await add_memories(api, "s1", [content])
-    assert len(added[0]["content"]) == len(content)
+async def test_content_up_to_one_mebibyte_is_accepted_and_more_rejected() -> None:
+    # A 1 MiB memory needs a request body over the default 1 MiB limit.
+    async with running_app(make_settings(max_body_bytes=3 * 1024 * 1024)) as api:
+        content = "é" * (512 * 1024)  # 1 MiB of UTF-8
+        added = await add_memories(api, "s1", [content])
+        assert len(added[0]["content"]) == len(content)
+        error = await api.error(
+            ADD_MEMORY,
+            {"input": {"sessionId": "s2", "memories": [{"role": "h", "content": content + "x"}]}},
+        )
+        assert error["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "field": "input.memories[0].content",
+        }
+        assert await raw_documents(api, "sessions", sessionId="s2") == []
 
 
 async def test_unknown_role_type_is_rejected_before_anything_is_stored(api: GraphQLClient) -> None:

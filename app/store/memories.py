@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from pymongo import ReturnDocument
 
@@ -11,6 +12,12 @@ from app.db import Database, Document
 from app.documents import MemoryDoc, NewMemory, SessionDoc, utc_now
 from app.errors import NotFound
 from app.metadata import JsonObject, check_stored_size, strip_nulls, validate_patch
+from app.store.access import (
+    forbid_reserved_metadata,
+    no_access,
+    owned_session,
+    session_missing,
+)
 from app.store.keyset import KeysetQuery
 from app.store.merge import update_merging_metadata
 from app.validation import check_content, check_identifier, check_memory_count, check_role
@@ -19,7 +26,7 @@ LIVE: Document = {"deletedAt": None}
 ORDER = ("seq",)
 
 
-def _check_new_memories(memories: Sequence[NewMemory]) -> list[JsonObject]:
+def _check_new_memories(memories: Sequence[NewMemory], owner: str | None) -> list[JsonObject]:
     """Validate every memory before anything is written; return their stored metadata."""
     check_memory_count(len(memories), "memories")
     stored: list[JsonObject] = []
@@ -30,6 +37,7 @@ def _check_new_memories(memories: Sequence[NewMemory]) -> list[JsonObject]:
         metadata: JsonObject = {}
         if memory.metadata is not None:
             validate_patch(memory.metadata, f"{field}.metadata")
+            forbid_reserved_metadata(owner, memory.metadata, f"{field}.metadata")
             metadata = strip_nulls(memory.metadata)
             check_stored_size(metadata, f"{field}.metadata")
         stored.append(metadata)
@@ -42,28 +50,33 @@ class MemoryStore:
         self.collection = db.memories
 
     async def add(
-        self, session_id: str, memories: Sequence[NewMemory]
+        self, session_id: str, memories: Sequence[NewMemory], *, owner: str | None = None
     ) -> tuple[SessionDoc, list[MemoryDoc]]:
-        """Append `memories` in order; an unknown session is created, a deleted one undeleted.
+        """Append `memories` in order; an unknown session is created (owned by `owner`), a
+        deleted one undeleted.
 
         One atomic `$inc` reserves a contiguous block of `seq` numbers, so concurrent calls never
         share a number and each call's memories stay together and in order.
         """
         check_identifier(session_id, "sessionId")
-        metadata = _check_new_memories(memories)
+        metadata = _check_new_memories(memories, owner)
         now = utc_now()
         count = len(memories)
-        raw_session = await self.db.sessions.find_one_and_update(
-            {"sessionId": session_id},
-            {
-                "$inc": {"memorySeq": count},
-                "$set": {"updatedAt": now},
-                "$unset": {"deletedAt": ""},
-                "$setOnInsert": {"userId": None, "metadata": {}, "createdAt": now},
-            },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
+        reserve: Document = {
+            "$inc": {"memorySeq": count},
+            "$set": {"updatedAt": now},
+            "$unset": {"deletedAt": ""},
+        }
+        raw_session: Document | None
+        if owner is None:
+            raw_session = await self.db.sessions.find_one_and_update(
+                {"sessionId": session_id},
+                {**reserve, "$setOnInsert": {"userId": None, "metadata": {}, "createdAt": now}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        else:
+            raw_session = await self._reserve_as_owner(session_id, owner, reserve, now)
         if raw_session is None:  # pragma: no cover - an upsert always returns a document
             raise RuntimeError("upsert returned nothing")
         first_seq = raw_session["memorySeq"] - count + 1
@@ -84,6 +97,34 @@ class MemoryStore:
         await self.collection.insert_many(docs, ordered=True)
         return SessionDoc.from_mongo(raw_session), [MemoryDoc.from_mongo(doc) for doc in docs]
 
+    async def _reserve_as_owner(
+        self, session_id: str, owner: str, reserve: Document, now: datetime
+    ) -> Document:
+        """Create the session for `owner` if it is new, touching nothing that exists; then
+        reserve the seq block only if the session is the owner's."""
+        existing = await self.db.sessions.find_one_and_update(
+            {"sessionId": session_id},
+            {
+                "$setOnInsert": {
+                    "userId": owner,
+                    "metadata": {},
+                    "createdAt": now,
+                    "updatedAt": now,
+                    "memorySeq": 0,
+                }
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        if existing is None or existing.get("userId") != owner:
+            raise no_access("session", session_id, "sessionId")
+        reserved = await self.db.sessions.find_one_and_update(
+            {"_id": existing["_id"], "userId": owner}, reserve, return_document=ReturnDocument.AFTER
+        )
+        if reserved is None:  # reassigned or purged in between
+            raise no_access("session", session_id, "sessionId")
+        return reserved
+
     async def get(self, memory_uuid: str) -> MemoryDoc | None:
         raw = await self.collection.find_one({"_id": memory_uuid, **LIVE})
         return MemoryDoc.from_mongo(raw) if raw else None
@@ -92,8 +133,13 @@ class MemoryStore:
         raws = await self.collection.find({"_id": {"$in": list(uuids)}, **LIVE}).to_list(None)
         return [MemoryDoc.from_mongo(raw) for raw in raws]
 
-    async def update(self, memory_uuid: str, metadata: JsonObject) -> MemoryDoc:
+    async def update(
+        self, memory_uuid: str, metadata: JsonObject, *, owner: str | None = None
+    ) -> MemoryDoc:
         validate_patch(metadata)
+        forbid_reserved_metadata(owner, metadata, "metadata")
+        if owner is not None:
+            await self._require_owned(memory_uuid, owner)
         raw = await update_merging_metadata(
             self.collection,
             {"_id": memory_uuid, **LIVE},
@@ -101,15 +147,27 @@ class MemoryStore:
             set_fields={"updatedAt": utc_now()},
         )
         if raw is None:
+            if owner is not None:
+                raise no_access("memory", memory_uuid, "id")
             raise NotFound(f"no memory with id {memory_uuid!r}", field="id")
         return MemoryDoc.from_mongo(raw)
 
-    async def delete_all(self, session_id: str) -> tuple[SessionDoc, int]:
+    async def _require_owned(self, memory_uuid: str, owner: str) -> None:
+        memory = await self.collection.find_one({"_id": memory_uuid, **LIVE}, {"sessionId": 1})
+        session = memory and await self.db.sessions.find_one(
+            {**owned_session(memory["sessionId"], owner), **LIVE}, {"_id": 1}
+        )
+        if not session:
+            raise no_access("memory", memory_uuid, "id")
+
+    async def delete_all(
+        self, session_id: str, *, owner: str | None = None
+    ) -> tuple[SessionDoc, int]:
         """Soft-delete every live memory of a live session; the session stays."""
         check_identifier(session_id, "sessionId")
-        raw_session = await self.db.sessions.find_one({"sessionId": session_id, **LIVE})
+        raw_session = await self.db.sessions.find_one({**owned_session(session_id, owner), **LIVE})
         if raw_session is None:
-            raise NotFound(f"no session with sessionId {session_id!r}", field="sessionId")
+            raise session_missing(session_id, owner)
         now = utc_now()
         result = await self.collection.update_many(
             {"sessionId": session_id, **LIVE, "createdAt": {"$lte": now}},

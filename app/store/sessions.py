@@ -11,6 +11,13 @@ from app.db import Database, Document
 from app.documents import SessionDoc, utc_now
 from app.errors import AlreadyExists, NotFound
 from app.metadata import JsonObject, check_stored_size, strip_nulls, validate_patch
+from app.store.access import (
+    forbid_other_user,
+    forbid_reserved_metadata,
+    no_access,
+    owned_session,
+    session_missing,
+)
 from app.store.keyset import KeysetQuery
 from app.store.merge import update_merging_metadata
 from app.validation import check_identifier
@@ -35,15 +42,20 @@ class SessionStore:
         *,
         user_id: str | None = None,
         metadata: JsonObject | None = None,
+        owner: str | None = None,
     ) -> SessionDoc:
         """Create a session; a soft-deleted one comes back with the new fields, its memories
-        staying deleted."""
+        staying deleted. A user-confined caller (`owner`) creates sessions owned by itself."""
         check_identifier(session_id, "sessionId")
+        forbid_other_user(owner, user_id, "userId")
         if metadata is not None:
             validate_patch(metadata)
+            forbid_reserved_metadata(owner, metadata, "metadata")
         stored_metadata = strip_nulls(metadata or {})
         check_stored_size(stored_metadata)
-        if user_id is not None:
+        if owner is not None:
+            user_id = owner  # the token vouches for its user, as addMemory does
+        elif user_id is not None:
             await self._require_user(user_id)
         now = utc_now()
         new_id = ObjectId()
@@ -67,6 +79,8 @@ class SessionStore:
             raise RuntimeError("upsert returned nothing")
         if raw["_id"] == new_id:
             return SessionDoc.from_mongo(raw)
+        if owner is not None and raw.get("userId") != owner:
+            raise no_access("session", session_id, "sessionId")
         exists = AlreadyExists(
             f"a session with sessionId {session_id!r} already exists", field="sessionId"
         )
@@ -102,39 +116,42 @@ class SessionStore:
         *,
         user_id: str | None = None,
         metadata: JsonObject | None = None,
+        owner: str | None = None,
     ) -> SessionDoc:
         """Merge `metadata`, set `user_id` when given; like Zep, a deleted session is undeleted
         (its memories stay deleted)."""
         check_identifier(session_id, "sessionId")
+        forbid_other_user(owner, user_id, "userId")
         if metadata is not None:
             validate_patch(metadata)
-        if user_id is not None:
+            forbid_reserved_metadata(owner, metadata, "metadata")
+        if user_id is not None and owner is None:
             await self._require_user(user_id)
         changes: Document = {"updatedAt": utc_now()}
         if user_id is not None:
             changes["userId"] = user_id
         raw = await update_merging_metadata(
             self.collection,
-            {"sessionId": session_id},
+            owned_session(session_id, owner),
             metadata,
             set_fields=changes,
             unset_fields=("deletedAt",),
         )
         if raw is None:
-            raise NotFound(f"no session with sessionId {session_id!r}", field="sessionId")
+            raise session_missing(session_id, owner)
         return SessionDoc.from_mongo(raw)
 
-    async def delete(self, session_id: str) -> SessionDoc:
+    async def delete(self, session_id: str, *, owner: str | None = None) -> SessionDoc:
         """Soft-delete the session, then its memories."""
         check_identifier(session_id, "sessionId")
         now = utc_now()
         raw = await self.collection.find_one_and_update(
-            {"sessionId": session_id, **LIVE},
+            {**owned_session(session_id, owner), **LIVE},
             {"$set": {"deletedAt": now, "updatedAt": now}},
             return_document=ReturnDocument.AFTER,
         )
         if raw is None:
-            raise NotFound(f"no session with sessionId {session_id!r}", field="sessionId")
+            raise session_missing(session_id, owner)
         # Memories added after `now` undeleted the session (Zep semantics) and must stay.
         await self.db.memories.update_many(
             {"sessionId": session_id, **LIVE, "createdAt": {"$lte": now}},
@@ -142,6 +159,10 @@ class SessionStore:
         )
         return SessionDoc.from_mongo(raw)
 
-    def list(self, user_id: str | None = None) -> KeysetQuery[SessionDoc]:
+    def list(
+        self, user_id: str | None = None, *, owner: str | None = None
+    ) -> KeysetQuery[SessionDoc]:
+        forbid_other_user(owner, user_id, "userId")
+        user_id = owner if owner is not None else user_id
         base = LIVE if user_id is None else {"userId": user_id, **LIVE}
         return KeysetQuery(self.collection, base, ORDER, SessionDoc.from_mongo)

@@ -12,6 +12,7 @@ from app.db import Database, Document
 from app.documents import UserDoc, utc_now
 from app.errors import AlreadyExists, NotFound
 from app.metadata import JsonObject, check_stored_size, strip_nulls, validate_patch
+from app.store.access import forbid_other_user, forbid_reserved_metadata
 from app.store.keyset import KeysetQuery
 from app.store.merge import update_merging_metadata
 from app.validation import check_identifier, check_optional_text
@@ -39,12 +40,15 @@ class UserStore:
         first_name: str | None = None,
         last_name: str | None = None,
         metadata: JsonObject | None = None,
+        owner: str | None = None,
     ) -> UserDoc:
         """Create a user; a soft-deleted user with this id is replaced by the new one."""
         check_identifier(user_id, "userId")
+        forbid_other_user(owner, user_id, "userId")
         _check_profile(email, first_name, last_name)
         if metadata is not None:
             validate_patch(metadata)
+            forbid_reserved_metadata(owner, metadata, "metadata")
         fields = {
             "email": email,
             "firstName": first_name,
@@ -104,12 +108,15 @@ class UserStore:
         first_name: str | None = None,
         last_name: str | None = None,
         metadata: JsonObject | None = None,
+        owner: str | None = None,
     ) -> UserDoc:
         """Change the given fields (None leaves a field as it is) and merge `metadata`."""
         check_identifier(user_id, "userId")
+        forbid_other_user(owner, user_id, "userId")
         _check_profile(email, first_name, last_name)
         if metadata is not None:
             validate_patch(metadata)
+            forbid_reserved_metadata(owner, metadata, "metadata")
         changes: dict[str, Any] = {
             name: value
             for name, value in (
@@ -129,9 +136,10 @@ class UserStore:
             raise NotFound(f"no user with userId {user_id!r}", field="userId")
         return UserDoc.from_mongo(raw)
 
-    async def delete(self, user_id: str) -> UserDoc:
+    async def delete(self, user_id: str, *, owner: str | None = None) -> UserDoc:
         """Soft-delete the user, then its live sessions, then their memories."""
         check_identifier(user_id, "userId")
+        forbid_other_user(owner, user_id, "userId")
         now = utc_now()
         raw = await self.collection.find_one_and_update(
             {"userId": user_id, **LIVE},
@@ -156,5 +164,6 @@ class UserStore:
             )
         return UserDoc.from_mongo(raw)
 
-    def list(self) -> KeysetQuery[UserDoc]:
-        return KeysetQuery(self.collection, LIVE, ORDER, UserDoc.from_mongo)
+    def list(self, *, owner: str | None = None) -> KeysetQuery[UserDoc]:
+        base = LIVE if owner is None else {"userId": owner, **LIVE}
+        return KeysetQuery(self.collection, base, ORDER, UserDoc.from_mongo)

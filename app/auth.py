@@ -1,0 +1,79 @@
+"""Bearer tokens: who is calling (an admin, or one user) and how tokens are made (PyJWT, HS256)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from app.errors import BadUserInput, Forbidden, Unauthenticated
+from app.validation import check_identifier
+
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The caller. An admin sees everything; a user sees and changes only their own data."""
+
+    admin: bool
+    user_id: str | None = None
+
+    @property
+    def owner(self) -> str | None:
+        """The user every read and write is confined to, or None for an admin."""
+        return None if self.admin else self.user_id
+
+    def require_admin(self, what: str) -> None:
+        if not self.admin:
+            raise Forbidden(f"{what} needs an admin token")
+
+    def can_see(self, user_id: str | None) -> bool:
+        return self.admin or (user_id is not None and user_id == self.user_id)
+
+
+# With no secret configured there is no authentication: every caller is an admin.
+OPEN = Viewer(admin=True)
+
+
+def issue_token(
+    secret: str, *, ttl: timedelta, user_id: str | None = None, admin: bool = False
+) -> str:
+    if admin == (user_id is not None):
+        raise ValueError("a token is either for an admin or for one user")
+    now = datetime.now(UTC)
+    claims: dict[str, object] = {"iat": now, "exp": now + ttl}
+    if admin:
+        claims["role"] = "admin"
+    else:
+        claims.update(role="user", sub=user_id)
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def authenticate(authorization: str | None, secret: str) -> Viewer:
+    """The viewer an `Authorization: Bearer <JWT>` header proves; Unauthenticated otherwise."""
+    if not authorization:
+        raise Unauthenticated("missing Authorization header: send `Authorization: Bearer <token>`")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("the Authorization header must be `Bearer <token>`")
+    try:
+        claims = jwt.decode(
+            token.strip(), secret, algorithms=[ALGORITHM], options={"require": ["exp"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthenticated("the token has expired") from None
+    except jwt.InvalidTokenError:
+        raise Unauthenticated("the token is invalid") from None
+    role = claims.get("role")
+    if role == "admin":
+        return Viewer(admin=True)
+    subject = claims.get("sub")
+    if role == "user" and isinstance(subject, str):
+        try:
+            check_identifier(subject, "sub")
+        except BadUserInput:
+            raise Unauthenticated("the token's subject is not a valid userId") from None
+        return Viewer(admin=False, user_id=subject)
+    raise Unauthenticated("the token needs role 'admin', or role 'user' with a `sub` userId")

@@ -1,0 +1,256 @@
+"""Limits against abusive queries: depth, aliases, tokens, introspection, and a static estimate
+of how many nodes a query can return. Exceeding one is QUERY_TOO_COMPLEX, before any resolver
+(and so any database call) runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    ValueNode,
+    VariableNode,
+    get_named_type,
+)
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+
+from app.settings import Settings
+
+TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+
+CompositeType = GraphQLObjectType | GraphQLInterfaceType
+
+
+def is_token_limit_error(error: GraphQLError) -> bool:
+    """graphql-core's parser aborts over MaxTokensLimiter's limit with a plain syntax error."""
+    return isinstance(error, GraphQLSyntaxError) and "tokens. Parsing aborted" in error.message
+
+
+class _CodedContext:
+    """A validation context whose reported errors carry `extensions.code`."""
+
+    def __init__(self, context: ValidationContext, code: str) -> None:
+        self._context = context
+        self._code = code
+
+    def report_error(self, error: GraphQLError) -> None:
+        error.extensions = {**(error.extensions or {}), "code": self._code}
+        self._context.report_error(error)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+def _coded_rule(rule: type[ASTValidationRule], code: str) -> type[ASTValidationRule]:
+    class CodedRule(rule):  # type: ignore[valid-type,misc]
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(_CodedContext(context, code))
+
+    CodedRule.__name__ = f"Coded{rule.__name__}"
+    return CodedRule
+
+
+def _page_size(field: FieldNode, variables: Mapping[str, Any], default: int) -> int | None:
+    """The page size a connection field asks for; None when it has no first/last."""
+    sizes = []
+    for argument in field.arguments or ():
+        if argument.name.value in ("first", "last"):
+            value = _int_value(argument.value, variables)
+            if value is not None:
+                sizes.append(max(value, 0))
+    return max(sizes) if sizes else None
+
+
+def _int_value(node: ValueNode, variables: Mapping[str, Any]) -> int | None:
+    if isinstance(node, IntValueNode):
+        return int(node.value)
+    if isinstance(node, VariableNode):
+        value = variables.get(node.name.value)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return None
+
+
+def _list_length(field: FieldNode, variables: Mapping[str, Any]) -> int | None:
+    """For `nodes(ids: [...])`: how many objects the list asks for."""
+    for argument in field.arguments or ():
+        if argument.name.value == "ids":
+            value = argument.value
+            if isinstance(value, ListValueNode):
+                return len(value.values)
+            if isinstance(value, VariableNode):
+                ids = variables.get(value.name.value)
+                return len(ids) if isinstance(ids, list) else 1
+    return None
+
+
+class NodeEstimate:
+    """GitHub's rule: each connection may return first/last (or the default page size) nodes
+    for every node of the connection it is nested in; the query's estimate is the sum."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+        default_page_size: int,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.default_page_size = default_page_size
+
+    def of_operation(self, operation: OperationDefinitionNode) -> int:
+        root = self.schema.get_root_type(operation.operation)
+        return self._walk(operation.selection_set, root, 1, frozenset()) if root else 0
+
+    def _walk(
+        self,
+        selection_set: SelectionSetNode,
+        parent: CompositeType,
+        multiplier: int,
+        spread: frozenset[str],
+    ) -> int:
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self._field(selection, parent, multiplier, spread)
+            elif isinstance(selection, InlineFragmentNode):
+                target = (
+                    self._type(selection.type_condition.name.value)
+                    if selection.type_condition
+                    else parent
+                )
+                if target is not None:
+                    total += self._walk(selection.selection_set, target, multiplier, spread)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                target = self._type(fragment.type_condition.name.value) if fragment else None
+                if fragment is not None and target is not None and name not in spread:
+                    total += self._walk(fragment.selection_set, target, multiplier, spread | {name})
+        return total
+
+    def _field(
+        self, field: FieldNode, parent: CompositeType, multiplier: int, spread: frozenset[str]
+    ) -> int:
+        definition = parent.fields.get(field.name.value)
+        if definition is None:
+            return 0  # __typename, or an unknown field that validation reports
+        named = get_named_type(definition.type)
+        total = 0
+        if named.name.endswith("Connection"):
+            size = _page_size(field, self.variables, self.default_page_size)
+            multiplier *= self.default_page_size if size is None else size
+            total += multiplier
+        elif _is_list(definition.type) and (length := _list_length(field, self.variables)):
+            multiplier *= length
+            total += multiplier
+        if field.selection_set is not None and isinstance(named, CompositeType):
+            total += self._walk(field.selection_set, named, multiplier, spread)
+        return total
+
+    def _type(self, name: str) -> CompositeType | None:
+        found = self.schema.get_type(name)
+        return found if isinstance(found, CompositeType) else None
+
+
+def _is_list(type_: Any) -> bool:
+    if isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    return isinstance(type_, GraphQLList)
+
+
+class NodeLimit(SchemaExtension):
+    """Refuses, before execution starts, a query whose node estimate is over the limit.
+
+    It runs after validation (which is cached per document) because the estimate depends on
+    this request's variables; setting `result` is Strawberry's way to skip execution.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.result is None:
+            nodes = self._estimate(document, context.schema._schema, context.variables or {})
+            if nodes > self.settings.max_nodes:
+                context.result = ExecutionResult(
+                    data=None,
+                    errors=[
+                        GraphQLError(
+                            f"this query could return up to {nodes:,} nodes; the limit is "
+                            f"{self.settings.max_nodes:,}: ask for smaller pages (first/last) "
+                            "or nest fewer connections",
+                            extensions={"code": TOO_COMPLEX, "nodes": nodes},
+                        )
+                    ],
+                )
+        yield
+
+    def _estimate(
+        self, document: DocumentNode, schema: GraphQLSchema, variables: Mapping[str, Any]
+    ) -> int:
+        fragments = {
+            definition.name.value: definition
+            for definition in document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+        estimate = NodeEstimate(schema, fragments, variables, self.settings.default_page_size)
+        name = self.execution_context.operation_name
+        return max(
+            (
+                estimate.of_operation(definition)
+                for definition in document.definitions
+                if isinstance(definition, OperationDefinitionNode)
+                and (name is None or (definition.name and definition.name.value == name))
+            ),
+            default=0,
+        )
+
+
+def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+    """The limit extensions, as factories. The validation rules are made once here, so the
+    validation cache (keyed on the rule classes) keeps hitting across requests."""
+    rules = [
+        _coded_rule(rule, TOO_COMPLEX)
+        for limiter in (
+            QueryDepthLimiter(max_depth=settings.max_depth),
+            MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        )
+        for rule in limiter.validation_rules
+    ]
+    if not settings.introspection:
+        rules.extend(DisableIntrospection().validation_rules)
+    return [
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: AddValidationRules(rules),
+        lambda: NodeLimit(settings),
+    ]

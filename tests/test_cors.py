@@ -1,0 +1,60 @@
+"""CORS for browser apps on other origins: MEMQL_CORS_ORIGINS, no credentials, Authorization."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import make_settings, running_app
+
+
+async def test_allowed_origins_get_cors_headers_and_preflight_allows_authorization() -> None:
+    async with running_app(make_settings(cors_origins=["https://chat.example"])) as api:
+        preflight = await api.http.options(
+            "/graphql",
+            headers={
+                "origin": "https://chat.example",
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "authorization, content-type",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://chat.example"
+        allowed = preflight.headers["access-control-allow-headers"].lower()
+        assert "authorization" in allowed and "content-type" in allowed
+        assert "access-control-allow-credentials" not in preflight.headers
+        response = await api.http.post(
+            "/graphql",
+            json={"query": "{ users { totalCount } }"},
+            headers={"origin": "https://chat.example"},
+        )
+        assert response.headers["access-control-allow-origin"] == "https://chat.example"
+
+
+async def test_other_origins_get_no_cors_headers() -> None:
+    async with running_app(make_settings(cors_origins=["https://chat.example"])) as api:
+        response = await api.http.post(
+            "/graphql",
+            json={"query": "{ users { totalCount } }"},
+            headers={"origin": "https://evil.example"},
+        )
+        assert "access-control-allow-origin" not in response.headers
+        preflight = await api.http.options(
+            "/graphql",
+            headers={"origin": "https://evil.example", "access-control-request-method": "POST"},
+        )
+        assert preflight.status_code == 400
+
+
+async def test_without_the_setting_no_origin_is_allowed() -> None:
+    async with running_app() as api:
+        response = await api.http.post(
+            "/graphql",
+            json={"query": "{ users { totalCount } }"},
+            headers={"origin": "https://chat.example"},
+        )
+        assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_origins_setting_is_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEMQL_CORS_ORIGINS", "https://a.example, https://b.example")
+    assert make_settings().cors_origins == ["https://a.example", "https://b.example"]

@@ -1,0 +1,351 @@
+"""Fuzzing (hypothesis): thousands of generated requests — every query and mutation with random
+variables, cursors, IDs, metadata, huge and deeply nested inputs, random tokens and raw bodies.
+None may answer 5xx or INTERNAL_SERVER_ERROR, and a rejected mutation changes nothing."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import (
+    ADD_MEMORY,
+    SECRET,
+    GraphQLClient,
+    make_settings,
+    raw_documents,
+    running_app,
+    token_for,
+)
+
+REQUESTS = 2100
+PAGE = "first: $first, after: $after, last: $last, before: $before"
+PAGE_VARS = "$first: Int, $after: String, $last: Int, $before: String"
+NODE_FIELDS = "id ... on User { userId } ... on Session { sessionId } ... on Memory { content }"
+
+OPERATIONS: dict[str, str] = {
+    "node": f"query($id: ID!) {{ node(id: $id) {{ {NODE_FIELDS} }} }}",
+    "nodes": f"query($ids: [ID!]!) {{ nodes(ids: $ids) {{ {NODE_FIELDS} }} }}",
+    "user": f"query($userId: String!, {PAGE_VARS}) {{ user(userId: $userId) {{ userId "
+    f"sessions({PAGE}) {{ totalCount edges {{ cursor node {{ sessionId }} }} }} }} }}",
+    "users": f"query({PAGE_VARS}) {{ users({PAGE}) {{ totalCount edges {{ cursor node "
+    "{ userId } } pageInfo { hasNextPage hasPreviousPage } } }",
+    "session": f"query($sessionId: String!, {PAGE_VARS}) {{ session(sessionId: $sessionId) {{ "
+    f"user {{ userId }} memories({PAGE}) {{ totalCount edges {{ cursor node {{ content "
+    "session { sessionId } } } } } }",
+    "sessions": f"query($userId: String, {PAGE_VARS}) {{ sessions(userId: $userId, {PAGE}) {{ "
+    "edges { cursor node { sessionId } } pageInfo { startCursor endCursor } } }",
+    "addUser": "mutation($input: AddUserInput!) { addUser(input: $input) { user { id } } }",
+    "updateUser": "mutation($input: UpdateUserInput!) { updateUser(input: $input) "
+    "{ user { id } } }",
+    "deleteUser": "mutation($userId: String!) { deleteUser(userId: $userId) { deletedId } }",
+    "addSession": "mutation($input: AddSessionInput!) { addSession(input: $input) "
+    "{ session { id } } }",
+    "updateSession": "mutation($input: UpdateSessionInput!) { updateSession(input: $input) "
+    "{ session { id } } }",
+    "deleteSession": "mutation($sessionId: String!) { deleteSession(sessionId: $sessionId) "
+    "{ deletedId } }",
+    "addMemory": ADD_MEMORY,
+    "updateMemory": "mutation($input: UpdateMemoryInput!) { updateMemory(input: $input) "
+    "{ memory { id } } }",
+    "deleteMemories": "mutation($sessionId: String!) { deleteMemories(sessionId: $sessionId) "
+    "{ deletedCount } }",
+    "purgeDeleted": "mutation { purgeDeleted { users sessions memories } }",
+}
+
+HUGE = "h" * (1024 * 1024 + 10)
+
+
+def nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": True}
+    for level in range(depth):
+        value = {f"k{level}": value}
+    return value
+
+
+class Pools:
+    """Known identifiers, IDs and cursors, so generated requests hit real data often."""
+
+    def __init__(self) -> None:
+        self.user_ids = ["u0", "u1", "u2"]
+        self.session_ids = ["s0", "s1", "s2", "s3"]
+        self.global_ids: list[str] = []
+        self.uuids: list[str] = []
+        self.cursors: list[str] = []
+
+
+JUNK: st.SearchStrategy[Any] = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=20),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+TEXTS: st.SearchStrategy[str] = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["", " ", "\x00", "\u202e", "a.b", "$where", "x" * 257, "🙂" * 256]),
+    st.just(HUGE),
+)
+
+
+def identifiers(pool: list[str]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.sampled_from(pool), st.sampled_from(pool), TEXTS, JUNK)
+
+
+def global_ids(pools: Pools) -> st.SearchStrategy[Any]:
+    encoded = st.builds(
+        lambda kind, key: base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode(),
+        st.sampled_from(["User", "Session", "Memory", "Other", ""]),
+        st.one_of(st.text(max_size=30), st.uuids().map(str)),
+    )
+    known = st.sampled_from(pools.global_ids) if pools.global_ids else TEXTS
+    uuids = st.sampled_from(pools.uuids) if pools.uuids else st.uuids().map(str)
+    return st.one_of(known, known, uuids, encoded, TEXTS, JUNK)
+
+
+def cursors(pools: Pools) -> st.SearchStrategy[Any]:
+    known = st.sampled_from(pools.cursors) if pools.cursors else TEXTS
+    tampered = known.flatmap(
+        lambda c: st.integers(0, max(len(c) - 1, 0)).map(lambda i: c[:i] + "Z" + c[i + 1 :])
+    )
+    return st.one_of(st.none(), st.none(), known, tampered, TEXTS, JUNK)
+
+
+SIZES: st.SearchStrategy[Any] = st.one_of(
+    st.none(), st.none(), st.integers(-3, 120), st.just(2**40), JUNK
+)
+
+
+KEYS = st.one_of(
+    st.sampled_from(["a", "b", "system", "", "$set", "a.b", "nul\x00"]), st.text(max_size=6)
+)
+
+
+def metadata() -> st.SearchStrategy[Any]:
+    plain = st.recursive(
+        st.one_of(
+            st.none(),
+            st.integers(-(2**70), 2**70),
+            st.text(max_size=10),
+            st.booleans(),
+            st.floats(allow_nan=False, allow_infinity=False),
+        ),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3), st.dictionaries(KEYS, inner, max_size=4)
+        ),
+        max_leaves=12,
+    )
+    return st.one_of(
+        st.none(),
+        st.dictionaries(KEYS, plain, max_size=5),
+        st.integers(10, 40).map(nested),
+        st.just({"big": "x" * 70_000}),
+        JUNK,
+    )
+
+
+def memories() -> st.SearchStrategy[Any]:
+    memory = st.fixed_dictionaries(
+        {"role": TEXTS, "content": st.one_of(st.text(max_size=50), st.just(HUGE))},
+        optional={
+            "roleType": st.one_of(st.sampled_from(["USER", "AI", "SYSTEM", "NOROLE"]), JUNK),
+            "metadata": metadata(),
+        },
+    )
+    return st.one_of(
+        st.lists(memory, max_size=4), st.just([{"role": "r", "content": "c"}] * 1001), JUNK
+    )
+
+
+def variables_for(name: str, pools: Pools) -> st.SearchStrategy[dict[str, Any]]:
+    users, sessions = identifiers(pools.user_ids), identifiers(pools.session_ids)
+    page = {"first": SIZES, "after": cursors(pools), "last": SIZES, "before": cursors(pools)}
+    profile = {
+        "email": st.one_of(st.none(), TEXTS),
+        "firstName": st.one_of(st.none(), TEXTS),
+        "metadata": metadata(),
+    }
+    shapes: dict[str, dict[str, st.SearchStrategy[Any]]] = {
+        "node": {"id": global_ids(pools)},
+        "nodes": {
+            "ids": st.one_of(
+                st.lists(global_ids(pools), max_size=5),
+                st.lists(st.just("x"), min_size=101, max_size=101),
+                JUNK,
+            )
+        },
+        "user": {"userId": users, **page},
+        "users": page,
+        "session": {"sessionId": sessions, **page},
+        "sessions": {"userId": st.one_of(st.none(), users), **page},
+        "addUser": {"input": st.fixed_dictionaries({"userId": users}, optional=profile)},
+        "updateUser": {"input": st.fixed_dictionaries({"userId": users}, optional=profile)},
+        "deleteUser": {"userId": users},
+        "addSession": {
+            "input": st.fixed_dictionaries(
+                {"sessionId": sessions}, optional={"userId": users, "metadata": metadata()}
+            )
+        },
+        "updateSession": {
+            "input": st.fixed_dictionaries(
+                {"sessionId": sessions}, optional={"userId": users, "metadata": metadata()}
+            )
+        },
+        "deleteSession": {"sessionId": sessions},
+        "addMemory": {
+            "input": st.fixed_dictionaries({"sessionId": sessions, "memories": memories()})
+        },
+        "updateMemory": {
+            "input": st.fixed_dictionaries({"id": global_ids(pools), "metadata": metadata()})
+        },
+        "deleteMemories": {"sessionId": sessions},
+        "purgeDeleted": {},
+    }
+    return st.fixed_dictionaries(shapes[name])
+
+
+TOKENS = [token_for(), token_for(), token_for("u0"), token_for("u1"), "garbage", None]
+RAW_BODIES = st.one_of(
+    st.binary(max_size=200),
+    JUNK.map(lambda value: json.dumps(value).encode()),
+    st.just(b'{"query": "' + b"{" * 5000 + b'"}'),
+    st.just(b"[" * 200_000),
+    st.just(b'{"query": "{ users { totalCount } }", "v": "\\udc80"}'),
+    st.just(b'{"query": "{ users { totalCount } }", "variables": "nope"}'),
+)
+
+
+async def snapshot(api: GraphQLClient) -> dict[str, list[dict[str, Any]]]:
+    return {name: await raw_documents(api, name) for name in ("users", "sessions", "memories")}
+
+
+async def seed(admin: GraphQLClient, pools: Pools) -> None:
+    for user_id in pools.user_ids:
+        data = await admin.data(
+            "mutation($u: String!) { addUser(input: {userId: $u}) { user { id } } }", {"u": user_id}
+        )
+        pools.global_ids.append(data["addUser"]["user"]["id"])
+    for index, session_id in enumerate(pools.session_ids):
+        owner = pools.user_ids[index % 2]
+        await admin.data(
+            "mutation($s: String!, $u: String) { addSession(input: {sessionId: $s, userId: $u})"
+            " { session { id } } }",
+            {"s": session_id, "u": owner},
+        )
+        added = await admin.data(
+            ADD_MEMORY,
+            {
+                "input": {
+                    "sessionId": session_id,
+                    "memories": [{"role": "h", "content": f"{session_id}-{i}"} for i in range(3)],
+                }
+            },
+        )
+        payload = added["addMemory"]
+        pools.global_ids.append(payload["session"]["id"])
+        pools.global_ids.extend(memory["id"] for memory in payload["memories"])
+        pools.uuids.extend(memory["uuid"] for memory in payload["memories"])
+    for query in (
+        "{ users(first: 2) { edges { cursor } } }",
+        "{ sessions(first: 3) { edges { cursor } } }",
+        '{ session(sessionId: "s0") { memories(first: 2) { edges { cursor } } } }',
+    ):
+        body = json.dumps(await admin.data(query))
+        pools.cursors.extend(value for key, value in _walk(json.loads(body)) if key == "cursor")
+
+
+def _walk(value: Any) -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.append((key, item))
+            found.extend(_walk(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(_walk(item))
+    return found
+
+
+class FuzzRun:
+    """One app shared by every example (each example is one request), and what they saw."""
+
+    def __init__(self, anonymous: GraphQLClient, pools: Pools) -> None:
+        self.anonymous = anonymous
+        self.admin = anonymous.with_token(token_for())
+        self.pools = pools
+        self.statuses: dict[int, int] = {}
+        self.strategies: dict[str, st.SearchStrategy[dict[str, Any]]] = {}
+
+    def variables(self, name: str) -> st.SearchStrategy[dict[str, Any]]:
+        # Built once per operation: building strategies costs more than drawing from them.
+        if name not in self.strategies:
+            self.strategies[name] = variables_for(name, self.pools)
+        return self.strategies[name]
+
+    def count(self, status: int) -> None:
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+
+
+@pytest.fixture
+async def fuzz() -> AsyncIterator[FuzzRun]:
+    async with running_app(make_settings(auth_secret=SECRET)) as anonymous:
+        run = FuzzRun(anonymous, Pools())
+        await seed(run.admin, run.pools)
+        yield run
+    # Every example ran, and they exercised accepted as well as refused requests.
+    assert sum(run.statuses.values()) >= REQUESTS
+    assert run.statuses.get(200, 0) > REQUESTS // 4
+    assert run.statuses.get(401, 0) > 0
+    assert run.statuses.get(413, 0) > 0
+
+
+# Each example is one request against the shared app, so shrinking (which replays examples
+# against data that has since changed) is off: a failure's message names the request at fault.
+@settings(
+    max_examples=REQUESTS,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.generate],
+)
+@given(data=st.data())
+async def test_generated_requests_never_fail_internally_or_half_apply(
+    fuzz: FuzzRun, data: st.DataObject
+) -> None:
+    if data.draw(st.integers(0, 19), label="raw?") == 0:
+        body = data.draw(RAW_BODIES, label="raw body")
+        response = await fuzz.anonymous.http.post(
+            "/graphql",
+            content=body,
+            headers={"content-type": "application/json", "authorization": f"Bearer {token_for()}"},
+        )
+        fuzz.count(response.status_code)
+        assert response.status_code < 500, response.text
+        return
+    name = data.draw(st.sampled_from(sorted(OPERATIONS)), label="operation")
+    variables = data.draw(fuzz.variables(name), label=name)
+    token = data.draw(st.sampled_from(TOKENS), label="token")
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    mutation = OPERATIONS[name].startswith("mutation")
+    before = await snapshot(fuzz.admin) if mutation else None
+    response = await fuzz.anonymous.http.post(
+        "/graphql", json={"query": OPERATIONS[name], "variables": variables}, headers=headers
+    )
+    fuzz.count(response.status_code)
+    assert response.status_code < 500, (name, variables, response.text)
+    body = response.json()
+    codes = [error.get("extensions", {}).get("code") for error in body.get("errors", [])]
+    assert "INTERNAL_SERVER_ERROR" not in codes, (name, variables, body)
+    assert all(codes), body
+    if mutation and (codes or response.status_code != 200):
+        assert await snapshot(fuzz.admin) == before, (name, variables, body)

@@ -1,0 +1,167 @@
+"""GraphQL over HTTP: media types, status codes and request errors, and the graphql-http
+server audits run against a live server."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import GraphQLClient, make_settings
+from tests.live_server import live_server
+
+ROOT = Path(__file__).resolve().parent.parent
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+AUDIT_PACKAGES = ["graphql-http@1.23.1", "graphql@16.9.0"]
+AUDIT_CACHE = Path.home() / ".cache" / "memql-tests" / "graphql-http-1.23.1"
+
+
+async def post(api: GraphQLClient, body: object, accept: str | None) -> tuple[int, str, dict]:
+    headers = {"accept": accept} if accept else {}
+    response = await api.http.post("/graphql", json=body, headers=headers)
+    return response.status_code, response.headers["content-type"], response.json()
+
+
+async def test_graphql_response_json_is_used_when_accepted(api: GraphQLClient) -> None:
+    status, media, body = await post(api, {"query": "{ __typename }"}, GRAPHQL_RESPONSE)
+    assert (status, body) == (200, {"data": {"__typename": "Query"}})
+    assert media.startswith(GRAPHQL_RESPONSE)
+
+
+@pytest.mark.parametrize("accept", ["application/json", "*/*", None, "text/plain, */*;q=0.8"])
+async def test_application_json_otherwise(api: GraphQLClient, accept: str | None) -> None:
+    status, media, _ = await post(api, {"query": "{ __typename }"}, accept)
+    assert status == 200
+    assert media.startswith("application/json")
+
+
+async def test_the_preferred_media_type_wins(api: GraphQLClient) -> None:
+    accept = f"{GRAPHQL_RESPONSE};q=0.5, application/json;q=0.9"
+    _, media, _ = await post(api, {"query": "{ __typename }"}, accept)
+    assert media.startswith("application/json")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"query": "{"}, id="parse"),
+        pytest.param({"query": "{ nope }"}, id="validation"),
+        pytest.param(
+            {
+                "query": "query($n: Int) { users(first: $n) { totalCount } }",
+                "variables": {"n": "x"},
+            },
+            id="variables",
+        ),
+        pytest.param(
+            {
+                "query": "{ users(first: 100) { edges { node { sessions(first: 101) "
+                "{ totalCount } } } } }"
+            },
+            id="too-complex",
+        ),
+    ],
+)
+async def test_request_errors_are_400_without_data_for_graphql_response_json(
+    api: GraphQLClient, body: dict
+) -> None:
+    status, media, answer = await post(api, body, GRAPHQL_RESPONSE)
+    assert status == 400
+    assert media.startswith(GRAPHQL_RESPONSE)
+    assert "data" not in answer and answer["errors"]
+    legacy_status, _, legacy = await post(api, body, "application/json")
+    assert legacy_status == 200
+    assert "data" not in legacy and legacy["errors"] == answer["errors"]
+
+
+async def test_field_errors_keep_200_and_data(api: GraphQLClient) -> None:
+    status, _, body = await post(
+        api, {"query": '{ session(sessionId: "") { id } users { totalCount } }'}, GRAPHQL_RESPONSE
+    )
+    assert status == 200
+    assert body["data"] == {"session": None, "users": {"totalCount": 0}}
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_mutation_over_get_is_405(api: GraphQLClient) -> None:
+    response = await api.http.get(
+        "/graphql",
+        params={"query": 'mutation { addUser(input: {userId: "x"}) { user { id } } }'},
+        headers={"accept": "application/json"},
+    )
+    assert response.status_code == 405
+    assert "POST" in response.headers["allow"]
+    assert response.json()["errors"][0]["message"]
+    assert (await api.data("{ users { totalCount } }"))["users"]["totalCount"] == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status"),
+    [
+        (b'{"query": "{ __typename }"}', "text/plain", 400),
+        (b'{"query": "{ __typename }"}', None, 400),
+        (b"{", "application/json", 400),
+        (b"{}", "application/json", 400),
+        (b'{"query": {"a": 1}}', "application/json", 400),
+        (b"null", "application/json", 400),
+        (b"\x9a\xff", "application/json", 400),
+        (b"[" * 200_000, "application/json", 400),
+        (b"5", "application/json", 400),
+        (b'"query"', "application/json", 400),
+    ],
+)
+async def test_malformed_requests_are_4xx_json(
+    api: GraphQLClient, content: bytes, content_type: str | None, status: int
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = await api.http.post("/graphql", content=content, headers=headers)
+    assert response.status_code == status
+    assert response.json()["errors"][0]["message"]
+
+
+def test_graphql_http_server_audits_pass() -> None:
+    """graphql-http's audit suite (npm) against a live memql: every MUST passes, and any SHOULD
+    that does not is listed in the README with the reason."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("node and npm are needed to run graphql-http's audits")
+    if not (AUDIT_CACHE / "node_modules" / "graphql-http").exists():
+        AUDIT_CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(AUDIT_CACHE),
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                *AUDIT_PACKAGES,
+            ],
+            check=True,
+            timeout=300,
+            capture_output=True,
+        )
+    script = AUDIT_CACHE / "audit.mjs"
+    shutil.copyfile(ROOT / "tests" / "graphql_http_audit.mjs", script)
+    with live_server(make_settings()) as url:
+        run = subprocess.run(
+            [node, str(script), f"{url}/graphql"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+    results = json.loads(run.stdout)
+    assert len(results) >= 50
+    failed = {r["id"]: r for r in results if r["status"] != "ok"}
+    must = [r for r in failed.values() if r["name"].startswith("MUST")]
+    assert must == []
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"graphql-http audit `([0-9A-F]{4})`", readme))
+    should = {i for i, r in failed.items() if r["name"].startswith("SHOULD")}
+    assert should == documented, failed
