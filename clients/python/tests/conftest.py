@@ -31,13 +31,18 @@ TEST_MONGODB_URL = os.environ.get("MEMQL_TEST_MONGODB_URL") or None
 SERVER_START_SECONDS = 10.0
 
 
-def client_test_settings() -> Settings:
+AUTH_SECRET = "client-tests-secret-at-least-32-bytes!"
+
+
+def client_test_settings(**overrides: Any) -> Settings:
     """Each test gets its own database, on MongoDB when MEMQL_TEST_MONGODB_URL is set."""
-    return Settings(
-        mongodb_url=TEST_MONGODB_URL,
-        database=f"memql_client_test_{uuid.uuid4().hex[:12]}",
-        _env_file=None,
-    )
+    values: dict[str, Any] = {
+        "mongodb_url": TEST_MONGODB_URL,
+        "database": f"memql_client_test_{uuid.uuid4().hex[:12]}",
+        "_env_file": None,
+        **overrides,
+    }
+    return Settings(**values)
 
 
 async def drop_test_database(app: Starlette) -> None:
@@ -47,8 +52,8 @@ async def drop_test_database(app: Starlette) -> None:
 
 
 @asynccontextmanager
-async def app_running() -> AsyncIterator[Starlette]:
-    app = create_app(client_test_settings())
+async def app_running(**settings: Any) -> AsyncIterator[Starlette]:
+    app = create_app(client_test_settings(**settings))
     async with app.router.lifespan_context(app):
         try:
             yield app
@@ -78,8 +83,8 @@ def client(harness: AsyncHarness) -> AsyncMemqlClient:
 class ThreadedServer:
     """memql served by uvicorn on 127.0.0.1 (a free port) from a thread with its own loop."""
 
-    def __init__(self) -> None:
-        self.app = create_app(client_test_settings())
+    def __init__(self, **settings: Any) -> None:
+        self.app = create_app(client_test_settings(**settings))
         config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning")
         self.server = uvicorn.Server(config)
         self.loop = asyncio.new_event_loop()

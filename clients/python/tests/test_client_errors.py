@@ -1,17 +1,18 @@
-"""Failures reach the caller as the MemqlError subclass of their `extensions.code`: from the
-real app where it can produce the code, from httpx.MockTransport in its exact format where
-it cannot yet (UNAUTHENTICATED, FORBIDDEN and QUERY_TOO_COMPLEX arrive with authentication
-and query limits)."""
+"""Failures reach the caller as the MemqlError subclass of their `extensions.code`, each
+produced by the real app; httpx.MockTransport only for answers memql never gives (unknown
+codes, proxies' error pages)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from conftest import AsyncHarness
+from app.auth import issue_token
+from conftest import AUTH_SECRET, AsyncHarness, ThreadedServer, app_running
 
 from memql_client import (
     AlreadyExistsError,
@@ -73,7 +74,7 @@ async def test_adding_a_live_user_twice_is_already_exists(client: AsyncMemqlClie
 async def test_an_unexpected_server_failure_is_internal_with_its_request_id(
     harness: AsyncHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(session_id: str) -> Any:
+    async def broken(session_id: str, **kwargs: Any) -> Any:
         raise RuntimeError("the disk is on fire")
 
     monkeypatch.setattr(harness.store.sessions, "delete", broken)
@@ -102,52 +103,92 @@ def coded(code: str, message: str, *, executed: bool = True) -> dict[str, Any]:
     return body
 
 
-@pytest.mark.parametrize(
-    ("status", "body", "expected"),
-    [
-        (
-            401,
-            coded("UNAUTHENTICATED", "the token has expired", executed=False),
-            UnauthenticatedError,
-        ),
-        (200, coded("FORBIDDEN", "not your session"), ForbiddenError),
-        (200, coded("QUERY_TOO_COMPLEX", "the query asks for 12000 nodes"), QueryTooComplexError),
-        (
-            400,
-            coded("BAD_USER_INPUT", "Syntax Error: Expected Name", executed=False),
-            BadUserInputError,
-        ),
-    ],
-    ids=["unauthenticated", "forbidden", "query-too-complex", "graphql-response-json-400"],
+NESTED_100 = (
+    "{ users(first: 100) { edges { node { sessions(first: 100) { edges { node {"
+    " memories(first: 100) { totalCount } } } } } } } }"
 )
-async def test_codes_from_authentication_and_limits_raise_their_own_exceptions(
-    status: int, body: dict[str, Any], expected: type[MemqlError]
-) -> None:
-    seen: list[httpx.Request] = []
-    async with AsyncMemqlClient(
-        "http://memql.test/graphql", token="t0k3n", transport=answering(status, body, seen)
-    ) as client:
-        with pytest.raises(expected) as raised:
-            await client.get_session("chat-1")
-    error = raised.value
-    assert (error.code, error.message, error.status_code) == (
-        body["errors"][0]["extensions"]["code"],
-        body["errors"][0]["message"],
-        status,
+
+
+def token(user_id: str | None = None) -> str:
+    return issue_token(
+        AUTH_SECRET, ttl=timedelta(minutes=5), user_id=user_id, admin=user_id is None
     )
-    assert seen[0].headers["authorization"] == "Bearer t0k3n"
+
+
+@pytest.fixture
+async def secured() -> AsyncIterator[httpx.ASGITransport]:
+    """The real app with authentication on; bob owns the session `bobs`."""
+    async with app_running(auth_secret=AUTH_SECRET) as app:
+        transport = httpx.ASGITransport(app=app)
+        async with AsyncMemqlClient(URL, token=token(), transport=transport) as admin:
+            await admin.add_user("bob")
+            await admin.add_session("bobs", user_id="bob")
+        yield transport
+
+
+URL = "http://memql.test/graphql"
+
+
+@pytest.mark.parametrize("credential", [None, "not-a-token", "expired"])
+async def test_a_missing_or_bad_token_is_unauthenticated_with_status_401(
+    secured: httpx.ASGITransport, credential: str | None
+) -> None:
+    if credential == "expired":
+        credential = issue_token(AUTH_SECRET, ttl=timedelta(seconds=-1), admin=True)
+    async with AsyncMemqlClient(URL, token=credential, transport=secured) as client:
+        with pytest.raises(UnauthenticatedError) as raised:
+            await client.get_session("bobs")
+    assert (raised.value.code, raised.value.status_code) == ("UNAUTHENTICATED", 401)
+
+
+async def test_someone_elses_session_is_forbidden(secured: httpx.ASGITransport) -> None:
+    async with AsyncMemqlClient(URL, token=token("alice"), transport=secured) as alice:
+        with pytest.raises(ForbiddenError) as raised:
+            await alice.get_session("bobs")
+        assert (raised.value.code, raised.value.field) == ("FORBIDDEN", "sessionId")
+        with pytest.raises(ForbiddenError):
+            await alice.add_memory("bobs", [MemoryInput("human", "hi")])
+        with pytest.raises(ForbiddenError):
+            await alice.purge_deleted()
+        # ...while alice's own session is hers.
+        await alice.add_memory("alices", [MemoryInput("human", "hi")])
+        session = await alice.get_session("alices")
+        assert session is not None and session.user_id == "alice"
+
+
+async def test_an_oversized_query_is_query_too_complex_with_status_400(
+    client: AsyncMemqlClient,
+) -> None:
+    # The client asks for application/graphql-response+json, so refusals before execution
+    # come back as HTTP 400 without `data`, as GraphQL over HTTP says.
+    with pytest.raises(QueryTooComplexError) as raised:
+        await client.execute(NESTED_100)
+    assert (raised.value.code, raised.value.status_code) == ("QUERY_TOO_COMPLEX", 400)
+
+
+async def test_a_document_that_does_not_parse_is_bad_user_input_with_status_400(
+    client: AsyncMemqlClient,
+) -> None:
+    with pytest.raises(BadUserInputError) as raised:
+        await client.execute("{ users {")
+    assert (raised.value.code, raised.value.status_code) == ("BAD_USER_INPUT", 400)
 
 
 def test_the_sync_client_raises_the_same_exceptions() -> None:
-    seen: list[httpx.Request] = []
-    body = coded("UNAUTHENTICATED", "missing token", executed=False)
-    transport = answering(401, body, seen)
-    with (
-        MemqlClient("http://memql.test/graphql", transport=transport) as client,
-        pytest.raises(UnauthenticatedError),
-    ):
-        client.add_memory("chat-1", [MemoryInput("human", "hi")])
-    assert "authorization" not in seen[0].headers
+    server = ThreadedServer(auth_secret=AUTH_SECRET)
+    try:
+        url = server.start()
+        with MemqlClient(url) as anonymous, pytest.raises(UnauthenticatedError) as raised:
+            anonymous.add_memory("chat-1", [MemoryInput("human", "hi")])
+        assert raised.value.status_code == 401
+        with MemqlClient(url, token=token("alice")) as alice:
+            alice.add_memory("chat-1", [MemoryInput("human", "hi")])
+            with pytest.raises(QueryTooComplexError):
+                alice.execute(NESTED_100)
+        with MemqlClient(url, token=token("bob")) as bob, pytest.raises(ForbiddenError):
+            bob.get_session("chat-1")
+    finally:
+        server.stop()
 
 
 async def test_a_code_the_client_does_not_know_still_raises_with_that_code() -> None:
