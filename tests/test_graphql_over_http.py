@@ -107,6 +107,7 @@ async def test_a_mutation_over_get_is_405(api: GraphQLClient) -> None:
         (b"{", "application/json", 400),
         (b"{}", "application/json", 400),
         (b'{"query": {"a": 1}}', "application/json", 400),
+        (b'{"query": "{ users { totalCount } }", "variables": [1]}', "application/json", 400),
         (b"null", "application/json", 400),
         (b"\x9a\xff", "application/json", 400),
         (b"[" * 200_000, "application/json", 400),
