@@ -93,14 +93,20 @@ def page_request(
     )
 
 
-async def resolve_connection(
-    kind: str, query: KeysetQuery[D], request: PageRequest, to_node: Callable[[D], N]
+def connection(
+    kind: str,
+    page: Page[D],
+    request: PageRequest,
+    to_node: Callable[[D], N],
+    *,
+    behind: Flag,
+    counter: Callable[[], Awaitable[int]],
 ) -> Connection[N]:
-    """Fetch one page with one range query and wrap it; counts and the flag on the far side
-    of the start cursor are queried only if the client selects them."""
-    page: Page[D] = await query.page(request)
+    """Wrap a page; `behind` (items beyond the start cursor) and `counter` are awaited only if
+    the client selects the flag or the count."""
     cursors = [encode_cursor(kind, key) for key in page.keys]
     more_ahead = known(page.has_more)
+    behind = behind if request.start is not None else known(False)
     return Connection(
         edges=[
             Edge(cursor=cursor, node=to_node(item))
@@ -109,8 +115,20 @@ async def resolve_connection(
         page_info=PageInfo(
             start_cursor=cursors[0] if cursors else None,
             end_cursor=cursors[-1] if cursors else None,
-            next_flag=page.has_more_behind if request.backward else more_ahead,
-            previous_flag=more_ahead if request.backward else page.has_more_behind,
+            next_flag=behind if request.backward else more_ahead,
+            previous_flag=more_ahead if request.backward else behind,
         ),
-        counter=query.count,
+        counter=counter,
     )
+
+
+async def resolve_connection(
+    kind: str, query: KeysetQuery[D], request: PageRequest, to_node: Callable[[D], N]
+) -> Connection[N]:
+    """One page of a top-level list with one range query."""
+    page = await query.page(request)
+
+    async def behind() -> bool:
+        return await query.any_behind(request)
+
+    return connection(kind, page, request, to_node, behind=behind, counter=query.count)

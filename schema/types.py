@@ -8,9 +8,10 @@ import strawberry
 
 from app.documents import MemoryDoc, RoleType, SessionDoc, UserDoc
 from app.errors import NotFound
+from app.store.access import forbid_other_user
 from schema.context import Context
 from schema.ids import to_global_id
-from schema.pagination import Connection, page_request, resolve_connection
+from schema.pagination import Connection, page_request
 from schema.scalars import JSON
 
 Info = strawberry.Info[Context, None]
@@ -60,11 +61,13 @@ class User(Node):
         before: str | None = None,
     ) -> Connection[Session]:
         context = info.context
+        forbid_other_user(context.viewer.owner, self.user_id, "userId")
         request = page_request(
             "session", context.settings, first=first, after=after, last=last, before=before
         )
-        query = context.store.sessions.list(user_id=self.user_id, owner=context.viewer.owner)
-        return await resolve_connection("session", query, request, Session.from_doc)
+        return await context.loaders.sessions_of_user.connection(
+            self.user_id, request, Session.from_doc
+        )
 
 
 @strawberry.type(description="A conversation: an ordered list of memories (Zep's session).")
@@ -113,8 +116,9 @@ class Session(Node):
         request = page_request(
             "memory", context.settings, first=first, after=after, last=last, before=before
         )
-        query = context.store.memories.list(self.session_id)
-        return await resolve_connection("memory", query, request, Memory.from_doc)
+        return await context.loaders.memories_of_session.connection(
+            self.session_id, request, Memory.from_doc
+        )
 
 
 @strawberry.type(description="One chat message stored in a session.")

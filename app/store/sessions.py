@@ -18,7 +18,7 @@ from app.store.access import (
     owned_session,
     session_missing,
 )
-from app.store.keyset import KeysetQuery
+from app.store.keyset import ChildLists, KeysetQuery
 from app.store.merge import update_merging_metadata
 from app.validation import check_identifier
 
@@ -166,3 +166,7 @@ class SessionStore:
         user_id = owner if owner is not None else user_id
         base = LIVE if user_id is None else {"userId": user_id, **LIVE}
         return KeysetQuery(self.collection, base, ORDER, SessionDoc.from_mongo)
+
+    def of_users(self) -> ChildLists[str, SessionDoc]:
+        """Users' live sessions, oldest first: pages of many users' at once."""
+        return ChildLists(self.collection, "userId", LIVE, ORDER, SessionDoc.from_mongo)
