@@ -4,7 +4,6 @@ by the benchmark's server, never by memql itself."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -111,40 +110,36 @@ async def session_memories(request: Request) -> JSONResponse:
 
 
 async def nested(request: Request) -> JSONResponse:
-    """`users(first: 10) { sessions(first: 10) { user memories(last: 10) { session } } }`: the
-    same rounds as the DataLoaders make, one query per level."""
+    """`users(first: 10) { sessions(first: 10) { user memories(last: 10) { session } } }`: one
+    query per level, as the DataLoaders make them; a session's user and a memory's session are
+    the parents already at hand."""
     store = store_of(request)
     users = await store.users.list().page(PageRequest(limit=10))
     user_ids = [user.user_id for user in users.items]
     session_pages = await store.sessions.of_users().pages(user_ids, PageRequest(limit=10))
     session_ids = [doc.session_id for page in session_pages.values() for doc in page.items]
-    owners = list(dict.fromkeys(doc.user_id for p in session_pages.values() for doc in p.items))
-    owner_docs, memory_pages = await asyncio.gather(
-        store.users.get_many([owner for owner in owners if owner is not None]),
-        store.memories.of_sessions().pages(session_ids, PageRequest(limit=10, backward=True)),
+    memory_pages = await store.memories.of_sessions().pages(
+        session_ids, PageRequest(limit=10, backward=True)
     )
-    owner_by_id: dict[str, UserDoc] = {doc.user_id: doc for doc in owner_docs}
-    parents = list(
-        dict.fromkeys(doc.session_id for page in memory_pages.values() for doc in page.items)
-    )
-    parent_by_id = {doc.session_id: doc for doc in await store.sessions.get_many(parents)}
 
-    def memory_node(doc: MemoryDoc) -> Json:
+    def memory_node(doc: MemoryDoc, session: SessionDoc) -> Json:
         return {
             "uuid": doc.uuid,
             "role": doc.role,
             "content": doc.content,
             "createdAt": serialize_datetime(doc.created_at),
-            "session": {"sessionId": parent_by_id[doc.session_id].session_id},
+            "session": {"sessionId": session.session_id},
         }
 
-    def session_node(doc: SessionDoc) -> Json:
-        owner = owner_by_id.get(doc.user_id) if doc.user_id is not None else None
+    def session_node(doc: SessionDoc, user: UserDoc) -> Json:
         return {
             "sessionId": doc.session_id,
-            "user": {"userId": owner.user_id} if owner else None,
+            "user": {"userId": user.user_id},
             "memories": {
-                "edges": [{"node": memory_node(m)} for m in memory_pages[doc.session_id].items]
+                "edges": [
+                    {"node": memory_node(memory, doc)}
+                    for memory in memory_pages[doc.session_id].items
+                ]
             },
         }
 
@@ -158,8 +153,8 @@ async def nested(request: Request) -> JSONResponse:
                                 "userId": user.user_id,
                                 "sessions": {
                                     "edges": [
-                                        {"node": session_node(s)}
-                                        for s in session_pages[user.user_id].items
+                                        {"node": session_node(session, user)}
+                                        for session in session_pages[user.user_id].items
                                     ]
                                 },
                             }

@@ -18,27 +18,26 @@ D = TypeVar("D")
 Flag = Callable[[], Awaitable[bool]]
 
 
-def known(value: bool) -> Flag:
-    async def flag() -> bool:
-        return value
-
-    return flag
-
-
 @strawberry.type(description="Where a page sits in its list (Relay Cursor Connections).")
 class PageInfo:
     start_cursor: str | None
     end_cursor: str | None
-    next_flag: strawberry.Private[Flag]
-    previous_flag: strawberry.Private[Flag]
+    next_flag: strawberry.Private[bool | Flag]
+    previous_flag: strawberry.Private[bool | Flag]
+    """Known from the page itself, or queried when awaited."""
 
-    @strawberry.field(description="More nodes follow `endCursor`.")
-    async def has_next_page(self) -> bool:
-        return await self.next_flag()
+    # Plain (not async) fields: most flags are known, and an awaitable costs a task.
+    @strawberry.field(description="More nodes follow `endCursor`.", graphql_type=bool)
+    def has_next_page(self) -> bool | Awaitable[bool]:
+        return _flag(self.next_flag)
 
-    @strawberry.field(description="More nodes precede `startCursor`.")
-    async def has_previous_page(self) -> bool:
-        return await self.previous_flag()
+    @strawberry.field(description="More nodes precede `startCursor`.", graphql_type=bool)
+    def has_previous_page(self) -> bool | Awaitable[bool]:
+        return _flag(self.previous_flag)
+
+
+def _flag(flag: bool | Flag) -> bool | Awaitable[bool]:
+    return flag if isinstance(flag, bool) else flag()
 
 
 @strawberry.type
@@ -105,8 +104,8 @@ def connection(
     """Wrap a page; `behind` (items beyond the start cursor) and `counter` are awaited only if
     the client selects the flag or the count."""
     cursors = [encode_cursor(kind, key) for key in page.keys]
-    more_ahead = known(page.has_more)
-    behind = behind if request.start is not None else known(False)
+    more_ahead = page.has_more
+    behind_flag: bool | Flag = behind if request.start is not None else False
     return Connection(
         edges=[
             Edge(cursor=cursor, node=to_node(item))
@@ -115,8 +114,8 @@ def connection(
         page_info=PageInfo(
             start_cursor=cursors[0] if cursors else None,
             end_cursor=cursors[-1] if cursors else None,
-            next_flag=behind if request.backward else more_ahead,
-            previous_flag=more_ahead if request.backward else behind,
+            next_flag=behind_flag if request.backward else more_ahead,
+            previous_flag=more_ahead if request.backward else behind_flag,
         ),
         counter=counter,
     )
