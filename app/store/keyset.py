@@ -5,7 +5,7 @@ memories), one query for all of them."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -67,6 +67,14 @@ def _range(fields: tuple[str, ...], request: PageRequest) -> list[Document]:
 def _behind(fields: tuple[str, ...], start: SortKey, backward: bool) -> Document:
     """What lies on the far side of a page's start cursor, the cursor's own item included."""
     return _compare(fields, start, "$gt" if backward else "$lt", True)
+
+
+def any_of(values: Iterable[Any]) -> Any:
+    """A filter value matching any of `values`: `$in`, or the value itself when there is one.
+    The same to MongoDB; mongomock evaluates an operator several times slower per document
+    than an equality, and looking up one key is the common case."""
+    wanted = list(values)
+    return wanted[0] if len(wanted) == 1 else {"$in": wanted}
 
 
 def _and(*parts: Document) -> Document:

@@ -18,7 +18,7 @@ from app.store.access import (
     owned_session,
     session_missing,
 )
-from app.store.keyset import ChildLists, KeysetQuery
+from app.store.keyset import ChildLists, KeysetQuery, any_of
 from app.store.merge import update_merging_metadata
 from app.validation import check_content, check_identifier, check_memory_count, check_role
 
@@ -130,7 +130,7 @@ class MemoryStore:
         return MemoryDoc.from_mongo(raw) if raw else None
 
     async def get_many(self, uuids: Iterable[str]) -> list[MemoryDoc]:
-        raws = await self.collection.find({"_id": {"$in": list(uuids)}, **LIVE}).to_list(None)
+        raws = await self.collection.find({"_id": any_of(uuids), **LIVE}).to_list(None)
         return [MemoryDoc.from_mongo(raw) for raw in raws]
 
     async def update(

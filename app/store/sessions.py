@@ -18,7 +18,7 @@ from app.store.access import (
     owned_session,
     session_missing,
 )
-from app.store.keyset import ChildLists, KeysetQuery
+from app.store.keyset import ChildLists, KeysetQuery, any_of
 from app.store.merge import update_merging_metadata
 from app.validation import check_identifier
 
@@ -101,13 +101,11 @@ class SessionStore:
         return SessionDoc.from_mongo(raw) if raw else None
 
     async def get_many(self, session_ids: Iterable[str]) -> list[SessionDoc]:
-        raws = await self.collection.find(
-            {"sessionId": {"$in": list(session_ids)}, **LIVE}
-        ).to_list(None)
+        raws = await self.collection.find({"sessionId": any_of(session_ids), **LIVE}).to_list(None)
         return [SessionDoc.from_mongo(raw) for raw in raws]
 
     async def get_many_by_ids(self, ids: Iterable[ObjectId]) -> list[SessionDoc]:
-        raws = await self.collection.find({"_id": {"$in": list(ids)}, **LIVE}).to_list(None)
+        raws = await self.collection.find({"_id": any_of(ids), **LIVE}).to_list(None)
         return [SessionDoc.from_mongo(raw) for raw in raws]
 
     async def update(
