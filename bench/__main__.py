@@ -21,7 +21,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--duration", type=float, help="seconds per route and case (10; --quick: 3)"
     )
-    parser.add_argument("--concurrency", type=int, default=4, help="clients at once (4)")
+    parser.add_argument("--concurrency", type=int, default=2, help="clients at once (2)")
     parser.add_argument(
         "--scaling",
         default="1000,10000,100000",

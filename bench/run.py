@@ -171,17 +171,19 @@ async def run(options: Options) -> str:
                 port, scaling_case, options, concurrency=1, duration=options.scaling_duration
             )
             scaling.append(ScalingRow.of(memories, gql, floor))
-    return "\n".join(
-        [
-            f"memql benchmark: {options.sizes.users:,} users, {options.sizes.sessions:,} sessions,"
-            f" {options.sizes.memories:,} memories on the embedded store;"
-            f" {options.concurrency} concurrent clients, {options.duration:g} s per route",
-            "",
-            main_table(rows),
+    report = [
+        f"memql benchmark: {options.sizes.users:,} users, {options.sizes.sessions:,} sessions,"
+        f" {options.sizes.memories:,} memories on the embedded store;"
+        f" {options.concurrency} concurrent clients, {options.duration:g} s per route",
+        "",
+        main_table(rows),
+    ]
+    if scaling:
+        report += [
             "",
             "Scaling: `session { memories(last: 50) }` by memories stored (1 client,"
             f" {options.scaling_duration:g} s per route)",
             "",
             scaling_table(scaling),
         ]
-    )
+    return "\n".join(report)
