@@ -1,24 +1,50 @@
-"""`python -m bench.profile CASE`: where one case's time goes, with pyinstrument, in-process on
-the benchmark's app (no HTTP server; the same app, store and data as `python -m bench`)."""
+"""`python -m bench.profile CASE`: where one case's time goes. By default pyinstrument's call
+tree, in-process on the benchmark's app (the same app, store and data as `python -m bench`,
+without the HTTP server); with `--by-package`, py-spy samples the real benchmark server while
+one client drives the case over HTTP, and the samples are summed by what runs (the embedded
+store, GraphQL execution, memql's own code, HTTP): py-spy reads the process from outside, so it
+adds nothing to the code it measures."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 import httpx
 from pyinstrument import Profiler
 from starlette.applications import Starlette
 
-from bench.cases import cases
+from bench.cases import Case, cases
+from bench.client import Call, drive
+from bench.run import started_server, wait_until_up
 from bench.seed import Sizes
 from bench.server import CountCalls, bench_app
 
 DEFAULT = Sizes()
 
+# The first of these found walking a sampled stack from its innermost frame names the sample.
+PACKAGES = (
+    ("embedded store (mongomock, mongomock-motor)", ("mongomock",)),
+    ("memql store: decoding, splitting by parent", ("app/store/", "app/documents.py", "bson/")),
+    ("memql resolvers: objects, ids, cursors, loaders", ("schema/",)),
+    ("GraphQL execution (graphql-core, Strawberry)", ("graphql/", "strawberry/")),
+    ("REST floor route", ("bench/floor.py",)),
+    ("JSON encoding", ("json/",)),
+    ("HTTP: uvicorn, h11, Starlette, middleware", ("uvicorn/", "h11/", "starlette/", "app/")),
+)
 
-async def profile(case_name: str, sizes: Sizes, requests: int, *, floor: bool, flat: bool) -> str:
-    (case,) = [case for case in cases(sizes) if case_name in case.name]
+
+def find_case(name: str, sizes: Sizes) -> Case:
+    (case,) = [case for case in cases(sizes) if name in case.name]
+    return case
+
+
+async def call_tree(case: Case, sizes: Sizes, requests: int, *, floor: bool, flat: bool) -> str:
     calls = case.floor if floor else case.graphql
     app = bench_app(sizes)
     assert isinstance(app, CountCalls) and isinstance(app.app, Starlette)
@@ -48,18 +74,80 @@ async def profile(case_name: str, sizes: Sizes, requests: int, *, floor: bool, f
     return profiler.output_text(unicode=False, color=False, flat=flat)
 
 
+def by_package(samples: Path) -> dict[str, int]:
+    """py-spy's raw output (one `frame;frame;... count` line per stack) summed by package."""
+    totals: collections.Counter[str] = collections.Counter()
+    for line in samples.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        if "select (selectors.py" in frames[-1]:
+            continue  # the event loop waiting for the next request
+        name = next(
+            (
+                name
+                for frame in reversed(frames)
+                for name, markers in PACKAGES
+                if any(marker in frame for marker in markers)
+            ),
+            "other",
+        )
+        totals[name] += int(count)
+    return dict(totals.most_common())
+
+
+async def sampled(case: Case, sizes: Sizes, seconds: float, *, floor: bool) -> str:
+    spy = shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--by-package needs py-spy: pip install py-spy")
+    calls: list[Call] = case.floor if floor else case.graphql
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        tempfile.TemporaryFile() as log,
+        started_server(sizes, log) as (process, port),
+    ):
+        await wait_until_up(process, port, 300, log)
+        await drive(port, calls, concurrency=1, duration=1)
+        output = Path(folder) / "samples.txt"
+        command = [spy, "record", "--pid", str(process.pid), "--rate", "500", "--format", "raw"]
+        command += ["--duration", str(round(seconds)), "--nonblocking", "--output", str(output)]
+        recorder = await asyncio.create_subprocess_exec(
+            *command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        driven = await drive(port, calls, concurrency=1, duration=seconds + 1)
+        await asyncio.wait_for(recorder.wait(), timeout=seconds + 60)
+        totals = by_package(output)
+    busy = sum(totals.values()) or 1
+    lines = [
+        f"{case.name} ({'REST floor' if floor else 'GraphQL'}): {len(driven.latencies)} requests,"
+        f" {busy} samples of the server at 500 Hz while busy",
+        "",
+        "| share | where |",
+        "|------:|-------|",
+        *(f"| {count / busy:.0%} | {name} |" for name, count in totals.items()),
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
     parser.add_argument("case", help="part of a case's name, e.g. 'users' or 'memories(last'")
     parser.add_argument("--users", type=int, default=DEFAULT.users)
     parser.add_argument("--sessions", type=int, default=DEFAULT.sessions)
     parser.add_argument("--memories", type=int, default=DEFAULT.memories)
-    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=50, help="requests profiled (50)")
     parser.add_argument("--floor", action="store_true", help="profile the REST floor's route")
     parser.add_argument("--flat", action="store_true", help="functions by own time, no tree")
+    parser.add_argument(
+        "--by-package", action="store_true", help="py-spy on the real server, summed by package"
+    )
+    parser.add_argument("--seconds", type=float, default=15, help="--by-package: seconds (15)")
     args = parser.parse_args()
     sizes = Sizes(args.users, args.sessions, args.memories)
-    print(asyncio.run(profile(args.case, sizes, args.requests, floor=args.floor, flat=args.flat)))
+    case = find_case(args.case, sizes)
+    if args.by_package:
+        print(asyncio.run(sampled(case, sizes, args.seconds, floor=args.floor)))
+    else:
+        print(asyncio.run(call_tree(case, sizes, args.requests, floor=args.floor, flat=args.flat)))
 
 
 if __name__ == "__main__":

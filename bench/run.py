@@ -30,7 +30,7 @@ class Options:
     scaling: tuple[int, ...]
     scaling_duration: float
     warmup: float
-    rounds: int = 2
+    rounds: int = 4
     startup_seconds: float = 300.0
 
 

@@ -62,10 +62,10 @@ class User(Node):
         before: str | None = None,
     ) -> Connection[Session]:
         context = info.context
-        forbid_other_user(context.viewer.owner, self.user_id, "userId")
         request = page_request(
             "session", context.settings, first=first, after=after, last=last, before=before
         )
+        forbid_other_user(context.viewer.owner, self.user_id, "userId")
         return await context.loaders.sessions_of_user.connection(
             self.user_id, request, lambda doc: Session.from_doc(doc, user=self)
         )
