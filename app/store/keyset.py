@@ -193,7 +193,8 @@ class ChildLists(Generic[P, T]):
 
     def _page(self, raws: list[Document], request: PageRequest) -> Page[T]:
         # Sorted here rather than by the database: the same order (datetimes, ObjectIds and
-        # ints compare alike), and mongomock's sort costs more than the scan's share of it.
+        # ints compare alike in Python and BSON), without mongomock's sort, which compares
+        # every pair through Python wrappers.
         keyed = sorted(
             ((key_of(self.fields, raw), raw) for raw in raws),
             key=lambda pair: pair[0],
