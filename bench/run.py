@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from bench.cases import SESSION_MEMORIES, Case, cases, graphql
+from bench.cases import Case, cases
 from bench.client import Call, Samples, drive, fetch
 from bench.report import Row, ScalingRow, main_table, scaling_table
-from bench.seed import HOT_SESSION, Sizes
+from bench.seed import Sizes
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,9 @@ class Options:
     warmup: float
     rounds: int = 4
     startup_seconds: float = 300.0
+
+
+SCALING_CASE = "session { memories(last: 50) }"
 
 
 class ServerError(Exception):
@@ -158,17 +161,12 @@ async def run(options: Options) -> str:
             )
             rows.append(Row.of(case.name, gql, floor))
     scaling = []
-    scaling_case = Case(
-        "session { memories(last: 50) }",
-        [graphql(SESSION_MEMORIES, sessionId=HOT_SESSION)],
-        [Call("GET", f"/floor/session-memories?sessionId={HOT_SESSION}")],
-        lambda a, b: bool(a == b),
-    )
     for memories in options.scaling:
         sizes = Sizes(options.sizes.users, options.sizes.sessions, memories)
+        (latest,) = [case for case in cases(sizes) if case.name == SCALING_CASE]
         async with server(sizes, options.startup_seconds) as port:
             gql, floor = await measure(
-                port, scaling_case, options, concurrency=1, duration=options.scaling_duration
+                port, latest, options, concurrency=1, duration=options.scaling_duration
             )
             scaling.append(ScalingRow.of(memories, gql, floor))
     report = [
@@ -181,7 +179,7 @@ async def run(options: Options) -> str:
     if scaling:
         report += [
             "",
-            "Scaling: `session { memories(last: 50) }` by memories stored (1 client,"
+            f"Scaling: `{SCALING_CASE}` by memories stored (1 client,"
             f" {options.scaling_duration:g} s per route)",
             "",
             scaling_table(scaling),
