@@ -1,6 +1,5 @@
-"""The REST floor: plain Starlette JSON routes that return exactly the `data` of the benchmark's
-GraphQL queries, through the same store functions and so the same database calls. Mounted only
-by the benchmark's server, never by memql itself."""
+"""The REST floor: Starlette JSON routes returning exactly the `data` of the benchmark's GraphQL
+queries through the same store calls; mounted only by the benchmark's server, never by memql."""
 
 from __future__ import annotations
 

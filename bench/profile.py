@@ -1,9 +1,5 @@
-"""`python -m bench.profile CASE`: where one case's time goes. By default pyinstrument's call
-tree, in-process on the benchmark's app (the same app, store and data as `python -m bench`,
-without the HTTP server); with `--by-package`, py-spy samples the real benchmark server while
-one client drives the case over HTTP, and the samples are summed by what runs (the embedded
-store, GraphQL execution, memql's own code, HTTP): py-spy reads the process from outside, so it
-adds nothing to the code it measures."""
+"""`python -m bench.profile CASE`: where one case's time goes, as pyinstrument's call tree
+in-process, or (`--by-package`) as py-spy's samples of the real server summed by package."""
 
 from __future__ import annotations
 
@@ -96,6 +92,8 @@ def by_package(samples: Path) -> dict[str, int]:
 
 
 async def sampled(case: Case, sizes: Sizes, seconds: float, *, floor: bool) -> str:
+    """One client drives the case over HTTP while py-spy samples the server from outside the
+    process (adding nothing to the code it measures); the samples summed by PACKAGES."""
     spy = shutil.which("py-spy")
     if spy is None:
         raise SystemExit("--by-package needs py-spy: pip install py-spy")

@@ -1,6 +1,5 @@
-"""The benchmark's server: memql's own app, seeded at start-up, with the REST floor mounted and
-each response carrying the number of database calls it made. `python -m bench.server --port N`
-runs it under uvicorn on 127.0.0.1."""
+"""The benchmark's server (`python -m bench.server --port N`, uvicorn on 127.0.0.1): memql's app,
+seeded at start-up, with the REST floor and each response's database call count as a header."""
 
 from __future__ import annotations
 

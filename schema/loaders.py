@@ -1,6 +1,5 @@
 """Per-request DataLoaders: to-one lookups batched into one `$in` query per nesting level, and
-nested connections (a user's sessions, a session's memories) paged for all parents of a level
-at once."""
+nested connections (users' sessions, sessions' memories) paged for a whole level at once."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """Keyset (seek) pagination over a sorted, indexed key: one range query per page, never `skip`;
-and the same for the children of many parents at once (each user's sessions, each session's
-memories), one query for all of them."""
+also for the children of many parents at once (users' sessions, sessions' memories)."""
 
 from __future__ import annotations
 
