@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import ASCENDING, IndexModel
@@ -75,6 +78,66 @@ def index_specs(*, embedded: bool, purge_after_seconds: int) -> list[IndexSpec]:
     ]
 
 
+@dataclass
+class DatabaseCalls:
+    """The database calls made while counting, e.g. `memories.find`, in the order made."""
+
+    calls: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.calls)
+
+    def of(self, collection: str) -> list[str]:
+        return [call for call in self.calls if call.startswith(f"{collection}.")]
+
+
+# A context variable, so that concurrent requests (each in its own task, and the tasks that
+# DataLoaders start inherit it) keep separate counts.
+_counting: ContextVar[DatabaseCalls | None] = ContextVar("memql_database_calls", default=None)
+
+
+@contextmanager
+def counting_calls() -> Iterator[DatabaseCalls]:
+    """Count every collection call made in this context (and tasks started from it)."""
+    calls = DatabaseCalls()
+    token = _counting.set(calls)
+    try:
+        yield calls
+    finally:
+        _counting.reset(token)
+
+
+class CountingCollection:
+    """A motor collection that notes each call in the current `counting_calls()` context.
+
+    pymongo's command monitoring never fires on the embedded store, so calls are counted here,
+    at the one place every query of both stores passes through.
+    """
+
+    def __init__(self, collection: Collection) -> None:
+        self._collection = collection
+        self._name = collection.name
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._collection, name)
+        if name.startswith("_") or not callable(attribute):
+            return attribute
+        label = f"{self._name}.{name}"
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls = _counting.get()
+            if calls is not None:
+                calls.calls.append(label)
+            return attribute(*args, **kwargs)
+
+        return call
+
+
+def counted(collection: Collection) -> Collection:
+    # Typed as the collection it stands for: it answers every attribute the same way.
+    return cast(Collection, CountingCollection(collection))
+
+
 class Database:
     """Holds the motor client (or mongomock-motor's, for the embedded store) and collections."""
 
@@ -90,9 +153,10 @@ class Database:
         self.embedded = embedded
         self.purge_after_seconds = purge_after_seconds
         self.db: AsyncIOMotorDatabase[Document] = client[name]
-        self.users: Collection = self.db[USERS]
-        self.sessions: Collection = self.db[SESSIONS]
-        self.memories: Collection = self.db[MEMORIES]
+        self.users = counted(self.db[USERS])
+        self.sessions = counted(self.db[SESSIONS])
+        self.memories = counted(self.db[MEMORIES])
+        self._collections = {USERS: self.users, SESSIONS: self.sessions, MEMORIES: self.memories}
 
     @classmethod
     def connect(cls, settings: Settings) -> Database:
@@ -124,7 +188,7 @@ class Database:
         )
 
     def collection(self, name: str) -> Collection:
-        return self.db[name]
+        return self._collections.get(name) or counted(self.db[name])
 
     async def ensure_indexes(self) -> None:
         """Create the indexes; creating an existing identical index is a no-op in MongoDB.

@@ -1,18 +1,26 @@
-"""Per-request DataLoaders: to-one lookups batched into one `$in` query per nesting level."""
+"""Per-request DataLoaders: to-one lookups batched into one `$in` query per nesting level, and
+nested connections (users' sessions, sessions' memories) paged for a whole level at once."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Iterable
-from typing import TypeVar
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+from typing import Generic, TypeVar
 
 from bson import ObjectId
 from strawberry.dataloader import DataLoader
 
 from app.documents import MemoryDoc, SessionDoc, UserDoc
 from app.store import Store
+from app.store.keyset import ChildLists, Page, PageRequest
+from schema.pagination import Connection, connection
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+P = TypeVar("P", bound=Hashable)
+G = TypeVar("G", bound=Hashable)
+T = TypeVar("T")
+N = TypeVar("N")
 
 
 def keyed_loader(
@@ -23,6 +31,60 @@ def keyed_loader(
         return [found.get(key) for key in keys]
 
     return DataLoader(load_fn=load)
+
+
+def grouped_loader(
+    fetch: Callable[[list[P], G], Awaitable[Mapping[P, V]]],
+) -> DataLoader[tuple[P, G], V]:
+    """Loads `(parent, group)` keys with one fetch of all parents per group, the groups (the
+    same connection asked with different arguments, through aliases) fetched together.
+
+    Not cached: a mutation document may read a connection, change it in a later mutation field
+    and read it again, and must see the change.
+    """
+
+    async def load(keys: list[tuple[P, G]]) -> list[V]:
+        parents: dict[G, list[P]] = {}
+        for parent, group in keys:
+            parents.setdefault(group, []).append(parent)
+        groups = list(parents)
+        answers = await asyncio.gather(*(fetch(parents[group], group) for group in groups))
+        found = dict(zip(groups, answers, strict=True))
+        return [found[group][parent] for parent, group in keys]
+
+    return DataLoader(load_fn=load, cache=False)
+
+
+class ChildLoaders(Generic[P, T]):
+    """The loaders of one kind of nested connection: pages, the flag on the far side of the
+    start cursor, and counts, each one query per nesting level."""
+
+    def __init__(self, kind: str, lists: ChildLists[P, T]) -> None:
+        self.kind = kind
+
+        async def flags(parents: list[P], request: PageRequest) -> dict[P, bool]:
+            behind = await lists.any_behind(parents, request)
+            return {parent: parent in behind for parent in parents}
+
+        async def counts(parents: list[P], _: None) -> dict[P, int]:
+            return await lists.counts(parents)
+
+        self.pages: DataLoader[tuple[P, PageRequest], Page[T]] = grouped_loader(lists.pages)
+        self.behind: DataLoader[tuple[P, PageRequest], bool] = grouped_loader(flags)
+        self.counts: DataLoader[tuple[P, None], int] = grouped_loader(counts)
+
+    async def connection(
+        self, parent: P, request: PageRequest, to_node: Callable[[T], N]
+    ) -> Connection[N]:
+        page = await self.pages.load((parent, request))
+
+        async def behind() -> bool:
+            return await self.behind.load((parent, request))
+
+        async def count() -> int:
+            return await self.counts.load((parent, None))
+
+        return connection(self.kind, page, request, to_node, behind=behind, counter=count)
 
 
 class Loaders:
@@ -41,4 +103,10 @@ class Loaders:
         )
         self.memory_by_uuid: DataLoader[str, MemoryDoc | None] = keyed_loader(
             store.memories.get_many, lambda doc: doc.uuid
+        )
+        self.sessions_of_user: ChildLoaders[str, SessionDoc] = ChildLoaders(
+            "session", store.sessions.of_users()
+        )
+        self.memories_of_session: ChildLoaders[str, MemoryDoc] = ChildLoaders(
+            "memory", store.memories.of_sessions()
         )

@@ -197,8 +197,9 @@ class Mutation:
             session, stored = await info.context.store.memories.add(
                 input.session_id, memories, owner=info.context.viewer.owner
             )
+        parent = Session.from_doc(session)
         return AddMemoryPayload(
-            session=Session.from_doc(session), memories=[Memory.from_doc(doc) for doc in stored]
+            session=parent, memories=[Memory.from_doc(doc, session=parent) for doc in stored]
         )
 
     @strawberry.mutation

@@ -18,27 +18,26 @@ D = TypeVar("D")
 Flag = Callable[[], Awaitable[bool]]
 
 
-def known(value: bool) -> Flag:
-    async def flag() -> bool:
-        return value
-
-    return flag
-
-
 @strawberry.type(description="Where a page sits in its list (Relay Cursor Connections).")
 class PageInfo:
     start_cursor: str | None
     end_cursor: str | None
-    next_flag: strawberry.Private[Flag]
-    previous_flag: strawberry.Private[Flag]
+    next_flag: strawberry.Private[bool | Flag]
+    previous_flag: strawberry.Private[bool | Flag]
+    """Known from the page itself, or queried when awaited."""
 
-    @strawberry.field(description="More nodes follow `endCursor`.")
-    async def has_next_page(self) -> bool:
-        return await self.next_flag()
+    # Plain (not async) fields: most flags are known, and an awaitable costs a task.
+    @strawberry.field(description="More nodes follow `endCursor`.", graphql_type=bool)
+    def has_next_page(self) -> bool | Awaitable[bool]:
+        return _flag(self.next_flag)
 
-    @strawberry.field(description="More nodes precede `startCursor`.")
-    async def has_previous_page(self) -> bool:
-        return await self.previous_flag()
+    @strawberry.field(description="More nodes precede `startCursor`.", graphql_type=bool)
+    def has_previous_page(self) -> bool | Awaitable[bool]:
+        return _flag(self.previous_flag)
+
+
+def _flag(flag: bool | Flag) -> bool | Awaitable[bool]:
+    return flag if isinstance(flag, bool) else flag()
 
 
 @strawberry.type
@@ -93,14 +92,20 @@ def page_request(
     )
 
 
-async def resolve_connection(
-    kind: str, query: KeysetQuery[D], request: PageRequest, to_node: Callable[[D], N]
+def connection(
+    kind: str,
+    page: Page[D],
+    request: PageRequest,
+    to_node: Callable[[D], N],
+    *,
+    behind: Flag,
+    counter: Callable[[], Awaitable[int]],
 ) -> Connection[N]:
-    """Fetch one page with one range query and wrap it; counts and the flag on the far side
-    of the start cursor are queried only if the client selects them."""
-    page: Page[D] = await query.page(request)
+    """Wrap a page; `behind` (items beyond the start cursor) and `counter` are awaited only if
+    the client selects the flag or the count."""
     cursors = [encode_cursor(kind, key) for key in page.keys]
-    more_ahead = known(page.has_more)
+    more_ahead = page.has_more
+    behind_flag: bool | Flag = behind if request.start is not None else False
     return Connection(
         edges=[
             Edge(cursor=cursor, node=to_node(item))
@@ -109,8 +114,20 @@ async def resolve_connection(
         page_info=PageInfo(
             start_cursor=cursors[0] if cursors else None,
             end_cursor=cursors[-1] if cursors else None,
-            next_flag=page.has_more_behind if request.backward else more_ahead,
-            previous_flag=more_ahead if request.backward else page.has_more_behind,
+            next_flag=behind_flag if request.backward else more_ahead,
+            previous_flag=more_ahead if request.backward else behind_flag,
         ),
-        counter=query.count,
+        counter=counter,
     )
+
+
+async def resolve_connection(
+    kind: str, query: KeysetQuery[D], request: PageRequest, to_node: Callable[[D], N]
+) -> Connection[N]:
+    """One page of a top-level list with one range query."""
+    page = await query.page(request)
+
+    async def behind() -> bool:
+        return await query.any_behind(request)
+
+    return connection(kind, page, request, to_node, behind=behind, counter=query.count)

@@ -24,10 +24,12 @@ def json_argument(value: JSON | None) -> JsonObject | None:
 
 
 def serialize_datetime(value: datetime) -> str:
+    # Every timestamp of every listed node passes here; isoformat is twice as fast as strftime.
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    elif value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def parse_datetime(value: Any) -> datetime:

@@ -1,5 +1,5 @@
-"""ruff (lint and format) and mypy --strict on app/, schema/ and the Python client, run by the
-test command."""
+"""ruff (lint and format) and mypy --strict on app/, schema/, bench/ and the Python client, run
+by the test command."""
 
 from __future__ import annotations
 
@@ -10,13 +10,24 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ["app", "schema", "bench", "tests", "scripts", "clients/python"]
 
 
 @pytest.mark.parametrize(
     "command",
     [
-        ["ruff", "check", "app", "schema", "tests", "scripts", "clients/python"],
-        ["ruff", "format", "--check", "app", "schema", "tests", "scripts", "clients/python"],
+        ["ruff", "check", "app", "schema", "bench", "tests", "scripts", "clients/python"],
+        [
+            "ruff",
+            "format",
+            "--check",
+            "app",
+            "schema",
+            "bench",
+            "tests",
+            "scripts",
+            "clients/python",
+        ],
         ["mypy"],
         # The client supports Python 3.10, the server 3.11.
         ["mypy", "--python-version", "3.10", "clients/python/memql_client"],

@@ -18,7 +18,7 @@ from app.store.access import (
     owned_session,
     session_missing,
 )
-from app.store.keyset import KeysetQuery
+from app.store.keyset import ChildLists, KeysetQuery, any_of
 from app.store.merge import update_merging_metadata
 from app.validation import check_content, check_identifier, check_memory_count, check_role
 
@@ -130,7 +130,7 @@ class MemoryStore:
         return MemoryDoc.from_mongo(raw) if raw else None
 
     async def get_many(self, uuids: Iterable[str]) -> list[MemoryDoc]:
-        raws = await self.collection.find({"_id": {"$in": list(uuids)}, **LIVE}).to_list(None)
+        raws = await self.collection.find({"_id": any_of(uuids), **LIVE}).to_list(None)
         return [MemoryDoc.from_mongo(raw) for raw in raws]
 
     async def update(
@@ -176,6 +176,8 @@ class MemoryStore:
         return SessionDoc.from_mongo(raw_session), result.modified_count
 
     def list(self, session_id: str) -> KeysetQuery[MemoryDoc]:
-        return KeysetQuery(
-            self.collection, {"sessionId": session_id, **LIVE}, ORDER, MemoryDoc.from_mongo
-        )
+        return self.of_sessions().of(session_id)
+
+    def of_sessions(self) -> ChildLists[str, MemoryDoc]:
+        """Sessions' live memories in order: pages of many sessions' at once."""
+        return ChildLists(self.collection, "sessionId", LIVE, ORDER, MemoryDoc.from_mongo)

@@ -18,7 +18,7 @@ from app.store.access import (
     owned_session,
     session_missing,
 )
-from app.store.keyset import KeysetQuery
+from app.store.keyset import ChildLists, KeysetQuery, any_of
 from app.store.merge import update_merging_metadata
 from app.validation import check_identifier
 
@@ -101,13 +101,11 @@ class SessionStore:
         return SessionDoc.from_mongo(raw) if raw else None
 
     async def get_many(self, session_ids: Iterable[str]) -> list[SessionDoc]:
-        raws = await self.collection.find(
-            {"sessionId": {"$in": list(session_ids)}, **LIVE}
-        ).to_list(None)
+        raws = await self.collection.find({"sessionId": any_of(session_ids), **LIVE}).to_list(None)
         return [SessionDoc.from_mongo(raw) for raw in raws]
 
     async def get_many_by_ids(self, ids: Iterable[ObjectId]) -> list[SessionDoc]:
-        raws = await self.collection.find({"_id": {"$in": list(ids)}, **LIVE}).to_list(None)
+        raws = await self.collection.find({"_id": any_of(ids), **LIVE}).to_list(None)
         return [SessionDoc.from_mongo(raw) for raw in raws]
 
     async def update(
@@ -166,3 +164,7 @@ class SessionStore:
         user_id = owner if owner is not None else user_id
         base = LIVE if user_id is None else {"userId": user_id, **LIVE}
         return KeysetQuery(self.collection, base, ORDER, SessionDoc.from_mongo)
+
+    def of_users(self) -> ChildLists[str, SessionDoc]:
+        """Users' live sessions, oldest first: pages of many users' at once."""
+        return ChildLists(self.collection, "userId", LIVE, ORDER, SessionDoc.from_mongo)

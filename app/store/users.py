@@ -13,7 +13,7 @@ from app.documents import UserDoc, utc_now
 from app.errors import AlreadyExists, NotFound
 from app.metadata import JsonObject, check_stored_size, strip_nulls, validate_patch
 from app.store.access import forbid_other_user, forbid_reserved_metadata
-from app.store.keyset import KeysetQuery
+from app.store.keyset import KeysetQuery, any_of
 from app.store.merge import update_merging_metadata
 from app.validation import check_identifier, check_optional_text
 
@@ -93,11 +93,11 @@ class UserStore:
         return UserDoc.from_mongo(raw) if raw else None
 
     async def get_many(self, user_ids: Iterable[str]) -> list[UserDoc]:
-        raws = await self.collection.find({"userId": {"$in": list(user_ids)}, **LIVE}).to_list(None)
+        raws = await self.collection.find({"userId": any_of(user_ids), **LIVE}).to_list(None)
         return [UserDoc.from_mongo(raw) for raw in raws]
 
     async def get_many_by_ids(self, ids: Iterable[ObjectId]) -> list[UserDoc]:
-        raws = await self.collection.find({"_id": {"$in": list(ids)}, **LIVE}).to_list(None)
+        raws = await self.collection.find({"_id": any_of(ids), **LIVE}).to_list(None)
         return [UserDoc.from_mongo(raw) for raw in raws]
 
     async def update(

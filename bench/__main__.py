@@ -1,0 +1,61 @@
+"""`python -m bench`: seed, serve, drive and print the tables; `--help` lists the flags."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from bench.run import Options, run
+from bench.seed import Sizes
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark memql's GraphQL API against a plain Starlette route (the REST "
+        "floor) over HTTP, on the embedded store.",
+    )
+    parser.add_argument("--users", type=int, default=Sizes.users)
+    parser.add_argument("--sessions", type=int, default=Sizes.sessions)
+    parser.add_argument("--memories", type=int, default=Sizes.memories)
+    parser.add_argument(
+        "--duration", type=float, help="seconds per route and case (10; --quick: 3)"
+    )
+    parser.add_argument("--concurrency", type=int, default=2, help="clients at once (2)")
+    parser.add_argument(
+        "--scaling",
+        default="1000,10000,100000",
+        help="memories stored for each row of the scaling table, comma-separated",
+    )
+    parser.add_argument(
+        "--scaling-duration", type=float, help="seconds per route in the scaling table (5)"
+    )
+    parser.add_argument("--warmup", type=float, help="seconds of warm-up per route (1)")
+    parser.add_argument(
+        "--quick", action="store_true", help="short runs, for a check in under two minutes"
+    )
+    return parser.parse_args(argv)
+
+
+def options_of(args: argparse.Namespace) -> Options:
+    quick = args.quick
+
+    def pick(value: float | None, full: float, short: float) -> float:
+        return value if value is not None else short if quick else full
+
+    return Options(
+        sizes=Sizes(args.users, args.sessions, args.memories),
+        duration=pick(args.duration, 10.0, 3.0),
+        concurrency=args.concurrency,
+        scaling=tuple(int(size) for size in args.scaling.split(",") if size.strip()),
+        scaling_duration=pick(args.scaling_duration, 5.0, 1.5),
+        warmup=pick(args.warmup, 1.0, 0.3),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    print(asyncio.run(run(options_of(parse(argv)))))
+
+
+if __name__ == "__main__":
+    main()
