@@ -151,6 +151,9 @@ class Database:
     ) -> None:
         self.client = client
         self.embedded = embedded
+        # mongomock answers every query with a scan of its whole collection; MongoDB walks an
+        # index. app.store.keyset.ChildLists plans nested pages by this.
+        self.full_scans = embedded
         self.purge_after_seconds = purge_after_seconds
         self.db: AsyncIOMotorDatabase[Document] = client[name]
         self.users = counted(self.db[USERS])

@@ -7,6 +7,7 @@ import asyncio
 from collections import Counter
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -73,6 +74,20 @@ async def test_the_nested_query_costs_one_call_per_level_whatever_the_data_size(
                     )
 
 
+async def test_on_mongodb_each_parent_gets_its_own_indexed_query_in_the_same_round() -> None:
+    """The plan for indexed stores: one exact query per parent, issued together, so the count
+    grows with the parents of a level but never with the memories stored."""
+    for memories in (3, 40):
+        async with running_app() as api:
+            api.store.db.full_scans = False  # plan as on MongoDB
+            await seed(api, 2, 3, memories)
+            data, calls = await counted(api, NESTED)
+            assert Counter(calls.calls) == {"users.find": 1, "sessions.find": 2, "memories.find": 6}
+            sessions = data["users"]["edges"][1]["node"]["sessions"]["edges"]
+            contents = [m["node"]["content"] for m in sessions[2]["node"]["memories"]["edges"]]
+            assert contents == [f"u1-s2-m{m}" for m in range(max(0, memories - 10), memories)]
+
+
 async def test_memory_session_for_fifty_memories_is_one_session_lookup(
     api: GraphQLClient,
 ) -> None:
@@ -113,9 +128,11 @@ async def test_memories_of_a_session_reuse_the_session_already_loaded(api: Graph
     assert calls.of("memories") == ["memories.find"]
 
 
+@pytest.mark.parametrize("one_query", [True, False], ids=["one-query", "per-parent"])
 async def test_total_counts_and_flags_of_nested_connections_are_batched_too(
-    api: GraphQLClient,
+    api: GraphQLClient, one_query: bool
 ) -> None:
+    api.store.db.full_scans = one_query  # both plans of ChildLists
     await seed(api, 3, 2, 4)
     first_page = await api.data(
         '{ session(sessionId: "u0-s0") { memories(first: 1) { edges { cursor } } } }'
@@ -128,8 +145,13 @@ async def test_total_counts_and_flags_of_nested_connections_are_batched_too(
         " hasNextPage } edges { node { content } } } } } } } } } }",
         after=cursor,
     )
-    # Pages, counts and the flag behind the cursor: one call each per level.
-    assert Counter(calls.calls) == {"users.find": 1, "sessions.find": 2, "memories.find": 3}
+    if one_query:
+        # Pages, counts and the flag behind the cursor: one call each per level.
+        assert Counter(calls.calls) == {"users.find": 1, "sessions.find": 2, "memories.find": 3}
+    else:
+        # Pages and flags per parent, counts one `$group` per level.
+        assert calls.of("sessions").count("sessions.aggregate") == 1
+        assert calls.of("memories").count("memories.aggregate") == 1
     for u, user in enumerate(data["users"]["edges"]):
         sessions = user["node"]["sessions"]
         assert sessions["totalCount"] == 2
@@ -206,11 +228,13 @@ def arguments(args: dict[str, Any]) -> str:
     forward=st.booleans(),
     cursor_at=st.one_of(st.none(), st.integers(0, 6)),
     bound=st.sampled_from(["start", "end"]),
+    one_query=st.booleans(),
 )
 async def test_each_parents_page_is_the_page_it_would_get_alone(
-    sizes: list[int], size: int, forward: bool, cursor_at: int | None, bound: str
+    sizes: list[int], size: int, forward: bool, cursor_at: int | None, bound: str, one_query: bool
 ) -> None:
     async with running_app() as api:
+        api.store.db.full_scans = one_query  # both plans of ChildLists
         await add_user(api, "u")
         for index, count in enumerate(sizes):
             await add_session(api, f"s{index}", userId="u")
@@ -247,11 +271,13 @@ async def test_each_parents_page_is_the_page_it_would_get_alone(
     size=st.integers(0, 4),
     forward=st.booleans(),
     cursor_at=st.one_of(st.none(), st.integers(0, 4)),
+    one_query=st.booleans(),
 )
 async def test_each_users_sessions_page_is_the_page_it_would_get_alone(
-    sizes: list[int], size: int, forward: bool, cursor_at: int | None
+    sizes: list[int], size: int, forward: bool, cursor_at: int | None, one_query: bool
 ) -> None:
     async with running_app() as api:
+        api.store.db.full_scans = one_query  # both plans of ChildLists
         for u, count in enumerate(sizes):
             await add_user(api, f"u{u}")
             for s in range(count):

@@ -3,6 +3,7 @@ also for the children of many parents at once (users' sessions, sessions' memori
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -141,19 +142,20 @@ class ChildLists(Generic[P, T]):
     of users (`parent_field` userId) or the memories of sessions (sessionId).
 
     A nested connection asks the same page (the same first/last/after/before) of every parent
-    on its level, so each question below is answered for all parents with one query on the
-    parent key and the page's range, split by parent here. For a single parent each is the
-    exact indexed query of `KeysetQuery` instead.
+    on its level; each question below is answered for all parents in one round, by one of two
+    plans chosen by the database (`one_query`), measured in bench/README.md:
 
-    Why one query for all parents rather than one indexed query per parent issued together
-    (bench/README.md has the numbers): on the embedded store every query scans its whole
-    collection, so N parents cost N scans; at 20,000 memories a page of memories for 100
-    sessions took 4.5 s as 100 queries and 0.4 s as one `$in` query. On MongoDB one query is
-    one round trip and one walk of the compound index (parent, key) per parent, but it reads
-    every child past the cursor instead of `limit + 1` per parent: cheap for the tens to
-    hundreds of memories of a chat session, and the function to change (to per-parent queries
-    issued together) if sessions grow to many thousands of memories each. The number of queries
-    stays one per nesting level whatever the data, which is what the tests pin down.
+    - one query for all parents on the parent key and the page's range, split by parent here —
+      for the embedded store, where every query scans its whole collection: N queries cost N
+      scans (at 20,000 memories a page of memories for 100 sessions took 4.5 s as 100 queries
+      and 0.4 s as one `$in` query);
+    - one exact indexed query per parent (`limit + 1` children each), issued together — for
+      MongoDB, where each is a short walk of the (parent, key) index, while one `$in` query would
+      read every child past the cursor of every parent: fine for sessions of tens of memories,
+      ruinous for 100 sessions of thousands each.
+
+    Either way a single parent gets the exact query of `KeysetQuery`, and the number of rounds
+    is one per nesting level whatever the data.
     """
 
     def __init__(
@@ -163,12 +165,15 @@ class ChildLists(Generic[P, T]):
         base: Document,
         fields: tuple[str, ...],
         decode: Callable[[Document], T],
+        *,
+        one_query: bool,
     ) -> None:
         self.collection = collection
         self.parent_field = parent_field
         self.base = base
         self.fields = fields
         self.decode = decode
+        self.one_query = one_query
 
     def of(self, parent: P) -> KeysetQuery[T]:
         return KeysetQuery(
@@ -180,8 +185,9 @@ class ChildLists(Generic[P, T]):
 
     async def pages(self, parents: Sequence[P], request: PageRequest) -> dict[P, Page[T]]:
         wanted = list(dict.fromkeys(parents))
-        if len(wanted) == 1:
-            return {wanted[0]: await self.of(wanted[0]).page(request)}
+        if len(wanted) == 1 or not self.one_query:
+            pages = await asyncio.gather(*(self.of(parent).page(request) for parent in wanted))
+            return dict(zip(wanted, pages, strict=True))
         raws = await self.collection.find(
             self._of_all(wanted, *_range(self.fields, request))
         ).to_list(None)
@@ -215,8 +221,11 @@ class ChildLists(Generic[P, T]):
         start = request.start
         if start is None:
             return set()
-        if len(wanted) == 1:
-            return set(wanted) if await self.of(wanted[0]).any_behind(request) else set()
+        if len(wanted) == 1 or not self.one_query:
+            found = await asyncio.gather(
+                *(self.of(parent).any_behind(request) for parent in wanted)
+            )
+            return {parent for parent, behind in zip(wanted, found, strict=True) if behind}
         raws = await self.collection.find(
             self._of_all(wanted, _behind(self.fields, start, request.backward)),
             {self.parent_field: 1, "_id": 0},
@@ -224,14 +233,23 @@ class ChildLists(Generic[P, T]):
         return {raw[self.parent_field] for raw in raws}
 
     async def counts(self, parents: Sequence[P]) -> dict[P, int]:
-        """How many live children each parent has. Many parents: one query returning the parent
-        key of each child (mongomock's `aggregate` copies the whole collection first, so a
-        `$group` would cost more than this on the embedded store)."""
+        """How many live children each parent has, in one query for many parents: on MongoDB a
+        `$group` counted in the index; on the embedded store the parent key of each child
+        (mongomock's `aggregate` copies the whole collection first, which costs more)."""
         wanted = list(dict.fromkeys(parents))
         if len(wanted) == 1:
             return {wanted[0]: await self.of(wanted[0]).count()}
-        raws = await self.collection.find(
-            self._of_all(wanted), {self.parent_field: 1, "_id": 0}
-        ).to_list(None)
-        counted = Counter(raw[self.parent_field] for raw in raws)
+        if self.one_query:
+            raws = await self.collection.find(
+                self._of_all(wanted), {self.parent_field: 1, "_id": 0}
+            ).to_list(None)
+            counted = Counter(raw[self.parent_field] for raw in raws)
+        else:
+            groups = await self.collection.aggregate(
+                [
+                    {"$match": self._of_all(wanted)},
+                    {"$group": {"_id": f"${self.parent_field}", "count": {"$sum": 1}}},
+                ]
+            ).to_list(None)
+            counted = Counter({group["_id"]: group["count"] for group in groups})
         return {parent: counted[parent] for parent in wanted}

@@ -180,4 +180,11 @@ class MemoryStore:
 
     def of_sessions(self) -> ChildLists[str, MemoryDoc]:
         """Sessions' live memories in order: pages of many sessions' at once."""
-        return ChildLists(self.collection, "sessionId", LIVE, ORDER, MemoryDoc.from_mongo)
+        return ChildLists(
+            self.collection,
+            "sessionId",
+            LIVE,
+            ORDER,
+            MemoryDoc.from_mongo,
+            one_query=self.db.full_scans,
+        )

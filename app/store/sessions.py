@@ -167,4 +167,11 @@ class SessionStore:
 
     def of_users(self) -> ChildLists[str, SessionDoc]:
         """Users' live sessions, oldest first: pages of many users' at once."""
-        return ChildLists(self.collection, "userId", LIVE, ORDER, SessionDoc.from_mongo)
+        return ChildLists(
+            self.collection,
+            "userId",
+            LIVE,
+            ORDER,
+            SessionDoc.from_mongo,
+            one_query=self.db.full_scans,
+        )
