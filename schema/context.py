@@ -23,4 +23,8 @@ class Context:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
+        self.renew_loaders()
+
+    def renew_loaders(self) -> None:
+        """Empty loaders: what was loaded before a mutation may have changed since."""
         self.loaders = Loaders(self.store)

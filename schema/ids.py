@@ -86,6 +86,9 @@ def decode_cursor(kind: str, cursor: str, field: str) -> SortKey:
                 raise invalid
             return (_EPOCH + int(millis) * _MILLISECOND, oid)
         (seq,) = parts
+        # A seq is a 64-bit integer in MongoDB: anything else cannot be a position in the list.
+        if not 0 <= int(seq) < 2**63:
+            raise invalid
         return (int(seq),)
     except (ValueError, OverflowError, OSError):
         raise invalid from None

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+from strawberry.extensions import FieldExtension
+from strawberry.extensions.field_extension import AsyncExtensionResolver, SyncExtensionResolver
 
 from app.documents import NewMemory, RoleType
 from app.errors import BadUserInput
@@ -122,9 +126,30 @@ def memory_uuid(value: str) -> str:
     return as_uuid
 
 
+class FreshLoaders(FieldExtension):
+    """Mutation fields run one after another, each with its payload; each starts with empty
+    loaders, so a payload shows what the mutations before it in the document changed."""
+
+    def resolve(
+        self, next_: SyncExtensionResolver, source: Any, info: Info, **kwargs: Any
+    ) -> Any:  # pragma: no cover - every mutation is async
+        info.context.renew_loaders()
+        return next_(source, info, **kwargs)
+
+    async def resolve_async(
+        self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any
+    ) -> Any:
+        info.context.renew_loaders()
+        return await next_(source, info, **kwargs)
+
+
+def mutation(**options: Any) -> Any:
+    return strawberry.mutation(extensions=[FreshLoaders()], **options)
+
+
 @strawberry.type
 class Mutation:
-    @strawberry.mutation
+    @mutation()
     async def add_user(self, info: Info, input: AddUserInput) -> UserPayload:
         with input_field("input"):
             doc = await info.context.store.users.add(
@@ -137,7 +162,7 @@ class Mutation:
             )
         return UserPayload(user=User.from_doc(doc))
 
-    @strawberry.mutation
+    @mutation()
     async def update_user(self, info: Info, input: UpdateUserInput) -> UserPayload:
         with input_field("input"):
             doc = await info.context.store.users.update(
@@ -150,12 +175,12 @@ class Mutation:
             )
         return UserPayload(user=User.from_doc(doc))
 
-    @strawberry.mutation(description="Soft-deletes the user, its sessions and their memories.")
+    @mutation(description="Soft-deletes the user, its sessions and their memories.")
     async def delete_user(self, info: Info, user_id: str) -> DeletePayload:
         doc = await info.context.store.users.delete(user_id, owner=info.context.viewer.owner)
         return DeletePayload(deleted_id=User.from_doc(doc).id)
 
-    @strawberry.mutation
+    @mutation()
     async def add_session(self, info: Info, input: AddSessionInput) -> SessionPayload:
         with input_field("input"):
             doc = await info.context.store.sessions.add(
@@ -166,7 +191,7 @@ class Mutation:
             )
         return SessionPayload(session=Session.from_doc(doc))
 
-    @strawberry.mutation
+    @mutation()
     async def update_session(self, info: Info, input: UpdateSessionInput) -> SessionPayload:
         with input_field("input"):
             doc = await info.context.store.sessions.update(
@@ -177,12 +202,12 @@ class Mutation:
             )
         return SessionPayload(session=Session.from_doc(doc))
 
-    @strawberry.mutation(description="Soft-deletes the session and all its memories.")
+    @mutation(description="Soft-deletes the session and all its memories.")
     async def delete_session(self, info: Info, session_id: str) -> DeletePayload:
         doc = await info.context.store.sessions.delete(session_id, owner=info.context.viewer.owner)
         return DeletePayload(deleted_id=Session.from_doc(doc).id)
 
-    @strawberry.mutation
+    @mutation()
     async def add_memory(self, info: Info, input: AddMemoryInput) -> AddMemoryPayload:
         memories = [
             NewMemory(
@@ -202,7 +227,7 @@ class Mutation:
             session=parent, memories=[Memory.from_doc(doc, session=parent) for doc in stored]
         )
 
-    @strawberry.mutation
+    @mutation()
     async def update_memory(self, info: Info, input: UpdateMemoryInput) -> MemoryPayload:
         with input_field("input"):
             doc = await info.context.store.memories.update(
@@ -212,14 +237,14 @@ class Mutation:
             )
         return MemoryPayload(memory=Memory.from_doc(doc))
 
-    @strawberry.mutation(description="Soft-deletes every memory of the session; the session stays.")
+    @mutation(description="Soft-deletes every memory of the session; the session stays.")
     async def delete_memories(self, info: Info, session_id: str) -> DeleteMemoriesPayload:
         session, count = await info.context.store.memories.delete_all(
             session_id, owner=info.context.viewer.owner
         )
         return DeleteMemoriesPayload(session=Session.from_doc(session), deleted_count=count)
 
-    @strawberry.mutation(
+    @mutation(
         description="Hard-deletes everything soft-deleted now, without waiting for the TTL "
         "(admin only)."
     )

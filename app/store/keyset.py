@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -137,6 +137,22 @@ class KeysetQuery(Generic[T]):
         return await self.collection.count_documents(self.base)
 
 
+# At most this many of a level's per-parent queries run at once: a nested query may have
+# thousands of parents, and each query holds a connection from the pool while it runs.
+PER_PARENT_CONCURRENCY = 16
+R = TypeVar("R")
+
+
+async def _bounded_gather(awaitables: Iterable[Awaitable[R]]) -> list[R]:
+    semaphore = asyncio.Semaphore(PER_PARENT_CONCURRENCY)
+
+    async def one(awaitable: Awaitable[R]) -> R:
+        async with semaphore:
+            return await awaitable
+
+    return list(await asyncio.gather(*(one(awaitable) for awaitable in awaitables)))
+
+
 class ChildLists(Generic[P, T]):
     """The live children of many parents, each parent's in the order of `fields`: the sessions
     of users (`parent_field` userId) or the memories of sessions (sessionId).
@@ -186,7 +202,7 @@ class ChildLists(Generic[P, T]):
     async def pages(self, parents: Sequence[P], request: PageRequest) -> dict[P, Page[T]]:
         wanted = list(dict.fromkeys(parents))
         if len(wanted) == 1 or not self.one_query:
-            pages = await asyncio.gather(*(self.of(parent).page(request) for parent in wanted))
+            pages = await _bounded_gather(self.of(parent).page(request) for parent in wanted)
             return dict(zip(wanted, pages, strict=True))
         raws = await self.collection.find(
             self._of_all(wanted, *_range(self.fields, request))
@@ -222,9 +238,7 @@ class ChildLists(Generic[P, T]):
         if start is None:
             return set()
         if len(wanted) == 1 or not self.one_query:
-            found = await asyncio.gather(
-                *(self.of(parent).any_behind(request) for parent in wanted)
-            )
+            found = await _bounded_gather(self.of(parent).any_behind(request) for parent in wanted)
             return {parent for parent, behind in zip(wanted, found, strict=True) if behind}
         raws = await self.collection.find(
             self._of_all(wanted, _behind(self.fields, start, request.backward)),

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from bson import ObjectId
 from pymongo import ReturnDocument
 
 from app.db import Database, Document
@@ -20,6 +21,7 @@ from app.store.access import (
 )
 from app.store.keyset import ChildLists, KeysetQuery, any_of
 from app.store.merge import update_merging_metadata
+from app.store.writelock import lock_fields, release, update_when_unlocked
 from app.validation import check_content, check_identifier, check_memory_count, check_role
 
 LIVE: Document = {"deletedAt": None}
@@ -56,52 +58,54 @@ class MemoryStore:
         deleted one undeleted.
 
         One atomic `$inc` reserves a contiguous block of `seq` numbers, so concurrent calls never
-        share a number and each call's memories stay together and in order.
+        share a number and each call's memories stay together and in order; the session's write
+        lock (app.store.writelock) makes each call's memories visible before the next call's.
         """
         check_identifier(session_id, "sessionId")
         metadata = _check_new_memories(memories, owner)
-        now = utc_now()
         count = len(memories)
-        reserve: Document = {
-            "$inc": {"memorySeq": count},
-            "$set": {"updatedAt": now},
-            "$unset": {"deletedAt": ""},
-        }
-        raw_session: Document | None
-        if owner is None:
-            raw_session = await self.db.sessions.find_one_and_update(
-                {"sessionId": session_id},
-                {**reserve, "$setOnInsert": {"userId": None, "metadata": {}, "createdAt": now}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        else:
-            raw_session = await self._reserve_as_owner(session_id, owner, reserve, now)
-        if raw_session is None:  # pragma: no cover - an upsert always returns a document
-            raise RuntimeError("upsert returned nothing")
-        first_seq = raw_session["memorySeq"] - count + 1
-        docs: list[Document] = [
-            {
-                "_id": str(uuid.uuid4()),
-                "sessionId": session_id,
-                "seq": first_seq + index,
-                "role": memory.role,
-                "roleType": memory.role_type.value if memory.role_type else None,
-                "content": memory.content,
-                "metadata": metadata[index],
-                "createdAt": now,
-                "updatedAt": now,
+        token = ObjectId()
+        match = owned_session(session_id, owner)
+
+        def reserve(now: datetime) -> Document:
+            return {
+                "$inc": {"memorySeq": count},
+                "$set": {"updatedAt": now, **lock_fields(token, now)},
+                "$unset": {"deletedAt": ""},
             }
-            for index, memory in enumerate(memories)
-        ]
-        await self.collection.insert_many(docs, ordered=True)
+
+        raw_session = await update_when_unlocked(self.db.sessions, match, reserve)
+        if raw_session is None:
+            await self._create_session(session_id, owner)
+            raw_session = await update_when_unlocked(self.db.sessions, match, reserve)
+            if raw_session is None:  # reassigned to another user in between
+                raise no_access("session", session_id, "sessionId")
+        try:
+            now = raw_session["updatedAt"]
+            first_seq = raw_session["memorySeq"] - count + 1
+            docs: list[Document] = [
+                {
+                    "_id": str(uuid.uuid4()),
+                    "sessionId": session_id,
+                    "seq": first_seq + index,
+                    "role": memory.role,
+                    "roleType": memory.role_type.value if memory.role_type else None,
+                    "content": memory.content,
+                    "metadata": metadata[index],
+                    "createdAt": now,
+                    "updatedAt": now,
+                }
+                for index, memory in enumerate(memories)
+            ]
+            await self.collection.insert_many(docs, ordered=True)
+        finally:
+            await release(self.db.sessions, raw_session["_id"], token)
         return SessionDoc.from_mongo(raw_session), [MemoryDoc.from_mongo(doc) for doc in docs]
 
-    async def _reserve_as_owner(
-        self, session_id: str, owner: str, reserve: Document, now: datetime
-    ) -> Document:
-        """Create the session for `owner` if it is new, touching nothing that exists; then
-        reserve the seq block only if the session is the owner's."""
+    async def _create_session(self, session_id: str, owner: str | None) -> None:
+        """Create the session if it is new, touching nothing that exists; a user-confined caller
+        creates it as its own, and may not write to anyone else's."""
+        now = utc_now()
         existing = await self.db.sessions.find_one_and_update(
             {"sessionId": session_id},
             {
@@ -116,14 +120,8 @@ class MemoryStore:
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
-        if existing is None or existing.get("userId") != owner:
+        if owner is not None and (existing is None or existing.get("userId") != owner):
             raise no_access("session", session_id, "sessionId")
-        reserved = await self.db.sessions.find_one_and_update(
-            {"_id": existing["_id"], "userId": owner}, reserve, return_document=ReturnDocument.AFTER
-        )
-        if reserved is None:  # reassigned or purged in between
-            raise no_access("session", session_id, "sessionId")
-        return reserved
 
     async def get(self, memory_uuid: str) -> MemoryDoc | None:
         raw = await self.collection.find_one({"_id": memory_uuid, **LIVE})
@@ -138,11 +136,16 @@ class MemoryStore:
     ) -> MemoryDoc:
         validate_patch(metadata)
         forbid_reserved_metadata(owner, metadata, "metadata")
-        if owner is not None:
-            await self._require_owned(memory_uuid, owner)
-        raw = await update_merging_metadata(
+        memory = await self.collection.find_one({"_id": memory_uuid, **LIVE}, {"sessionId": 1})
+        if memory is not None and owner is not None:
+            session = await self.db.sessions.find_one(
+                {**owned_session(memory["sessionId"], owner), **LIVE}, {"_id": 1}
+            )
+            memory = memory if session else None
+        # The sessionId in the filter is the shard key of a sharded `memories` (docs/scaling.md).
+        raw = memory and await update_merging_metadata(
             self.collection,
-            {"_id": memory_uuid, **LIVE},
+            {"_id": memory_uuid, "sessionId": memory["sessionId"], **LIVE},
             metadata,
             set_fields={"updatedAt": utc_now()},
         )
@@ -152,26 +155,23 @@ class MemoryStore:
             raise NotFound(f"no memory with id {memory_uuid!r}", field="id")
         return MemoryDoc.from_mongo(raw)
 
-    async def _require_owned(self, memory_uuid: str, owner: str) -> None:
-        memory = await self.collection.find_one({"_id": memory_uuid, **LIVE}, {"sessionId": 1})
-        session = memory and await self.db.sessions.find_one(
-            {**owned_session(memory["sessionId"], owner), **LIVE}, {"_id": 1}
-        )
-        if not session:
-            raise no_access("memory", memory_uuid, "id")
-
     async def delete_all(
         self, session_id: str, *, owner: str | None = None
     ) -> tuple[SessionDoc, int]:
         """Soft-delete every live memory of a live session; the session stays."""
         check_identifier(session_id, "sessionId")
-        raw_session = await self.db.sessions.find_one({**owned_session(session_id, owner), **LIVE})
+        # Once no addMemory is in flight, every memory up to the session's memorySeq is stored;
+        # later ones (higher seq) are not part of what is deleted.
+        raw_session = await update_when_unlocked(
+            self.db.sessions,
+            {**owned_session(session_id, owner), **LIVE},
+            lambda now: {"$set": {"updatedAt": now}},
+        )
         if raw_session is None:
             raise session_missing(session_id, owner)
-        now = utc_now()
         result = await self.collection.update_many(
-            {"sessionId": session_id, **LIVE, "createdAt": {"$lte": now}},
-            {"$set": {"deletedAt": now}},
+            {"sessionId": session_id, **LIVE, "seq": {"$lte": raw_session.get("memorySeq", 0)}},
+            {"$set": {"deletedAt": raw_session["updatedAt"]}},
         )
         return SessionDoc.from_mongo(raw_session), result.modified_count
 

@@ -20,6 +20,7 @@ from app.store.access import (
 )
 from app.store.keyset import ChildLists, KeysetQuery, any_of
 from app.store.merge import update_merging_metadata
+from app.store.writelock import update_when_unlocked
 from app.validation import check_identifier
 
 LIVE: Document = {"deletedAt": None}
@@ -142,19 +143,14 @@ class SessionStore:
     async def delete(self, session_id: str, *, owner: str | None = None) -> SessionDoc:
         """Soft-delete the session, then its memories."""
         check_identifier(session_id, "sessionId")
-        now = utc_now()
-        raw = await self.collection.find_one_and_update(
+        raw = await update_when_unlocked(
+            self.collection,
             {**owned_session(session_id, owner), **LIVE},
-            {"$set": {"deletedAt": now, "updatedAt": now}},
-            return_document=ReturnDocument.AFTER,
+            lambda now: {"$set": {"deletedAt": now, "updatedAt": now}},
         )
         if raw is None:
             raise session_missing(session_id, owner)
-        # Memories added after `now` undeleted the session (Zep semantics) and must stay.
-        await self.db.memories.update_many(
-            {"sessionId": session_id, **LIVE, "createdAt": {"$lte": now}},
-            {"$set": {"deletedAt": now}},
-        )
+        await delete_memories_up_to(self.db, [raw])
         return SessionDoc.from_mongo(raw)
 
     def list(
@@ -174,4 +170,19 @@ class SessionStore:
             ORDER,
             SessionDoc.from_mongo,
             one_query=self.db.full_scans,
+        )
+
+
+async def delete_memories_up_to(db: Database, deleted_sessions: list[Document]) -> None:
+    """Soft-delete the memories the just-deleted sessions held: those up to each session's
+    memorySeq at its deletion. A memory added later (an addMemory that undeleted the session)
+    has a higher seq and stays, whatever the clocks of the processes involved say."""
+    cutoffs = [
+        {"sessionId": raw["sessionId"], "seq": {"$lte": raw.get("memorySeq", 0)}}
+        for raw in deleted_sessions
+    ]
+    for start in range(0, len(cutoffs), 500):
+        await db.memories.update_many(
+            {"$or": cutoffs[start : start + 500], **LIVE},
+            {"$set": {"deletedAt": deleted_sessions[0]["deletedAt"]}},
         )

@@ -15,6 +15,8 @@ from app.metadata import JsonObject, check_stored_size, strip_nulls, validate_pa
 from app.store.access import forbid_other_user, forbid_reserved_metadata
 from app.store.keyset import KeysetQuery, any_of
 from app.store.merge import update_merging_metadata
+from app.store.sessions import delete_memories_up_to
+from app.store.writelock import update_when_unlocked
 from app.validation import check_identifier, check_optional_text
 
 LIVE: Document = {"deletedAt": None}
@@ -148,20 +150,22 @@ class UserStore:
         )
         if raw is None:
             raise NotFound(f"no user with userId {user_id!r}", field="userId")
-        # Anything created after `now` (a racing addMemory) was not part of what was deleted.
-        sessions = await self.db.sessions.find(
-            {"userId": user_id, **LIVE, "createdAt": {"$lte": now}}, {"sessionId": 1}
-        ).to_list(None)
-        session_ids = [session["sessionId"] for session in sessions]
-        if session_ids:
-            await self.db.sessions.update_many(
-                {"sessionId": {"$in": session_ids}, **LIVE},
-                {"$set": {"deletedAt": now, "updatedAt": now}},
+        sessions = await self.db.sessions.find({"userId": user_id, **LIVE}, {"_id": 1}).to_list(
+            None
+        )
+        deleted = []
+        for session in sessions:
+            # One at a time, each once no addMemory is writing to it (app.store.writelock).
+            raw_session = await update_when_unlocked(
+                self.db.sessions,
+                {"_id": session["_id"], **LIVE},
+                lambda _: {"$set": {"deletedAt": now, "updatedAt": now}},
+                projection={"sessionId": 1, "memorySeq": 1, "deletedAt": 1},
             )
-            await self.db.memories.update_many(
-                {"sessionId": {"$in": session_ids}, **LIVE, "createdAt": {"$lte": now}},
-                {"$set": {"deletedAt": now}},
-            )
+            if raw_session is not None:
+                deleted.append(raw_session)
+        if deleted:
+            await delete_memories_up_to(self.db, deleted)
         return UserDoc.from_mongo(raw)
 
     def list(self, *, owner: str | None = None) -> KeysetQuery[UserDoc]:

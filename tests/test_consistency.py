@@ -1,0 +1,284 @@
+"""Consistency under concurrency: what readers see of a session is always a prefix of its seq
+order, deletes and adds racing on one session neither lose new memories nor keep old ones, and
+each mutation of a document sees what the ones before it changed."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+import app.store.keyset as keyset
+import app.store.writelock as writelock
+from app.documents import utc_now
+from tests.conftest import (
+    GraphQLClient,
+    add_memories,
+    add_session,
+    add_user,
+    memory_contents,
+    raw_documents,
+)
+
+
+class GatedInserts:
+    """Holds the first `insert_many` of the memories collection until `open()`."""
+
+    def __init__(self, api: GraphQLClient, monkeypatch: pytest.MonkeyPatch) -> None:
+        collection = api.store.db.memories
+        self.insert = collection.insert_many
+        self.gate = asyncio.Event()
+        self.calls = 0
+        monkeypatch.setattr(collection, "insert_many", self.insert_many)
+
+    async def insert_many(self, docs: list[dict[str, Any]], **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            await self.gate.wait()
+        return await self.insert(docs, **kwargs)
+
+    def open(self) -> None:
+        self.gate.set()
+
+
+async def settle(until: Any = None, rounds: int = 50) -> None:
+    """Let other tasks run: a bounded number of short sleeps, or until `until()` holds."""
+    for _ in range(rounds):
+        if until is not None and until():
+            return
+        await asyncio.sleep(0.005)
+
+
+async def test_memories_become_visible_in_seq_order_when_adds_overlap(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_memories(api, "s", ["m0"])
+    inserts = GatedInserts(api, monkeypatch)
+    first = asyncio.create_task(add_memories(api, "s", ["a1", "a2"]))
+    await settle(lambda: inserts.calls == 1)  # the first call reserved seq 2-3, is inserting
+    second = asyncio.create_task(add_memories(api, "s", ["b1"]))
+    await settle()
+    assert inserts.calls == 1, "the second call inserted while the first one was writing"
+    page = await api.data(
+        '{ session(sessionId: "s") { memories(last: 10) { edges { node { content } } '
+        "pageInfo { endCursor } } } }"
+    )
+    seen = page["session"]["memories"]
+    assert [edge["node"]["content"] for edge in seen["edges"]] == ["m0"]
+    inserts.open()
+    await asyncio.gather(first, second)
+    # A chat view polling for what came after the page it shows misses nothing.
+    newer = await memory_contents(api, "s", first=10, after=f'"{seen["pageInfo"]["endCursor"]}"')
+    assert newer == ["a1", "a2", "b1"]
+    stored = await raw_documents(api, "sessions", sessionId="s")
+    assert "writer" not in stored[0]
+
+
+async def test_a_failed_add_releases_the_session(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_session(api, "s")
+    collection = api.store.db.memories
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(collection, "insert_many", broken)
+    body = await api.post(
+        'mutation { addMemory(input: {sessionId: "s", memories: [{role: "h", content: "x"}]})'
+        " { session { id } } }"
+    )
+    assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    monkeypatch.undo()
+    assert await add_memories(api, "s", ["after"])  # not blocked by a lease left behind
+    assert await memory_contents(api, "s") == ["after"]
+
+
+async def test_a_lock_left_by_a_dead_writer_expires(api: GraphQLClient) -> None:
+    await add_session(api, "s")
+    past = utc_now() - writelock.LEASE - timedelta(seconds=1)
+    await api.store.db.sessions.update_one(
+        {"sessionId": "s"}, {"$set": {"writer": "gone", "writerUntil": past}}
+    )
+    await add_memories(api, "s", ["still works"])
+    assert await memory_contents(api, "s") == ["still works"]
+
+
+async def test_deleting_a_session_waits_for_an_add_in_flight_and_deletes_its_memories(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_memories(api, "s", ["m0"])
+    inserts = GatedInserts(api, monkeypatch)
+    adding = asyncio.create_task(add_memories(api, "s", ["in flight"]))
+    await settle(lambda: inserts.calls == 1)
+    deleting = asyncio.create_task(
+        api.data('mutation { deleteSession(sessionId: "s") { deletedId } }')
+    )
+    await settle()
+    assert not deleting.done()
+    inserts.open()
+    await asyncio.gather(adding, deleting)
+    stored = await raw_documents(api, "memories", sessionId="s")
+    assert len(stored) == 2
+    assert all(doc.get("deletedAt") for doc in stored)
+
+
+async def test_memories_added_during_a_delete_survive_it_whatever_the_clocks(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """deleteSession marks the session, then its memories; an addMemory from a process whose
+    clock is an hour behind lands in between. It undeleted the session, and keeps its memory."""
+    await add_memories(api, "s", ["old"])
+    memories = api.store.db.memories
+    cascade = memories.update_many
+    slow_clock = lambda: utc_now() - timedelta(hours=1)  # noqa: E731
+
+    async def add_then_cascade(*args: Any, **kwargs: Any) -> Any:
+        with monkeypatch.context() as clock:
+            clock.setattr(writelock, "utc_now", slow_clock)
+            await api.store.memories.add("s", [new_memory("new")])
+        return await cascade(*args, **kwargs)
+
+    monkeypatch.setattr(memories, "update_many", add_then_cascade)
+    await api.data('mutation { deleteSession(sessionId: "s") { deletedId } }')
+    monkeypatch.undo()
+    assert await memory_contents(api, "s") == ["new"]
+    old = await raw_documents(api, "memories", sessionId="s", content="old")
+    assert old[0].get("deletedAt")
+
+
+def new_memory(content: str) -> Any:
+    from app.documents import NewMemory
+
+    return NewMemory(role="h", content=content)
+
+
+async def test_delete_memories_leaves_memories_added_after_it(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_memories(api, "s", ["old"])
+    memories = api.store.db.memories
+    cascade = memories.update_many
+
+    async def add_then_cascade(*args: Any, **kwargs: Any) -> Any:
+        await api.store.memories.add("s", [new_memory("new")])
+        return await cascade(*args, **kwargs)
+
+    monkeypatch.setattr(memories, "update_many", add_then_cascade)
+    data = await api.data('mutation { deleteMemories(sessionId: "s") { deletedCount } }')
+    monkeypatch.undo()
+    assert data["deleteMemories"]["deletedCount"] == 1
+    assert await memory_contents(api, "s") == ["new"]
+
+
+async def test_delete_user_cascades_by_position_not_by_clock(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_user(api, "u")
+    for session in ("s1", "s2"):
+        await add_session(api, session, userId="u")
+        await add_memories(api, session, [f"{session}-old"])
+    # Memories written by a process whose clock runs an hour ahead are still part of the user.
+    with monkeypatch.context() as clock:
+        clock.setattr(writelock, "utc_now", lambda: utc_now() + timedelta(hours=1))
+        await add_memories(api, "s2", ["from the future"])
+    await api.data('mutation { deleteUser(userId: "u") { deletedId } }')
+    stored = await raw_documents(api, "memories")
+    assert len(stored) == 3
+    assert all(doc.get("deletedAt") for doc in stored)
+
+
+def crafted_cursor(payload: str) -> str:
+    checksum = hashlib.sha256(payload.encode()).hexdigest()[:10]
+    return base64.urlsafe_b64encode(f"{payload}:{checksum}".encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("seq", [2**63, 2**70, -1])
+async def test_a_cursor_outside_the_64_bit_range_is_bad_user_input(
+    api: GraphQLClient, seq: int
+) -> None:
+    await add_memories(api, "s", ["m"])
+    error = await api.error(
+        'query($c: String!) { session(sessionId: "s") { memories(after: $c) { totalCount } } }',
+        {"c": crafted_cursor(f"memory:{seq}")},
+    )
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "after"}
+
+
+async def test_update_memory_filters_on_the_session_id_the_shard_key(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (memory,) = await add_memories(api, "s", ["m"])
+    memories = api.store.db.memories
+    update = memories.find_one_and_update
+    filters: list[dict[str, Any]] = []
+
+    async def recording(match: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        filters.append(match)
+        return await update(match, *args, **kwargs)
+
+    monkeypatch.setattr(memories, "find_one_and_update", recording)
+    for patch in ({"a": 1}, {}):
+        await api.data(
+            "mutation($id: ID!, $m: JSON!) { updateMemory(input: {id: $id, metadata: $m})"
+            " { memory { id } } }",
+            {"id": memory["id"], "m": patch},
+        )
+    assert len(filters) == 2
+    assert all(match["sessionId"] == "s" for match in filters)
+
+
+async def test_each_mutation_of_a_document_sees_what_the_ones_before_it_changed(
+    api: GraphQLClient,
+) -> None:
+    await add_user(api, "u")
+    await add_session(api, "s", userId="u")
+    (memory,) = await add_memories(api, "s", ["m"])
+    selection = "{ memory { session { metadata user { metadata } } } }"
+    data = await api.data(
+        "mutation($id: ID!) {"
+        f"  before: updateMemory(input: {{id: $id, metadata: {{x: 1}}}}) {selection}"
+        '  s: updateSession(input: {sessionId: "s", metadata: {changed: true}}) { session { id } }'
+        '  u: updateUser(input: {userId: "u", metadata: {changed: true}}) { user { id } }'
+        f"  after: updateMemory(input: {{id: $id, metadata: {{y: 2}}}}) {selection}"
+        "}",
+        {"id": memory["id"]},
+    )
+    assert data["before"]["memory"]["session"] == {"metadata": {}, "user": {"metadata": {}}}
+    assert data["after"]["memory"]["session"] == {
+        "metadata": {"changed": True},
+        "user": {"metadata": {"changed": True}},
+    }
+
+
+async def test_per_parent_queries_run_a_bounded_number_at_a_time(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.store.db.full_scans = False  # the plan for MongoDB: one query per parent
+    await add_user(api, "u")
+    for index in range(40):
+        await add_session(api, f"s{index}", userId="u")
+    page = keyset.KeysetQuery.page
+    running = peak = 0
+
+    async def tracked(self: Any, request: Any) -> Any:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        try:
+            await asyncio.sleep(0.001)
+            return await page(self, request)
+        finally:
+            running -= 1
+
+    monkeypatch.setattr(keyset.KeysetQuery, "page", tracked)
+    data = await api.data(
+        '{ user(userId: "u") { sessions(first: 50) { edges { node { '
+        "memories(first: 1) { totalCount } } } } } }"
+    )
+    assert len(data["user"]["sessions"]["edges"]) == 40
+    assert 1 < peak <= keyset.PER_PARENT_CONCURRENCY
