@@ -1,6 +1,6 @@
-"""Limits against abusive queries: depth, aliases, tokens, introspection, and a static estimate
-of how many nodes a query can return. Exceeding one is QUERY_TOO_COMPLEX, before any resolver
-(and so any database call) runs."""
+"""Limits against abusive queries: fields once fragments are expanded, depth, aliases, tokens,
+introspection, and a static estimate of how many nodes a query can return. Exceeding one is
+QUERY_TOO_COMPLEX, before any resolver (and so any database call) runs."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from graphql import (
     VariableNode,
     get_named_type,
 )
+from graphql.language.parser import MAX_NESTING_DEPTH
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -107,6 +108,106 @@ def _list_length(field: FieldNode, variables: Mapping[str, Any]) -> int | None:
                 ids = variables.get(value.name.value)
                 return len(ids) if isinstance(ids, list) else 1
     return None
+
+
+class Expansion:
+    """The size of a document's operations with every fragment spread expanded, measured in one
+    pass: each fragment once, however often it is spread.
+
+    Strawberry's depth and alias limiters, and the node estimate, walk the expanded document, so
+    a few hundred tokens (`fragment F2 on Query { ...F1 ...F1 }`, and so on) can ask them to walk
+    millions of fields. Measured before validation, such a document is refused in linear time.
+    """
+
+    def __init__(self, document: DocumentNode, max_fields: int) -> None:
+        self.document = document
+        self.max_fields = max_fields
+        self.fragments = {
+            definition.name.value: definition
+            for definition in document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+        # Counts stop growing past the limit: nothing needs to know by how much it is exceeded.
+        self._cap = max_fields + 1
+        self._measured: dict[str, tuple[int, int]] = {}
+        self._open: set[str] = set()
+
+    def check(self) -> None:
+        """Raises a GraphQLError when the expanded document is over a limit, or when a fragment
+        is unknown or spreads itself (validation, which would report these, must not run)."""
+        fields = 0
+        for definition in self.document.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                fields = min(fields + self._measure(definition.selection_set, 1)[0], self._cap)
+        if fields > self.max_fields:
+            raise GraphQLError(
+                f"this document selects more than {self.max_fields:,} fields once its fragment "
+                "spreads are expanded (each spread counts its fragment's fields again): select "
+                "fewer fields or spread fragments fewer times",
+                extensions={"code": TOO_COMPLEX},
+            )
+
+    def _measure(self, selection_set: SelectionSetNode, depth: int) -> tuple[int, int]:
+        """Fields and nesting of a selection set found `depth` levels deep in its operation;
+        nesting is counted as graphql-core's parser and validation count it."""
+        if depth > MAX_NESTING_DEPTH:
+            raise _too_deep()
+        fields, nesting = 0, 1
+        for selection in selection_set.selections:
+            if isinstance(selection, FragmentSpreadNode):
+                inner_fields, inner_nesting = self._fragment(selection, depth)
+            elif isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set:
+                inner_fields, inner_nesting = self._measure(selection.selection_set, depth + 1)
+            else:
+                inner_fields, inner_nesting = 0, 0
+            if isinstance(selection, FieldNode):
+                inner_fields += 1
+            fields = min(fields + inner_fields, self._cap)
+            nesting = max(nesting, 1 + inner_nesting)
+        return fields, nesting
+
+    def _fragment(self, spread: FragmentSpreadNode, depth: int) -> tuple[int, int]:
+        name = spread.name.value
+        fragment = self.fragments.get(name)
+        if fragment is None:
+            raise GraphQLError(f"Unknown fragment '{name}'.", spread)
+        if name in self._open:
+            raise GraphQLError(f"Cannot spread fragment '{name}' within itself.", spread)
+        measured = self._measured.get(name)
+        if measured is None:
+            self._open.add(name)
+            measured = self._measure(fragment.selection_set, depth + 1)
+            self._open.discard(name)
+            self._measured[name] = measured
+        if depth + measured[1] > MAX_NESTING_DEPTH:
+            raise _too_deep()
+        return measured
+
+
+def _too_deep() -> GraphQLError:
+    return GraphQLError(
+        f"this document nests selections more than {MAX_NESTING_DEPTH} levels deep once its "
+        "fragment spreads are expanded: spread fragments within fragments less deeply",
+        extensions={"code": TOO_COMPLEX},
+    )
+
+
+class FieldLimit(SchemaExtension):
+    """Measures the document right after parsing (see Expansion) and refuses it, before any
+    validation rule walks it, when it is too large once expanded.
+
+    List it before ParserCache: its code after `yield` then runs once the document is parsed.
+    Raising there ends the request with that error, as a parse error would.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.max_fields = settings.max_fields
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        document = self.execution_context.graphql_document
+        if document is not None:
+            Expansion(document, self.max_fields).check()
 
 
 class NodeEstimate:
@@ -251,6 +352,7 @@ def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
         rules.extend(DisableIntrospection().validation_rules)
     return [
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: FieldLimit(settings),
         lambda: AddValidationRules(rules),
         lambda: NodeLimit(settings),
     ]
