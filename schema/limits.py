@@ -212,7 +212,12 @@ class FieldLimit(SchemaExtension):
 
 class NodeEstimate:
     """GitHub's rule: each connection may return first/last (or the default page size) nodes
-    for every node of the connection it is nested in; the query's estimate is the sum."""
+    for every node of the connection it is nested in; the query's estimate is the sum.
+
+    What a selection set asks for is proportional to how many parents it is resolved for, so
+    each is estimated for one parent and scaled; a fragment's estimate is kept, so spreading it
+    again costs one multiplication, and the walk is linear in the document.
+    """
 
     def __init__(
         self,
@@ -225,22 +230,19 @@ class NodeEstimate:
         self.fragments = fragments
         self.variables = variables
         self.default_page_size = default_page_size
+        self._fragment_estimates: dict[str, int] = {}
+        self._open: set[str] = set()
 
     def of_operation(self, operation: OperationDefinitionNode) -> int:
         root = self.schema.get_root_type(operation.operation)
-        return self._walk(operation.selection_set, root, 1, frozenset()) if root else 0
+        return self._selections(operation.selection_set, root) if root else 0
 
-    def _walk(
-        self,
-        selection_set: SelectionSetNode,
-        parent: CompositeType,
-        multiplier: int,
-        spread: frozenset[str],
-    ) -> int:
+    def _selections(self, selection_set: SelectionSetNode, parent: CompositeType) -> int:
+        """Nodes a selection set asks for, for one `parent` object."""
         total = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                total += self._field(selection, parent, multiplier, spread)
+                total += self._field(selection, parent)
             elif isinstance(selection, InlineFragmentNode):
                 target = (
                     self._type(selection.type_condition.name.value)
@@ -248,33 +250,40 @@ class NodeEstimate:
                     else parent
                 )
                 if target is not None:
-                    total += self._walk(selection.selection_set, target, multiplier, spread)
+                    total += self._selections(selection.selection_set, target)
             elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                target = self._type(fragment.type_condition.name.value) if fragment else None
-                if fragment is not None and target is not None and name not in spread:
-                    total += self._walk(fragment.selection_set, target, multiplier, spread | {name})
+                total += self._fragment(selection.name.value)
         return total
 
-    def _field(
-        self, field: FieldNode, parent: CompositeType, multiplier: int, spread: frozenset[str]
-    ) -> int:
+    def _fragment(self, name: str) -> int:
+        estimate = self._fragment_estimates.get(name)
+        if estimate is None:
+            fragment = self.fragments.get(name)
+            target = self._type(fragment.type_condition.name.value) if fragment else None
+            if fragment is None or target is None or name in self._open:
+                return 0  # validation has refused such a document already
+            self._open.add(name)
+            estimate = self._selections(fragment.selection_set, target)
+            self._open.discard(name)
+            self._fragment_estimates[name] = estimate
+        return estimate
+
+    def _field(self, field: FieldNode, parent: CompositeType) -> int:
         definition = parent.fields.get(field.name.value)
         if definition is None:
             return 0  # __typename, or an unknown field that validation reports
         named = get_named_type(definition.type)
-        total = 0
+        # The nodes the field itself returns, and how many parents its selections have.
+        count, parents = 0, 1
         if named.name.endswith("Connection"):
             size = _page_size(field, self.variables, self.default_page_size)
-            multiplier *= self.default_page_size if size is None else size
-            total += multiplier
+            count = parents = self.default_page_size if size is None else size
         elif _is_list(definition.type) and (length := _list_length(field, self.variables)):
-            multiplier *= length
-            total += multiplier
+            count = parents = length
+        nested = 0
         if field.selection_set is not None and isinstance(named, CompositeType):
-            total += self._walk(field.selection_set, named, multiplier, spread)
-        return total
+            nested = self._selections(field.selection_set, named)
+        return count + parents * nested
 
     def _type(self, name: str) -> CompositeType | None:
         found = self.schema.get_type(name)

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 import strawberry.schema.schema
-from graphql import DocumentNode, parse
+from graphql import DocumentNode, FragmentDefinitionNode, OperationDefinitionNode, parse
 
 from app.playground import EXAMPLE_MUTATION, EXAMPLE_QUERY
 from app.settings import Settings
-from schema.limits import Expansion
+from schema import build_schema
+from schema.limits import Expansion, NodeEstimate
 from tests.conftest import ForbiddenDatabase, GraphQLClient, make_settings, running_app
 from tests.test_frontend_docs import DOC as FRONTEND_DOC
 from tests.test_frontend_docs import documents_in
@@ -326,3 +327,27 @@ DOCUMENTED = [
 def test_documented_queries_fit_the_field_limit_easily(document: str) -> None:
     limit = Settings.model_fields["max_fields"].default
     Expansion(parse(document), limit // 20).check()
+
+
+def test_the_node_estimate_walks_each_fragment_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spreading a fragment again scales its estimate instead of walking it again: 40 levels of
+    fragments spreading the one below twice are 2**40 connections, estimated in a few steps."""
+    visits = 0
+    walk_field = NodeEstimate._field
+
+    def counted(self: NodeEstimate, *args: Any) -> int:
+        nonlocal visits
+        visits += 1
+        assert visits <= 100, "the estimate walks a fragment again for each spread"
+        return walk_field(self, *args)
+
+    monkeypatch.setattr(NodeEstimate, "_field", counted)
+    document = parse(
+        fragment_bomb(40).replace("{ __typename }", "{ users(first: 3) { totalCount } }")
+    )
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    [operation] = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    estimate = NodeEstimate(build_schema()._schema, fragments, {}, 20)
+    assert estimate.of_operation(operation) == 3 * 2**40
