@@ -22,14 +22,14 @@ from graphql import (
     GraphQLSchema,
     GraphQLSyntaxError,
     InlineFragmentNode,
-    IntValueNode,
-    ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
-    ValueNode,
-    VariableNode,
+    VariableValues,
+    get_argument_values,
     get_named_type,
+    get_operation_ast,
+    get_variable_values,
 )
 from graphql.language.parser import MAX_NESTING_DEPTH
 from strawberry.extensions import (
@@ -75,39 +75,6 @@ def _coded_rule(rule: type[ASTValidationRule], code: str) -> type[ASTValidationR
 
     CodedRule.__name__ = f"Coded{rule.__name__}"
     return CodedRule
-
-
-def _page_size(field: FieldNode, variables: Mapping[str, Any], default: int) -> int | None:
-    """The page size a connection field asks for; None when it has no first/last."""
-    sizes = []
-    for argument in field.arguments or ():
-        if argument.name.value in ("first", "last"):
-            value = _int_value(argument.value, variables)
-            if value is not None:
-                sizes.append(max(value, 0))
-    return max(sizes) if sizes else None
-
-
-def _int_value(node: ValueNode, variables: Mapping[str, Any]) -> int | None:
-    if isinstance(node, IntValueNode):
-        return int(node.value)
-    if isinstance(node, VariableNode):
-        value = variables.get(node.name.value)
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-    return None
-
-
-def _list_length(field: FieldNode, variables: Mapping[str, Any]) -> int | None:
-    """For `nodes(ids: [...])`: how many objects the list asks for."""
-    for argument in field.arguments or ():
-        if argument.name.value == "ids":
-            value = argument.value
-            if isinstance(value, ListValueNode):
-                return len(value.values)
-            if isinstance(value, VariableNode):
-                ids = variables.get(value.name.value)
-                return len(ids) if isinstance(ids, list) else 1
-    return None
 
 
 class Expansion:
@@ -214,26 +181,29 @@ class NodeEstimate:
     """GitHub's rule: each connection may return first/last (or the default page size) nodes
     for every node of the connection it is nested in; the query's estimate is the sum.
 
-    What a selection set asks for is proportional to how many parents it is resolved for, so
-    each is estimated for one parent and scaled; a fragment's estimate is kept, so spreading it
-    again costs one multiplication, and the walk is linear in the document.
+    Arguments are read as execution will see them: variables coerced, defaults applied. What a
+    selection set asks for is proportional to how many parents it is resolved for, so each is
+    estimated for one parent and scaled; a fragment's estimate is kept, so spreading it again
+    costs one multiplication, and the walk is linear in the document.
     """
 
     def __init__(
         self,
         schema: GraphQLSchema,
         fragments: Mapping[str, FragmentDefinitionNode],
-        variables: Mapping[str, Any],
-        default_page_size: int,
+        variables: VariableValues,
+        settings: Settings,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
-        self.default_page_size = default_page_size
+        self.default_page_size = settings.default_page_size
+        self.max_page_size = settings.max_page_size
         self._fragment_estimates: dict[str, int] = {}
         self._open: set[str] = set()
 
     def of_operation(self, operation: OperationDefinitionNode) -> int:
+        """Raises GraphQLError when an argument does not coerce (execution reports it)."""
         root = self.schema.get_root_type(operation.operation)
         return self._selections(operation.selection_set, root) if root else 0
 
@@ -272,18 +242,27 @@ class NodeEstimate:
         definition = parent.fields.get(field.name.value)
         if definition is None:
             return 0  # __typename, or an unknown field that validation reports
+        arguments = get_argument_values(definition, field, self.variables)
         named = get_named_type(definition.type)
         # The nodes the field itself returns, and how many parents its selections have.
         count, parents = 0, 1
         if named.name.endswith("Connection"):
-            size = _page_size(field, self.variables, self.default_page_size)
-            count = parents = self.default_page_size if size is None else size
-        elif _is_list(definition.type) and (length := _list_length(field, self.variables)):
-            count = parents = length
+            count = parents = self._page_size(arguments)
+        elif _is_list(definition.type) and isinstance(ids := arguments.get("ids"), list):
+            count = parents = len(ids)
         nested = 0
         if field.selection_set is not None and isinstance(named, CompositeType):
             nested = self._selections(field.selection_set, named)
         return count + parents * nested
+
+    def _page_size(self, arguments: Mapping[str, Any]) -> int:
+        sizes: list[int] = [
+            arguments[name] for name in ("first", "last") if arguments.get(name) is not None
+        ]
+        if not sizes:
+            return self.default_page_size
+        # The resolvers refuse a size over the maximum; clamped, the estimate stays small too.
+        return min(max(max(sizes), 0), self.max_page_size)
 
     def _type(self, name: str) -> CompositeType | None:
         found = self.schema.get_type(name)
@@ -308,10 +287,9 @@ class NodeLimit(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        document = context.graphql_document
-        if document is not None and context.result is None:
-            nodes = self._estimate(document, context.schema._schema, context.variables or {})
-            if nodes > self.settings.max_nodes:
+        if context.result is None:
+            nodes = self._estimate()
+            if nodes is not None and nodes > self.settings.max_nodes:
                 context.result = ExecutionResult(
                     data=None,
                     errors=[
@@ -325,25 +303,31 @@ class NodeLimit(SchemaExtension):
                 )
         yield
 
-    def _estimate(
-        self, document: DocumentNode, schema: GraphQLSchema, variables: Mapping[str, Any]
-    ) -> int:
+    def _estimate(self) -> int | None:
+        """The estimate of the operation about to run; None when there is no such operation or
+        its variables do not coerce: execution then reports the error, and runs nothing."""
+        context = self.execution_context
+        document = context.graphql_document
+        if document is None:
+            return None
+        operation = get_operation_ast(document, context.operation_name)
+        if operation is None:
+            return None
+        schema = context.schema._schema
+        variables = get_variable_values(
+            schema, operation.variable_definitions or (), context.variables or {}
+        )
+        if isinstance(variables, list):
+            return None
         fragments = {
             definition.name.value: definition
             for definition in document.definitions
             if isinstance(definition, FragmentDefinitionNode)
         }
-        estimate = NodeEstimate(schema, fragments, variables, self.settings.default_page_size)
-        name = self.execution_context.operation_name
-        return max(
-            (
-                estimate.of_operation(definition)
-                for definition in document.definitions
-                if isinstance(definition, OperationDefinitionNode)
-                and (name is None or (definition.name and definition.name.value == name))
-            ),
-            default=0,
-        )
+        try:
+            return NodeEstimate(schema, fragments, variables, self.settings).of_operation(operation)
+        except GraphQLError:
+            return None
 
 
 def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:

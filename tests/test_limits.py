@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 import strawberry.schema.schema
-from graphql import DocumentNode, FragmentDefinitionNode, OperationDefinitionNode, parse
+from graphql import (
+    DocumentNode,
+    FragmentDefinitionNode,
+    OperationDefinitionNode,
+    VariableValues,
+    parse,
+)
 
 from app.playground import EXAMPLE_MUTATION, EXAMPLE_QUERY
 from app.settings import Settings
@@ -349,5 +355,50 @@ def test_the_node_estimate_walks_each_fragment_once(monkeypatch: pytest.MonkeyPa
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     [operation] = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    estimate = NodeEstimate(build_schema()._schema, fragments, {}, 20)
+    estimate = NodeEstimate(
+        build_schema()._schema, fragments, VariableValues({}, {}), Settings.model_construct()
+    )
     assert estimate.of_operation(operation) == 3 * 2**40
+
+
+TWO_LEVELS = "users(first: $n) { edges { node { sessions(first: $n) { totalCount } } } }"
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        pytest.param(f"query($n: Int = 100) {{ {TWO_LEVELS} }}", {}, id="default"),
+        pytest.param(f"query($n: Int) {{ {TWO_LEVELS} }}", {"n": 100.0}, id="float"),
+        pytest.param(f"query($n: Int) {{ {TWO_LEVELS} }}", {"n": 2**31 - 1}, id="over-the-maximum"),
+        pytest.param(
+            "query($ids: [ID!]! = [" + ", ".join(['"x"'] * 100) + "]) { nodes(ids: $ids) "
+            "{ ... on Session { memories(first: 100) { totalCount } } } }",
+            {},
+            id="default-ids",
+        ),
+    ],
+)
+async def test_the_node_estimate_reads_arguments_as_execution_coerces_them(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch, query: str, variables: dict[str, Any]
+) -> None:
+    database = ForbiddenDatabase(api, monkeypatch)
+    error = await api.error(query, variables)
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    # A page size over the maximum counts as the maximum, which is all the resolvers allow.
+    assert error["extensions"]["nodes"] == 100 + 100 * 100
+    assert database.calls == []
+
+
+async def test_a_page_size_too_large_for_an_int_is_bad_user_input(api: GraphQLClient) -> None:
+    """A 4,000-digit `first` fails to coerce: execution reports that, and the estimate never
+    does arithmetic with it (nor fails formatting it)."""
+    response = await api.http.post(
+        "/graphql",
+        json={"query": f"query($n: Int) {{ {TWO_LEVELS} }}", "variables": {"n": 10**4000}},
+        headers={"accept": GRAPHQL_RESPONSE},
+    )
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert "Int cannot represent" in error["message"]
+    assert "digits" not in error["message"]
