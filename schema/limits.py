@@ -179,7 +179,9 @@ class FieldLimit(SchemaExtension):
 
 class NodeEstimate:
     """GitHub's rule: each connection may return first/last (or the default page size) nodes
-    for every node of the connection it is nested in; the query's estimate is the sum.
+    for every node of the connection it is nested in, and counts at least one node per parent
+    (a page of none still costs a database query for each); a list field counts a node per item
+    asked for (`nodes(ids:)`, the memories `addMemory` adds). The query's estimate is the sum.
 
     Arguments are read as execution will see them: variables coerced, defaults applied. What a
     selection set asks for is proportional to how many parents it is resolved for, so each is
@@ -199,20 +201,23 @@ class NodeEstimate:
         self.variables = variables
         self.default_page_size = settings.default_page_size
         self.max_page_size = settings.max_page_size
-        self._fragment_estimates: dict[str, int] = {}
+        self._fragment_estimates: dict[tuple[str, int], int] = {}
         self._open: set[str] = set()
 
     def of_operation(self, operation: OperationDefinitionNode) -> int:
         """Raises GraphQLError when an argument does not coerce (execution reports it)."""
         root = self.schema.get_root_type(operation.operation)
-        return self._selections(operation.selection_set, root) if root else 0
+        return self._selections(operation.selection_set, root, 1) if root else 0
 
-    def _selections(self, selection_set: SelectionSetNode, parent: CompositeType) -> int:
-        """Nodes a selection set asks for, for one `parent` object."""
+    def _selections(
+        self, selection_set: SelectionSetNode, parent: CompositeType, added: int
+    ) -> int:
+        """Nodes a selection set asks for, for one `parent` object; `added` is how many memories
+        the `addMemory` it is in adds (and so lists in its payload)."""
         total = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                total += self._field(selection, parent)
+                total += self._field(selection, parent, added)
             elif isinstance(selection, InlineFragmentNode):
                 target = (
                     self._type(selection.type_condition.name.value)
@@ -220,39 +225,45 @@ class NodeEstimate:
                     else parent
                 )
                 if target is not None:
-                    total += self._selections(selection.selection_set, target)
+                    total += self._selections(selection.selection_set, target, added)
             elif isinstance(selection, FragmentSpreadNode):
-                total += self._fragment(selection.name.value)
+                total += self._fragment(selection.name.value, added)
         return total
 
-    def _fragment(self, name: str) -> int:
-        estimate = self._fragment_estimates.get(name)
+    def _fragment(self, name: str, added: int) -> int:
+        estimate = self._fragment_estimates.get((name, added))
         if estimate is None:
             fragment = self.fragments.get(name)
             target = self._type(fragment.type_condition.name.value) if fragment else None
             if fragment is None or target is None or name in self._open:
                 return 0  # validation has refused such a document already
             self._open.add(name)
-            estimate = self._selections(fragment.selection_set, target)
+            estimate = self._selections(fragment.selection_set, target, added)
             self._open.discard(name)
-            self._fragment_estimates[name] = estimate
+            self._fragment_estimates[name, added] = estimate
         return estimate
 
-    def _field(self, field: FieldNode, parent: CompositeType) -> int:
-        definition = parent.fields.get(field.name.value)
+    def _field(self, field: FieldNode, parent: CompositeType, added: int) -> int:
+        name = field.name.value
+        definition = parent.fields.get(name)
         if definition is None:
             return 0  # __typename, or an unknown field that validation reports
         arguments = get_argument_values(definition, field, self.variables)
         named = get_named_type(definition.type)
-        # The nodes the field itself returns, and how many parents its selections have.
+        # The nodes the field itself counts, and how many parents its selections have.
         count, parents = 0, 1
         if named.name.endswith("Connection"):
-            count = parents = self._page_size(arguments)
+            parents = self._page_size(arguments)
+            count = max(parents, 1)
         elif _is_list(definition.type) and isinstance(ids := arguments.get("ids"), list):
             count = parents = len(ids)
+        elif (parent.name, name) == ("AddMemoryPayload", "memories"):
+            count = parents = added
+        if (parent.name, name) == ("Mutation", "addMemory"):
+            added = len(arguments["input"]["memories"])
         nested = 0
         if field.selection_set is not None and isinstance(named, CompositeType):
-            nested = self._selections(field.selection_set, named)
+            nested = self._selections(field.selection_set, named, added)
         return count + parents * nested
 
     def _page_size(self, arguments: Mapping[str, Any]) -> int:

@@ -402,3 +402,47 @@ async def test_a_page_size_too_large_for_an_int_is_bad_user_input(api: GraphQLCl
     assert error["extensions"] == {"code": "BAD_USER_INPUT"}
     assert "Int cannot represent" in error["message"]
     assert "digits" not in error["message"]
+
+
+async def test_memories_added_by_add_memory_multiply_what_is_nested_in_them(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = ForbiddenDatabase(api, monkeypatch)
+    # Each of the 1,000 memories returned lists up to 100 memories of its session.
+    error = await api.error(
+        'mutation($m: [MemoryInput!]!) { addMemory(input: {sessionId: "s", memories: $m}) '
+        "{ memories { session { memories(first: 100) { edges { node { content } } } } } } }",
+        {"m": [{"role": "h", "content": "c"}] * 1000},
+    )
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert error["extensions"]["nodes"] == 1000 + 1000 * 100
+    assert database.calls == []
+
+
+async def test_a_fragment_counts_the_memories_of_the_add_memory_it_is_spread_in(
+    api: GraphQLClient,
+) -> None:
+    query = (
+        "mutation($m: [MemoryInput!]!) {"
+        ' one: addMemory(input: {sessionId: "s", memories: [{role: "h", content: "c"}]}) { ...P }'
+        ' many: addMemory(input: {sessionId: "t", memories: $m}) { ...P } }'
+        " fragment P on AddMemoryPayload { memories { session { memories(first: 100) "
+        "{ totalCount } } } }"
+    )
+    error = await api.error(query, {"m": [{"role": "h", "content": "c"}] * 99})
+    assert error["extensions"]["nodes"] == (1 + 1 * 100) + (99 + 99 * 100)
+    assert (await api.data("{ sessions { totalCount } }"))["sessions"]["totalCount"] == 0
+
+
+async def test_a_nested_connection_counts_at_least_one_node_per_parent(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of no memories still costs a query per session: 5,000 sessions, 5,000 queries."""
+    database = ForbiddenDatabase(api, monkeypatch)
+    error = await api.error(
+        "{ users(first: 50) { edges { node { sessions(first: 100) { edges { node {"
+        " memories(first: 0) { totalCount } } } } } } } }"
+    )
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert error["extensions"]["nodes"] == 50 + 50 * 100 + 50 * 100
+    assert database.calls == []
