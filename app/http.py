@@ -133,6 +133,11 @@ class MemqlGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "the request body is not valid UTF-8") from exc
         except RecursionError as exc:
             raise HTTPException(400, "the request body nests too deeply") from exc
+        except json.JSONDecodeError:
+            raise  # Strawberry answers it with a 400 of its own
+        except ValueError as exc:
+            # Python refuses to read an integer of more than sys.get_int_max_str_digits() digits.
+            raise HTTPException(400, "the JSON has a number with too many digits") from exc
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

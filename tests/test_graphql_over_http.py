@@ -166,3 +166,38 @@ def test_graphql_http_server_audits_pass() -> None:
     documented = set(re.findall(r"graphql-http audit `([0-9A-F]{4})`", readme))
     should = {i for i, r in failed.items() if r["name"].startswith("SHOULD")}
     assert should == documented, failed
+
+
+GIANT_INTEGER = "1" * 5000  # over the 4,300 digits Python reads as an int by default
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"query": "{ __typename }", "variables": {"n": ' + GIANT_INTEGER.encode() + b"}}",
+        b'{"query": "{ __typename }", "extensions": [' + GIANT_INTEGER.encode() + b"]}",
+    ],
+    ids=["variables", "extensions"],
+)
+async def test_a_json_integer_with_too_many_digits_is_400_json(
+    api: GraphQLClient, content: bytes
+) -> None:
+    response = await api.http.post(
+        "/graphql", content=content, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error == {
+        "message": "the JSON has a number with too many digits",
+        "extensions": {"code": "BAD_USER_INPUT"},
+    }
+
+
+async def test_a_get_variable_with_too_many_digits_is_400_json(api: GraphQLClient) -> None:
+    response = await api.http.get(
+        "/graphql",
+        params={"query": "{ __typename }", "variables": '{"n": ' + GIANT_INTEGER + "}"},
+        headers={"accept": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
