@@ -27,7 +27,12 @@ from app.auth import OPEN, Viewer, authenticate
 from app.db import Database
 from app.errors import Unauthenticated
 from app.logs import configure_logging
-from app.middleware import BodyLimitMiddleware, RequestLogMiddleware, error_body
+from app.middleware import (
+    BodyLimitMiddleware,
+    ErrorResponse,
+    RequestLogMiddleware,
+    error_body,
+)
 from app.playground import Playground, load_playground
 from app.purge import Sweeper
 from app.settings import Settings, load_settings
@@ -91,14 +96,14 @@ class MemqlGraphQL(GraphQL[Context, None]):
             request.state.viewer = self.viewer_of(request)
             response = await self.run(request)
         except Unauthenticated as exc:
-            response = JSONResponse(
+            response = ErrorResponse(
                 error_body(exc.message, exc.code),
                 status_code=401,
                 media_type=media_type,
                 headers={"WWW-Authenticate": 'Bearer realm="memql"'},
             )
         except HTTPException as exc:
-            response = JSONResponse(
+            response = ErrorResponse(
                 error_body(exc.reason, "BAD_USER_INPUT"),
                 status_code=exc.status_code,
                 media_type=media_type,
@@ -143,12 +148,16 @@ class MemqlGraphQL(GraphQL[Context, None]):
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
         try:
-            return await super().parse_http_body(request)
+            parsed = await super().parse_http_body(request)
         except AttributeError as exc:
             # Strawberry calls `.get` on whatever JSON arrived: `null`, `5` or `"x"` end here.
             raise HTTPException(
                 400, "the request body must be a JSON object with a `query` string"
             ) from exc
+        for data in parsed if isinstance(parsed, list) else [parsed]:
+            if not isinstance(data.operation_name, str | None):
+                raise HTTPException(400, "`operationName` must be a string or null, if provided")
+        return parsed
 
     async def execute_single(
         self,
@@ -217,7 +226,7 @@ async def readyz(request: Request) -> JSONResponse:
 async def internal_error(request: Request, exc: Exception) -> JSONResponse:
     request_id = request_id_of(request)
     logger.error("unhandled error in request %s", request_id, exc_info=exc)
-    return JSONResponse(
+    return ErrorResponse(
         error_body(
             f"Internal server error (request id {request_id}).",
             "INTERNAL_SERVER_ERROR",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -18,6 +20,14 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 def error_body(message: str, code: str, **extensions: str) -> dict[str, object]:
     return {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+
+
+class ErrorResponse(JSONResponse):
+    """A JSON error body, escaped to ASCII: a message quoting the client's input can always be
+    encoded, even an unpaired surrogate (which a JSON `\\ud800` escape decodes to)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 class RequestLogMiddleware:
@@ -107,7 +117,7 @@ class BodyLimitMiddleware:
         await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = JSONResponse(
+        response = ErrorResponse(
             error_body(
                 f"the request body is over the limit of {self.max_bytes} bytes",
                 "BAD_USER_INPUT",

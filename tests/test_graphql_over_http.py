@@ -201,3 +201,33 @@ async def test_a_get_variable_with_too_many_digits_is_400_json(api: GraphQLClien
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
+
+
+async def test_an_operation_name_with_an_unpaired_surrogate_gets_a_400_json_error(
+    api: GraphQLClient,
+) -> None:
+    response = await api.http.post(
+        "/graphql",
+        content=b'{"query": "{ __typename }", "operationName": "\\ud800"}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.content.isascii()
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert "\ud800" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "operation_name", [5, ["Q"], {"name": "Q"}, True], ids=["number", "list", "object", "boolean"]
+)
+async def test_an_operation_name_that_is_no_string_is_400(
+    api: GraphQLClient, operation_name: object
+) -> None:
+    response = await api.http.post(
+        "/graphql", json={"query": "query Q { __typename }", "operationName": operation_name}
+    )
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert "`operationName` must be a string" in error["message"]
