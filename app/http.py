@@ -177,7 +177,7 @@ class MemqlGraphQL(GraphQL[Context, None]):
                 raise HTTPException(405, "mutations are only accepted over POST") from exc
             raise
         finally:
-            request.state.operation_name = context.operation_name or request_data.operation_name
+            request.state.operation_name = context.operation_name
 
     async def process_result(
         self, request: Request, result: ExecutionResult

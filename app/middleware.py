@@ -16,6 +16,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 access_log = logging.getLogger("memql.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_GRAPHQL_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+MAX_LOGGED_OPERATION_NAME = 100
+
+
+def loggable_operation_name(name: object) -> str:
+    """The operation name as the access log shows it: a GraphQL name (so no control character
+    can forge a line), cut to 100 characters; `-` for anything else."""
+    if not isinstance(name, str):
+        return "-"
+    name = name[:MAX_LOGGED_OPERATION_NAME]
+    return name if _GRAPHQL_NAME.fullmatch(name) else "-"
 
 
 def error_body(message: str, code: str, **extensions: str) -> dict[str, object]:
@@ -61,7 +72,7 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
-            operation = state.get("operation_name") or "-"
+            operation = loggable_operation_name(state.get("operation_name"))
             access_log.info(
                 "%s %s %s %s %.2fms id=%s",
                 scope["method"],

@@ -72,3 +72,46 @@ def test_json_log_lines_carry_the_request_fields() -> None:
         "operation": "Q",
     }
     assert "time" in line
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "memql.access"]
+
+
+FORGED = "X\n2026-11-25 17:00:00,000 INFO memql.access: POST /graphql PurgeAll 200 0.10ms id=f"
+
+
+@pytest.mark.parametrize(
+    ("query", "operation_name"),
+    [
+        pytest.param("{ __typename }", FORGED, id="control-characters"),
+        pytest.param("query A { __typename }", "B", id="names-no-operation"),
+        pytest.param("{ __typename }", "A" * 500_000, id="huge"),
+        pytest.param("query A { __typename } query B { __typename }", "\ud800", id="surrogate"),
+    ],
+)
+async def test_only_an_operation_the_document_defines_is_logged(
+    api: GraphQLClient, caplog: pytest.LogCaptureFixture, query: str, operation_name: str
+) -> None:
+    caplog.set_level(logging.INFO, logger="memql.access")
+    response = await api.http.post(
+        "/graphql",
+        # json.dumps escapes the surrogate as JSON allows; httpx's own encoding would refuse it.
+        content=json.dumps({"query": query, "operationName": operation_name}),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    (line,) = access_lines(caplog)
+    assert line.operation == "-"  # type: ignore[attr-defined]
+    assert line.getMessage().isprintable()
+    assert "PurgeAll" not in line.getMessage()
+
+
+async def test_a_long_operation_name_is_logged_cut_short(
+    api: GraphQLClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="memql.access")
+    name = "Q" * 1000
+    await api.data(f"query {name} {{ __typename }}")
+    (line,) = access_lines(caplog)
+    assert line.operation == "Q" * 100  # type: ignore[attr-defined]
