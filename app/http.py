@@ -39,7 +39,7 @@ from app.settings import Settings, load_settings
 from app.store import Store
 from schema import build_schema
 from schema.context import Context
-from schema.errors import coded_errors, is_request_error
+from schema.errors import coded_errors, is_request_error, is_unexpected
 
 logger = logging.getLogger("memql.http")
 
@@ -183,15 +183,17 @@ class MemqlGraphQL(GraphQL[Context, None]):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         request_error = is_request_error(result)
+        internal = any(is_unexpected(error) for error in result.errors or ())
         if result.errors:
             result.errors = coded_errors(result.errors, request_id_of(request))
         body = process_result(result)
         if request_error:
             # The GraphQL spec: no `data` entry when the request failed before execution;
-            # GraphQL over HTTP: 400 for such failures, for clients of its own media type.
+            # GraphQL over HTTP: 400 for such failures, for clients of its own media type (500
+            # when memql itself failed, an extension say: the request is not at fault).
             body.pop("data", None)
             if request.state.media_type == GRAPHQL_RESPONSE:
-                request.state.sub_response.status_code = 400
+                request.state.sub_response.status_code = 500 if internal else 400
         return body
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:

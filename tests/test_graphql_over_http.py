@@ -4,6 +4,7 @@ server audits run against a live server."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from schema.limits import Expansion
 from tests.conftest import GraphQLClient, make_settings
 from tests.live_server import live_server
 
@@ -231,3 +233,60 @@ async def test_an_operation_name_that_is_no_string_is_400(
     [error] = response.json()["errors"]
     assert error["extensions"] == {"code": "BAD_USER_INPUT"}
     assert "`operationName` must be a string" in error["message"]
+
+
+async def test_an_extension_that_crashes_is_an_internal_error_logged_with_the_request_id(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def crash(self: Expansion) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(Expansion, "check", crash)
+    response = await api.http.post(
+        "/graphql",
+        json={"query": "{ __typename }"},
+        headers={"accept": GRAPHQL_RESPONSE, "x-request-id": "req-crash"},
+    )
+    assert response.status_code == 500
+    body = response.json()
+    assert "data" not in body
+    assert body["errors"] == [
+        {
+            "message": "Internal server error (request id req-crash).",
+            "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-crash"},
+        }
+    ]
+    [logged] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "req-crash" in logged.getMessage()
+    assert isinstance(logged.exc_info and logged.exc_info[1], RuntimeError)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"query": "{"}, id="parse"),
+        pytest.param({"query": "{ nope }"}, id="validation"),
+        pytest.param(
+            {
+                "query": "query($n: Int) { users(first: $n) { totalCount } }",
+                "variables": {"n": "x"},
+            },
+            id="variables",
+        ),
+        pytest.param(
+            {
+                "query": "query($i: AddUserInput!) { __typename }",
+                "variables": {"i": {"userId": 5, "firstName": [1]}},
+            },
+            id="input-object",
+        ),
+    ],
+)
+async def test_request_errors_stay_bad_user_input_and_are_not_logged_as_errors(
+    api: GraphQLClient, caplog: pytest.LogCaptureFixture, body: dict[str, object]
+) -> None:
+    response = await api.http.post("/graphql", json=body, headers={"accept": GRAPHQL_RESPONSE})
+    assert response.status_code == 400
+    codes = {error["extensions"]["code"] for error in response.json()["errors"]}
+    assert codes == {"BAD_USER_INPUT"}
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
