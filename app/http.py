@@ -259,10 +259,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await sweeper.stop()
             db.close()
 
-    middleware = [
-        Middleware(RequestLogMiddleware),
-        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
-    ]
+    # Outermost first. CORS wraps the body limit, so that a browser can read its 413 too.
+    middleware = [Middleware(RequestLogMiddleware)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -275,6 +273,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_age=600,
             )
         )
+    middleware.append(Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes))
     playground = load_playground() if settings.graphiql else None
     routes: list[BaseRoute] = [
         Route("/graphql", MemqlGraphQL(settings, playground)),
