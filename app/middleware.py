@@ -16,6 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 access_log = logging.getLogger("memql.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# nginx's status for a request whose client went away before it could be answered.
+CLIENT_CLOSED_REQUEST = 499
 _GRAPHQL_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 MAX_LOGGED_OPERATION_NAME = 100
 
@@ -70,6 +72,8 @@ class RequestLogMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+            if state.get("client_disconnected"):
+                status = CLIENT_CLOSED_REQUEST
         finally:
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
             operation = loggable_operation_name(state.get("operation_name"))
@@ -113,8 +117,9 @@ class BodyLimitMiddleware:
         size = 0
         while True:
             message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, _replay([message]), send)
+            if message["type"] == "http.disconnect":
+                # The client went away before its body was whole: nobody is left to answer.
+                scope.setdefault("state", {})["client_disconnected"] = True
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
@@ -138,14 +143,12 @@ class BodyLimitMiddleware:
         await response(scope, receive, send)
 
 
-def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
+def _replay(messages: list[Message], then: Receive) -> Receive:
     pending = list(messages)
 
     async def receive() -> Message:
         if pending:
             return pending.pop(0)
-        if then is not None:
-            return await then()
-        return {"type": "http.disconnect"}
+        return await then()
 
     return receive

@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+from starlette.types import Message
 
 from app.logs import make_formatter
 from tests.conftest import GraphQLClient
@@ -115,3 +116,40 @@ async def test_a_long_operation_name_is_logged_cut_short(
     await api.data(f"query {name} {{ __typename }}")
     (line,) = access_lines(caplog)
     assert line.operation == "Q" * 100  # type: ignore[attr-defined]
+
+
+async def test_a_client_gone_mid_body_is_logged_once_without_an_error(
+    api: GraphQLClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    messages: list[Message] = [
+        {"type": "http.request", "body": b'{"query": "{ __typ', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"host", b"memql.test")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("memql.test", 80),
+    }
+    await api.app(scope, receive, send)
+    assert sent == []  # nobody is left to answer
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    (line,) = access_lines(caplog)
+    assert line.status == 499  # type: ignore[attr-defined]
