@@ -122,3 +122,26 @@ def test_serve_refuses_a_public_address_without_authentication(
         "127.0.0.2",
     ]
     assert all(kwargs["access_log"] is False for kwargs in started)
+
+
+@pytest.mark.parametrize(
+    "ttl",
+    ["3000000d", "3651d", "87601h", "9" * 5000 + "s"],
+    ids=["3000000d", "3651d", "87601h", "5000-digits"],
+)
+def test_token_refuses_a_lifetime_over_ten_years_with_a_clear_message(ttl: str) -> None:
+    result = CliRunner().invoke(main, ["token", "--admin", "--ttl", ttl], env=SECRET_ENV)
+    assert result.exit_code == 2
+    assert "--ttl" in result.output and "at most 3650 days" in result.output
+    assert isinstance(result.exception, SystemExit)  # not an OverflowError
+
+
+def test_token_accepts_a_lifetime_of_ten_years() -> None:
+    import jwt
+
+    result = CliRunner().invoke(main, ["token", "--admin", "--ttl", "3650d"], env=SECRET_ENV)
+    assert result.exit_code == 0, result.output
+    claims = jwt.decode(
+        result.output.strip(), SECRET_ENV["MEMQL_AUTH_SECRET"], algorithms=["HS256"]
+    )
+    assert claims["exp"] - claims["iat"] == 3650 * 86_400
