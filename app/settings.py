@@ -58,8 +58,15 @@ class Settings(BaseSettings):
     @field_validator("auth_secret")
     @classmethod
     def _secret_is_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        # Whitespace around a secret is a copying accident (a newline from a file, say) that
+        # would sign with a key other than the one meant, or pad a short one past the check.
+        if secret != secret.strip():
+            raise ValueError("must not start or end with whitespace")
         # HS256 needs a key at least as long as its 256-bit output (RFC 7518 §3.2).
-        if value is not None and len(value.get_secret_value().encode()) < 32:
+        if len(secret.encode()) < 32:
             raise ValueError("must be at least 32 bytes long (e.g. `openssl rand -hex 32`)")
         return value
 

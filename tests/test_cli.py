@@ -145,3 +145,24 @@ def test_token_accepts_a_lifetime_of_ten_years() -> None:
         result.output.strip(), SECRET_ENV["MEMQL_AUTH_SECRET"], algorithms=["HS256"]
     )
     assert claims["exp"] - claims["iat"] == 3650 * 86_400
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        " " * 40,
+        "\t" * 32,
+        "cli-test-secret-that-is-32-bytes-long!\n",
+        "  short-secret-of-30-bytes-ok  ",
+    ],
+    ids=["spaces", "tabs", "trailing-newline", "padded"],
+)
+def test_a_secret_with_surrounding_whitespace_is_refused_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: started.append(kwargs))
+    result = CliRunner().invoke(main, ["serve"], env={"MEMQL_AUTH_SECRET": secret})
+    assert result.exit_code == 1
+    assert "MEMQL_AUTH_SECRET" in result.output and "whitespace" in result.output
+    assert started == []
