@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# An origin as browsers send it in the Origin header: scheme and host in lower case, no path.
+_ORIGIN = re.compile(
+    r"[a-z][a-z0-9+.-]*://(\[[0-9a-f:.]+\]|[a-z0-9-]+(\.[a-z0-9-]+)*)(:(?P<port>[0-9]{1,5}))?"
+)
 
 
 class Settings(BaseSettings):
@@ -80,6 +85,20 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            match = _ORIGIN.fullmatch(origin)
+            port = match.group("port") if match else None
+            if origin != "*" and (match is None or (port is not None and int(port) > 65535)):
+                # A browser's Origin never equals such an entry, so it would allow nothing.
+                raise ValueError(
+                    f"{origin!r} is not an origin: give `*` or scheme://host[:port] in lower "
+                    "case, without a path or trailing slash, e.g. https://chat.example.com"
+                )
         return value
 
     @model_validator(mode="after")

@@ -166,3 +166,38 @@ def test_a_secret_with_surrounding_whitespace_is_refused_at_start_up(
     assert result.exit_code == 1
     assert "MEMQL_AUTH_SECRET" in result.output and "whitespace" in result.output
     assert started == []
+
+
+@pytest.mark.parametrize(
+    "origins",
+    [
+        "https://chat.example/",
+        "chat.example",
+        "https://Chat.example",
+        "null",
+        "https://a.example:99999",
+    ],
+)
+def test_a_cors_origin_that_is_no_origin_is_refused_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, origins: str
+) -> None:
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: started.append(kwargs))
+    result = CliRunner().invoke(
+        main, ["serve"], env={"MEMQL_CORS_ORIGINS": f"http://localhost:3000, {origins}"}
+    )
+    assert result.exit_code == 1
+    assert "MEMQL_CORS_ORIGINS" in result.output and repr(origins) in result.output
+    assert "scheme://host[:port]" in result.output
+    assert started == []
+
+
+def test_cors_origins_may_be_a_star_or_scheme_host_and_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: started.append(kwargs))
+    for origins in ("*", "http://localhost:3000, https://chat.example.com, http://[::1]:8080"):
+        result = CliRunner().invoke(main, ["serve"], env={"MEMQL_CORS_ORIGINS": origins})
+        assert result.exit_code == 0, result.output
+    assert len(started) == 2
