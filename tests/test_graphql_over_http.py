@@ -47,18 +47,23 @@ async def test_the_preferred_media_type_wins(api: GraphQLClient) -> None:
     assert media.startswith("application/json")
 
 
+BAD_REQUESTS = [
+    pytest.param({"query": "{"}, id="parse"),
+    pytest.param({"query": "{ nope }"}, id="validation"),
+    pytest.param(
+        {
+            "query": "query($n: Int) { users(first: $n) { totalCount } }",
+            "variables": {"n": "x"},
+        },
+        id="variables",
+    ),
+]
+
+
 @pytest.mark.parametrize(
     "body",
     [
-        pytest.param({"query": "{"}, id="parse"),
-        pytest.param({"query": "{ nope }"}, id="validation"),
-        pytest.param(
-            {
-                "query": "query($n: Int) { users(first: $n) { totalCount } }",
-                "variables": {"n": "x"},
-            },
-            id="variables",
-        ),
+        *BAD_REQUESTS,
         pytest.param(
             {
                 "query": "{ users(first: 100) { edges { node { sessions(first: 101) "
@@ -264,15 +269,7 @@ async def test_an_extension_that_crashes_is_an_internal_error_logged_with_the_re
 @pytest.mark.parametrize(
     "body",
     [
-        pytest.param({"query": "{"}, id="parse"),
-        pytest.param({"query": "{ nope }"}, id="validation"),
-        pytest.param(
-            {
-                "query": "query($n: Int) { users(first: $n) { totalCount } }",
-                "variables": {"n": "x"},
-            },
-            id="variables",
-        ),
+        *BAD_REQUESTS,
         pytest.param(
             {
                 "query": "query($i: AddUserInput!) { __typename }",
