@@ -15,8 +15,9 @@ from app.settings import Settings, SettingsError, load_settings
 if TYPE_CHECKING:
     from app.purge import PurgeCounts
 
-_DURATION = re.compile(r"^(\d+)([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_DURATION = re.compile(r"^([0-9]+)([smhd])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+MAX_TOKEN_LIFETIME = timedelta(days=3650)
 
 
 def _settings() -> Settings:
@@ -37,9 +38,20 @@ def is_loopback(host: str) -> bool:
 
 def parse_duration(value: str) -> timedelta:
     match = _DURATION.match(value.strip())
-    if not match or int(match.group(1)) == 0:
-        raise click.BadParameter("use a number and a unit, e.g. 90s, 30m, 1h or 7d")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    count = match.group(1).lstrip("0") if match else ""
+    if not match or not count:
+        raise click.BadParameter(
+            "use a number and a unit, e.g. 90s, 30m, 1h or 7d", param_hint="--ttl"
+        )
+    seconds = _UNIT_SECONDS[match.group(2)]
+    # Checked as text first: a huge count overflows timedelta (or int() itself).
+    if len(count) > 12 or int(count) * seconds > MAX_TOKEN_LIFETIME.total_seconds():
+        raise click.BadParameter(
+            f"a token lives at most {MAX_TOKEN_LIFETIME.days} days (ten years): use a shorter "
+            "lifetime, e.g. 30d",
+            param_hint="--ttl",
+        )
+    return timedelta(seconds=int(count) * seconds)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -27,14 +27,19 @@ from app.auth import OPEN, Viewer, authenticate
 from app.db import Database
 from app.errors import Unauthenticated
 from app.logs import configure_logging
-from app.middleware import BodyLimitMiddleware, RequestLogMiddleware, error_body
+from app.middleware import (
+    BodyLimitMiddleware,
+    ErrorResponse,
+    RequestLogMiddleware,
+    error_body,
+)
 from app.playground import Playground, load_playground
 from app.purge import Sweeper
 from app.settings import Settings, load_settings
 from app.store import Store
 from schema import build_schema
 from schema.context import Context
-from schema.errors import coded_errors, is_request_error
+from schema.errors import coded_errors, is_request_error, is_unexpected
 
 logger = logging.getLogger("memql.http")
 
@@ -91,14 +96,14 @@ class MemqlGraphQL(GraphQL[Context, None]):
             request.state.viewer = self.viewer_of(request)
             response = await self.run(request)
         except Unauthenticated as exc:
-            response = JSONResponse(
+            response = ErrorResponse(
                 error_body(exc.message, exc.code),
                 status_code=401,
                 media_type=media_type,
                 headers={"WWW-Authenticate": 'Bearer realm="memql"'},
             )
         except HTTPException as exc:
-            response = JSONResponse(
+            response = ErrorResponse(
                 error_body(exc.reason, "BAD_USER_INPUT"),
                 status_code=exc.status_code,
                 media_type=media_type,
@@ -133,17 +138,26 @@ class MemqlGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "the request body is not valid UTF-8") from exc
         except RecursionError as exc:
             raise HTTPException(400, "the request body nests too deeply") from exc
+        except json.JSONDecodeError:
+            raise  # Strawberry answers it with a 400 of its own
+        except ValueError as exc:
+            # Python refuses to read an integer of more than sys.get_int_max_str_digits() digits.
+            raise HTTPException(400, "the JSON has a number with too many digits") from exc
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
         try:
-            return await super().parse_http_body(request)
+            parsed = await super().parse_http_body(request)
         except AttributeError as exc:
             # Strawberry calls `.get` on whatever JSON arrived: `null`, `5` or `"x"` end here.
             raise HTTPException(
                 400, "the request body must be a JSON object with a `query` string"
             ) from exc
+        for data in parsed if isinstance(parsed, list) else [parsed]:
+            if not isinstance(data.operation_name, str | None):
+                raise HTTPException(400, "`operationName` must be a string or null, if provided")
+        return parsed
 
     async def execute_single(
         self,
@@ -163,21 +177,23 @@ class MemqlGraphQL(GraphQL[Context, None]):
                 raise HTTPException(405, "mutations are only accepted over POST") from exc
             raise
         finally:
-            request.state.operation_name = context.operation_name or request_data.operation_name
+            request.state.operation_name = context.operation_name
 
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         request_error = is_request_error(result)
+        internal = any(is_unexpected(error) for error in result.errors or ())
         if result.errors:
             result.errors = coded_errors(result.errors, request_id_of(request))
         body = process_result(result)
         if request_error:
             # The GraphQL spec: no `data` entry when the request failed before execution;
-            # GraphQL over HTTP: 400 for such failures, for clients of its own media type.
+            # GraphQL over HTTP: 400 for such failures, for clients of its own media type (500
+            # when memql itself failed, an extension say: the request is not at fault).
             body.pop("data", None)
             if request.state.media_type == GRAPHQL_RESPONSE:
-                request.state.sub_response.status_code = 400
+                request.state.sub_response.status_code = 500 if internal else 400
         return body
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
@@ -212,7 +228,7 @@ async def readyz(request: Request) -> JSONResponse:
 async def internal_error(request: Request, exc: Exception) -> JSONResponse:
     request_id = request_id_of(request)
     logger.error("unhandled error in request %s", request_id, exc_info=exc)
-    return JSONResponse(
+    return ErrorResponse(
         error_body(
             f"Internal server error (request id {request_id}).",
             "INTERNAL_SERVER_ERROR",
@@ -243,10 +259,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await sweeper.stop()
             db.close()
 
-    middleware = [
-        Middleware(RequestLogMiddleware),
-        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
-    ]
+    # Outermost first. CORS wraps the body limit, so that a browser can read its 413 too.
+    middleware = [Middleware(RequestLogMiddleware)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -259,6 +273,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_age=600,
             )
         )
+    middleware.append(Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes))
     playground = load_playground() if settings.graphiql else None
     routes: list[BaseRoute] = [
         Route("/graphql", MemqlGraphQL(settings, playground)),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -14,10 +16,31 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 access_log = logging.getLogger("memql.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# nginx's status for a request whose client went away before it could be answered.
+CLIENT_CLOSED_REQUEST = 499
+_GRAPHQL_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+MAX_LOGGED_OPERATION_NAME = 100
+
+
+def loggable_operation_name(name: object) -> str:
+    """The operation name as the access log shows it: a GraphQL name (so no control character
+    can forge a line), cut to 100 characters; `-` for anything else."""
+    if not isinstance(name, str):
+        return "-"
+    name = name[:MAX_LOGGED_OPERATION_NAME]
+    return name if _GRAPHQL_NAME.fullmatch(name) else "-"
 
 
 def error_body(message: str, code: str, **extensions: str) -> dict[str, object]:
     return {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+
+
+class ErrorResponse(JSONResponse):
+    """A JSON error body, escaped to ASCII: a message quoting the client's input can always be
+    encoded, even an unpaired surrogate (which a JSON `\\ud800` escape decodes to)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 class RequestLogMiddleware:
@@ -49,9 +72,11 @@ class RequestLogMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+            if state.get("client_disconnected"):
+                status = CLIENT_CLOSED_REQUEST
         finally:
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
-            operation = state.get("operation_name") or "-"
+            operation = loggable_operation_name(state.get("operation_name"))
             access_log.info(
                 "%s %s %s %s %.2fms id=%s",
                 scope["method"],
@@ -92,8 +117,9 @@ class BodyLimitMiddleware:
         size = 0
         while True:
             message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, _replay([message]), send)
+            if message["type"] == "http.disconnect":
+                # The client went away before its body was whole: nobody is left to answer.
+                scope.setdefault("state", {})["client_disconnected"] = True
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
@@ -107,7 +133,7 @@ class BodyLimitMiddleware:
         await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = JSONResponse(
+        response = ErrorResponse(
             error_body(
                 f"the request body is over the limit of {self.max_bytes} bytes",
                 "BAD_USER_INPUT",
@@ -117,14 +143,12 @@ class BodyLimitMiddleware:
         await response(scope, receive, send)
 
 
-def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
+def _replay(messages: list[Message], then: Receive) -> Receive:
     pending = list(messages)
 
     async def receive() -> Message:
         if pending:
             return pending.pop(0)
-        if then is not None:
-            return await then()
-        return {"type": "http.disconnect"}
+        return await then()
 
     return receive

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# An origin as browsers send it in the Origin header: scheme and host in lower case, no path.
+_ORIGIN = re.compile(
+    r"[a-z][a-z0-9+.-]*://(\[[0-9a-f:.]+\]|[a-z0-9-]+(\.[a-z0-9-]+)*)(:(?P<port>[0-9]{1,5}))?"
+)
 
 
 class Settings(BaseSettings):
@@ -38,6 +43,7 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=15, ge=0, le=1000)
     max_tokens: int = Field(default=2000, ge=10, le=1_000_000)
     max_nodes: int = Field(default=10_000, ge=1, le=10_000_000)
+    max_fields: int = Field(default=5000, ge=1, le=1_000_000)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
     @field_validator("mongodb_url")
@@ -57,8 +63,15 @@ class Settings(BaseSettings):
     @field_validator("auth_secret")
     @classmethod
     def _secret_is_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        # Whitespace around a secret is a copying accident (a newline from a file, say) that
+        # would sign with a key other than the one meant, or pad a short one past the check.
+        if secret != secret.strip():
+            raise ValueError("must not start or end with whitespace")
         # HS256 needs a key at least as long as its 256-bit output (RFC 7518 §3.2).
-        if value is not None and len(value.get_secret_value().encode()) < 32:
+        if len(secret.encode()) < 32:
             raise ValueError("must be at least 32 bytes long (e.g. `openssl rand -hex 32`)")
         return value
 
@@ -72,6 +85,20 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            match = _ORIGIN.fullmatch(origin)
+            port = match.group("port") if match else None
+            if origin != "*" and (match is None or (port is not None and int(port) > 65535)):
+                # A browser's Origin never equals such an entry, so it would allow nothing.
+                raise ValueError(
+                    f"{origin!r} is not an origin: give `*` or scheme://host[:port] in lower "
+                    "case, without a path or trailing slash, e.g. https://chat.example.com"
+                )
         return value
 
     @model_validator(mode="after")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, get_operation_ast
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -21,13 +21,19 @@ from schema.types import Memory, Session, User
 
 
 class RecordOperationName(SchemaExtension):
-    """Puts the executed operation's name in the context, for the request log."""
+    """Puts the executed operation's name in the context, for the request log: only a name the
+    document defines, never the client's `operationName` as given (it may name nothing)."""
 
     def on_operation(self) -> Iterator[None]:
-        yield
-        context = self.execution_context.context
-        if isinstance(context, Context) and self.execution_context.graphql_document:
-            context.operation_name = self.execution_context.operation_name
+        try:
+            yield
+        finally:
+            context = self.execution_context.context
+            document = self.execution_context.graphql_document
+            if isinstance(context, Context) and document is not None:
+                operation = get_operation_ast(document, self.execution_context.operation_name)
+                if operation is not None and operation.name is not None:
+                    context.operation_name = operation.name.value
 
 
 class MemqlSchema(strawberry.Schema):

@@ -36,13 +36,19 @@ def is_unexpected(error: GraphQLError) -> bool:
         return False
     if (error.extensions or {}).get("code") in ERROR_CODES:
         return False
-    # Errors without a path come from parsing, validation or variable coercion: the request's
-    # fault. Errors at a path are raised while resolving: a bug or an outage.
-    return bool(error.path)
+    # Errors at a path are raised while resolving: a bug or an outage.
+    if error.path:
+        return True
+    # Errors without a path come from parsing, validation or variable coercion, the request's
+    # fault: they carry no original error, a GraphQLError (coercion's), or point at the part of
+    # the document at fault (a scalar refusing a literal). Any other exception escaped from the
+    # machinery around them: an extension or a validation rule that crashed.
+    return original is not None and not isinstance(original, GraphQLError) and not error.nodes
 
 
 def is_request_error(result: ExecutionResult) -> bool:
-    """The request failed before execution (parse, validation, variables, limits)."""
+    """The request failed before execution: parse, validation, variables, limits (or, when
+    is_unexpected says so, an extension that crashed)."""
     return (
         result.data is None
         and bool(result.errors)
@@ -96,6 +102,6 @@ def log_unexpected(errors: list[GraphQLError], execution_context: ExecutionConte
             logger.error(
                 "unexpected error in request %s at %s",
                 request_id,
-                ".".join(str(part) for part in error.path or ()),
+                ".".join(str(part) for part in error.path or ()) or "-",
                 exc_info=error.original_error or error,
             )

@@ -1,6 +1,6 @@
-"""Limits against abusive queries: depth, aliases, tokens, introspection, and a static estimate
-of how many nodes a query can return. Exceeding one is QUERY_TOO_COMPLEX, before any resolver
-(and so any database call) runs."""
+"""Limits against abusive queries: fields once fragments are expanded, depth, aliases, tokens,
+introspection, and a static estimate of how many nodes a query can return. Exceeding one is
+QUERY_TOO_COMPLEX, before any resolver (and so any database call) runs."""
 
 from __future__ import annotations
 
@@ -22,15 +22,16 @@ from graphql import (
     GraphQLSchema,
     GraphQLSyntaxError,
     InlineFragmentNode,
-    IntValueNode,
-    ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
-    ValueNode,
-    VariableNode,
+    VariableValues,
+    get_argument_values,
     get_named_type,
+    get_operation_ast,
+    get_variable_values,
 )
+from graphql.language.parser import MAX_NESTING_DEPTH
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -76,70 +77,147 @@ def _coded_rule(rule: type[ASTValidationRule], code: str) -> type[ASTValidationR
     return CodedRule
 
 
-def _page_size(field: FieldNode, variables: Mapping[str, Any], default: int) -> int | None:
-    """The page size a connection field asks for; None when it has no first/last."""
-    sizes = []
-    for argument in field.arguments or ():
-        if argument.name.value in ("first", "last"):
-            value = _int_value(argument.value, variables)
-            if value is not None:
-                sizes.append(max(value, 0))
-    return max(sizes) if sizes else None
+class Expansion:
+    """The size of a document's operations with every fragment spread expanded, measured in one
+    pass: each fragment once, however often it is spread.
+
+    Strawberry's depth and alias limiters, and the node estimate, walk the expanded document, so
+    a few hundred tokens (`fragment F2 on Query { ...F1 ...F1 }`, and so on) can ask them to walk
+    millions of fields. Measured before validation, such a document is refused in linear time.
+    """
+
+    def __init__(self, document: DocumentNode, max_fields: int) -> None:
+        self.document = document
+        self.max_fields = max_fields
+        self.fragments = {
+            definition.name.value: definition
+            for definition in document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+        # Counts stop growing past the limit: nothing needs to know by how much it is exceeded.
+        self._cap = max_fields + 1
+        self._measured: dict[str, tuple[int, int]] = {}
+        self._open: set[str] = set()
+
+    def check(self) -> None:
+        """Raises a GraphQLError when the expanded document is over a limit, or when a fragment
+        is unknown or spreads itself (validation, which would report these, must not run)."""
+        fields = 0
+        for definition in self.document.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                fields = min(fields + self._measure(definition.selection_set, 1)[0], self._cap)
+        if fields > self.max_fields:
+            raise GraphQLError(
+                f"this document selects more than {self.max_fields:,} fields once its fragment "
+                "spreads are expanded (each spread counts its fragment's fields again): select "
+                "fewer fields or spread fragments fewer times",
+                extensions={"code": TOO_COMPLEX},
+            )
+
+    def _measure(self, selection_set: SelectionSetNode, depth: int) -> tuple[int, int]:
+        """Fields and nesting of a selection set found `depth` levels deep in its operation;
+        nesting is counted as graphql-core's parser and validation count it."""
+        if depth > MAX_NESTING_DEPTH:
+            raise _too_deep()
+        fields, nesting = 0, 1
+        for selection in selection_set.selections:
+            if isinstance(selection, FragmentSpreadNode):
+                inner_fields, inner_nesting = self._fragment(selection, depth)
+            elif isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set:
+                inner_fields, inner_nesting = self._measure(selection.selection_set, depth + 1)
+            else:
+                inner_fields, inner_nesting = 0, 0
+            if isinstance(selection, FieldNode):
+                inner_fields += 1
+            fields = min(fields + inner_fields, self._cap)
+            nesting = max(nesting, 1 + inner_nesting)
+        return fields, nesting
+
+    def _fragment(self, spread: FragmentSpreadNode, depth: int) -> tuple[int, int]:
+        name = spread.name.value
+        fragment = self.fragments.get(name)
+        if fragment is None:
+            raise GraphQLError(f"Unknown fragment '{name}'.", spread)
+        if name in self._open:
+            raise GraphQLError(f"Cannot spread fragment '{name}' within itself.", spread)
+        measured = self._measured.get(name)
+        if measured is None:
+            self._open.add(name)
+            measured = self._measure(fragment.selection_set, depth + 1)
+            self._open.discard(name)
+            self._measured[name] = measured
+        if depth + measured[1] > MAX_NESTING_DEPTH:
+            raise _too_deep()
+        return measured
 
 
-def _int_value(node: ValueNode, variables: Mapping[str, Any]) -> int | None:
-    if isinstance(node, IntValueNode):
-        return int(node.value)
-    if isinstance(node, VariableNode):
-        value = variables.get(node.name.value)
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-    return None
+def _too_deep() -> GraphQLError:
+    return GraphQLError(
+        f"this document nests selections more than {MAX_NESTING_DEPTH} levels deep once its "
+        "fragment spreads are expanded: spread fragments within fragments less deeply",
+        extensions={"code": TOO_COMPLEX},
+    )
 
 
-def _list_length(field: FieldNode, variables: Mapping[str, Any]) -> int | None:
-    """For `nodes(ids: [...])`: how many objects the list asks for."""
-    for argument in field.arguments or ():
-        if argument.name.value == "ids":
-            value = argument.value
-            if isinstance(value, ListValueNode):
-                return len(value.values)
-            if isinstance(value, VariableNode):
-                ids = variables.get(value.name.value)
-                return len(ids) if isinstance(ids, list) else 1
-    return None
+class FieldLimit(SchemaExtension):
+    """Measures the document right after parsing (see Expansion) and refuses it, before any
+    validation rule walks it, when it is too large once expanded.
+
+    List it before ParserCache: its code after `yield` then runs once the document is parsed.
+    Raising there ends the request with that error, as a parse error would.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.max_fields = settings.max_fields
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        document = self.execution_context.graphql_document
+        if document is not None:
+            Expansion(document, self.max_fields).check()
 
 
 class NodeEstimate:
     """GitHub's rule: each connection may return first/last (or the default page size) nodes
-    for every node of the connection it is nested in; the query's estimate is the sum."""
+    for every node of the connection it is nested in, and counts at least one node per parent
+    (a page of none still costs a database query for each); a list field counts a node per item
+    asked for (`nodes(ids:)`, the memories `addMemory` adds). The query's estimate is the sum.
+
+    Arguments are read as execution will see them: variables coerced, defaults applied. What a
+    selection set asks for is proportional to how many parents it is resolved for, so each is
+    estimated for one parent and scaled; a fragment's estimate is kept, so spreading it again
+    costs one multiplication, and the walk is linear in the document.
+    """
 
     def __init__(
         self,
         schema: GraphQLSchema,
         fragments: Mapping[str, FragmentDefinitionNode],
-        variables: Mapping[str, Any],
-        default_page_size: int,
+        variables: VariableValues,
+        settings: Settings,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
-        self.default_page_size = default_page_size
+        self.default_page_size = settings.default_page_size
+        self.max_page_size = settings.max_page_size
+        self._fragment_estimates: dict[tuple[str, int], int] = {}
+        self._open: set[str] = set()
 
     def of_operation(self, operation: OperationDefinitionNode) -> int:
+        """Raises GraphQLError when an argument does not coerce (execution reports it)."""
         root = self.schema.get_root_type(operation.operation)
-        return self._walk(operation.selection_set, root, 1, frozenset()) if root else 0
+        return self._selections(operation.selection_set, root, 1) if root else 0
 
-    def _walk(
-        self,
-        selection_set: SelectionSetNode,
-        parent: CompositeType,
-        multiplier: int,
-        spread: frozenset[str],
+    def _selections(
+        self, selection_set: SelectionSetNode, parent: CompositeType, added: int
     ) -> int:
+        """Nodes a selection set asks for, for one `parent` object; `added` is how many memories
+        the `addMemory` it is in adds (and so lists in its payload)."""
         total = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                total += self._field(selection, parent, multiplier, spread)
+                total += self._field(selection, parent, added)
             elif isinstance(selection, InlineFragmentNode):
                 target = (
                     self._type(selection.type_condition.name.value)
@@ -147,33 +225,55 @@ class NodeEstimate:
                     else parent
                 )
                 if target is not None:
-                    total += self._walk(selection.selection_set, target, multiplier, spread)
+                    total += self._selections(selection.selection_set, target, added)
             elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                target = self._type(fragment.type_condition.name.value) if fragment else None
-                if fragment is not None and target is not None and name not in spread:
-                    total += self._walk(fragment.selection_set, target, multiplier, spread | {name})
+                total += self._fragment(selection.name.value, added)
         return total
 
-    def _field(
-        self, field: FieldNode, parent: CompositeType, multiplier: int, spread: frozenset[str]
-    ) -> int:
-        definition = parent.fields.get(field.name.value)
+    def _fragment(self, name: str, added: int) -> int:
+        estimate = self._fragment_estimates.get((name, added))
+        if estimate is None:
+            fragment = self.fragments.get(name)
+            target = self._type(fragment.type_condition.name.value) if fragment else None
+            if fragment is None or target is None or name in self._open:
+                return 0  # validation has refused such a document already
+            self._open.add(name)
+            estimate = self._selections(fragment.selection_set, target, added)
+            self._open.discard(name)
+            self._fragment_estimates[name, added] = estimate
+        return estimate
+
+    def _field(self, field: FieldNode, parent: CompositeType, added: int) -> int:
+        name = field.name.value
+        definition = parent.fields.get(name)
         if definition is None:
             return 0  # __typename, or an unknown field that validation reports
+        arguments = get_argument_values(definition, field, self.variables)
         named = get_named_type(definition.type)
-        total = 0
+        # The nodes the field itself counts, and how many parents its selections have.
+        count, parents = 0, 1
         if named.name.endswith("Connection"):
-            size = _page_size(field, self.variables, self.default_page_size)
-            multiplier *= self.default_page_size if size is None else size
-            total += multiplier
-        elif _is_list(definition.type) and (length := _list_length(field, self.variables)):
-            multiplier *= length
-            total += multiplier
+            parents = self._page_size(arguments)
+            count = max(parents, 1)
+        elif _is_list(definition.type) and isinstance(ids := arguments.get("ids"), list):
+            count = parents = len(ids)
+        elif (parent.name, name) == ("AddMemoryPayload", "memories"):
+            count = parents = added
+        if (parent.name, name) == ("Mutation", "addMemory"):
+            added = len(arguments["input"]["memories"])
+        nested = 0
         if field.selection_set is not None and isinstance(named, CompositeType):
-            total += self._walk(field.selection_set, named, multiplier, spread)
-        return total
+            nested = self._selections(field.selection_set, named, added)
+        return count + parents * nested
+
+    def _page_size(self, arguments: Mapping[str, Any]) -> int:
+        sizes: list[int] = [
+            arguments[name] for name in ("first", "last") if arguments.get(name) is not None
+        ]
+        if not sizes:
+            return self.default_page_size
+        # The resolvers refuse a size over the maximum; clamped, the estimate stays small too.
+        return min(max(max(sizes), 0), self.max_page_size)
 
     def _type(self, name: str) -> CompositeType | None:
         found = self.schema.get_type(name)
@@ -198,10 +298,9 @@ class NodeLimit(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        document = context.graphql_document
-        if document is not None and context.result is None:
-            nodes = self._estimate(document, context.schema._schema, context.variables or {})
-            if nodes > self.settings.max_nodes:
+        if context.result is None:
+            nodes = self._estimate()
+            if nodes is not None and nodes > self.settings.max_nodes:
                 context.result = ExecutionResult(
                     data=None,
                     errors=[
@@ -215,25 +314,31 @@ class NodeLimit(SchemaExtension):
                 )
         yield
 
-    def _estimate(
-        self, document: DocumentNode, schema: GraphQLSchema, variables: Mapping[str, Any]
-    ) -> int:
+    def _estimate(self) -> int | None:
+        """The estimate of the operation about to run; None when there is no such operation or
+        its variables do not coerce: execution then reports the error, and runs nothing."""
+        context = self.execution_context
+        document = context.graphql_document
+        if document is None:
+            return None
+        operation = get_operation_ast(document, context.operation_name)
+        if operation is None:
+            return None
+        schema = context.schema._schema
+        variables = get_variable_values(
+            schema, operation.variable_definitions or (), context.variables or {}
+        )
+        if isinstance(variables, list):
+            return None
         fragments = {
             definition.name.value: definition
             for definition in document.definitions
             if isinstance(definition, FragmentDefinitionNode)
         }
-        estimate = NodeEstimate(schema, fragments, variables, self.settings.default_page_size)
-        name = self.execution_context.operation_name
-        return max(
-            (
-                estimate.of_operation(definition)
-                for definition in document.definitions
-                if isinstance(definition, OperationDefinitionNode)
-                and (name is None or (definition.name and definition.name.value == name))
-            ),
-            default=0,
-        )
+        try:
+            return NodeEstimate(schema, fragments, variables, self.settings).of_operation(operation)
+        except GraphQLError:
+            return None
 
 
 def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
@@ -251,6 +356,7 @@ def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
         rules.extend(DisableIntrospection().validation_rules)
     return [
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: FieldLimit(settings),
         lambda: AddValidationRules(rules),
         lambda: NodeLimit(settings),
     ]

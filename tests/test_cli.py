@@ -122,3 +122,82 @@ def test_serve_refuses_a_public_address_without_authentication(
         "127.0.0.2",
     ]
     assert all(kwargs["access_log"] is False for kwargs in started)
+
+
+@pytest.mark.parametrize(
+    "ttl",
+    ["3000000d", "3651d", "87601h", "9" * 5000 + "s"],
+    ids=["3000000d", "3651d", "87601h", "5000-digits"],
+)
+def test_token_refuses_a_lifetime_over_ten_years_with_a_clear_message(ttl: str) -> None:
+    result = CliRunner().invoke(main, ["token", "--admin", "--ttl", ttl], env=SECRET_ENV)
+    assert result.exit_code == 2
+    assert "--ttl" in result.output and "at most 3650 days" in result.output
+    assert isinstance(result.exception, SystemExit)  # not an OverflowError
+
+
+def test_token_accepts_a_lifetime_of_ten_years() -> None:
+    import jwt
+
+    result = CliRunner().invoke(main, ["token", "--admin", "--ttl", "3650d"], env=SECRET_ENV)
+    assert result.exit_code == 0, result.output
+    claims = jwt.decode(
+        result.output.strip(), SECRET_ENV["MEMQL_AUTH_SECRET"], algorithms=["HS256"]
+    )
+    assert claims["exp"] - claims["iat"] == 3650 * 86_400
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        " " * 40,
+        "\t" * 32,
+        "cli-test-secret-that-is-32-bytes-long!\n",
+        "  short-secret-of-30-bytes-ok  ",
+    ],
+    ids=["spaces", "tabs", "trailing-newline", "padded"],
+)
+def test_a_secret_with_surrounding_whitespace_is_refused_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: started.append(kwargs))
+    result = CliRunner().invoke(main, ["serve"], env={"MEMQL_AUTH_SECRET": secret})
+    assert result.exit_code == 1
+    assert "MEMQL_AUTH_SECRET" in result.output and "whitespace" in result.output
+    assert started == []
+
+
+@pytest.mark.parametrize(
+    "origins",
+    [
+        "https://chat.example/",
+        "chat.example",
+        "https://Chat.example",
+        "null",
+        "https://a.example:99999",
+    ],
+)
+def test_a_cors_origin_that_is_no_origin_is_refused_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, origins: str
+) -> None:
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: started.append(kwargs))
+    result = CliRunner().invoke(
+        main, ["serve"], env={"MEMQL_CORS_ORIGINS": f"http://localhost:3000, {origins}"}
+    )
+    assert result.exit_code == 1
+    assert "MEMQL_CORS_ORIGINS" in result.output and repr(origins) in result.output
+    assert "scheme://host[:port]" in result.output
+    assert started == []
+
+
+def test_cors_origins_may_be_a_star_or_scheme_host_and_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: started.append(kwargs))
+    for origins in ("*", "http://localhost:3000, https://chat.example.com, http://[::1]:8080"):
+        result = CliRunner().invoke(main, ["serve"], env={"MEMQL_CORS_ORIGINS": origins})
+        assert result.exit_code == 0, result.output
+    assert len(started) == 2

@@ -58,3 +58,17 @@ async def test_without_the_setting_no_origin_is_allowed() -> None:
 def test_cors_origins_setting_is_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEMQL_CORS_ORIGINS", "https://a.example, https://b.example")
     assert make_settings().cors_origins == ["https://a.example", "https://b.example"]
+
+
+async def test_a_413_from_the_body_limit_carries_cors_headers() -> None:
+    settings = make_settings(cors_origins=["https://chat.example"], max_body_bytes=2048)
+    async with running_app(settings) as api:
+        response = await api.http.post(
+            "/graphql",
+            json={"query": "{ users { totalCount } }", "variables": {"pad": "x" * 4096}},
+            headers={"origin": "https://chat.example"},
+        )
+        assert response.status_code == 413
+        assert response.headers["access-control-allow-origin"] == "https://chat.example"
+        assert response.headers["access-control-expose-headers"].lower() == "x-request-id"
+        assert response.headers["x-request-id"]

@@ -1,11 +1,12 @@
-"""Fuzzing (hypothesis): thousands of generated requests — every query and mutation with random
-variables, cursors, IDs, metadata, huge and deeply nested inputs, random tokens and raw bodies.
+"""Fuzzing (hypothesis): thousands of generated requests, from random variables, tokens, operation
+names and raw bodies to attack-shaped documents (fragment bombs, defaulted or giant page sizes).
 None may answer 5xx or INTERNAL_SERVER_ERROR, and a rejected mutation changes nothing."""
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -123,7 +124,15 @@ def cursors(pools: Pools) -> st.SearchStrategy[Any]:
 
 
 SIZES: st.SearchStrategy[Any] = st.one_of(
-    st.none(), st.none(), st.integers(-3, 120), st.just(2**40), JUNK
+    st.none(),
+    st.none(),
+    st.integers(-3, 120),
+    st.just(2**40),
+    JUNK,
+    # graphql-core coerces a float without a fraction to an Int; the rest must be refused.
+    st.sampled_from([100.0, 20.0, 0.0, -1.0, 2.5, 1e300]),
+    # A JSON integer Python still reads (4,001 digits), far outside GraphQL's 32-bit Int.
+    st.sampled_from([2**31, 10**4000, -(10**4000)]),
 )
 
 
@@ -216,13 +225,92 @@ def variables_for(name: str, pools: Pools) -> st.SearchStrategy[dict[str, Any]]:
 
 
 TOKENS = [token_for(), token_for(), token_for("u0"), token_for("u1"), "garbage", None]
+JSON_BODY = {"content-type": "application/json"}
+GIANT_INTEGER = b"9" * 5000  # over the 4,300 digits Python reads by default
 RAW_BODIES = st.one_of(
+    st.just(b'{"query": "{ __typename }", "variables": {"n": ' + GIANT_INTEGER + b"}}"),
+    st.just(b'{"query": "{ __typename }", "operationName": "\\ud800"}'),
+    st.just(b'{"query": "{ __typename }", "operationName": ' + GIANT_INTEGER + b"}"),
     st.binary(max_size=200),
     JUNK.map(lambda value: json.dumps(value).encode()),
     st.just(b'{"query": "' + b"{" * 5000 + b'"}'),
     st.just(b"[" * 200_000),
     st.just(b'{"query": "{ users { totalCount } }", "v": "\\udc80"}'),
     st.just(b'{"query": "{ users { totalCount } }", "variables": "nope"}'),
+)
+
+
+# Mostly none: the operations are anonymous, so any name given makes the request fail.
+OPERATION_NAMES: st.SearchStrategy[Any] = st.one_of(
+    *[st.none()] * 8,
+    TEXTS,
+    JUNK,
+    st.sampled_from(["\ud800", "Q\n2026-01-01 INFO memql.access: forged", "A" * 100_000, "Q"]),
+)
+
+
+def fragment_bomb(levels: int, width: int, leaf: str) -> str:
+    """Each fragment spreads the one below it `width` times: `width ** levels` leaves once
+    expanded, from a few tokens a level."""
+    spreads = [f"fragment F0 on Query {{ {leaf} }}"] + [
+        f"fragment F{i} on Query {{ " + f"...F{i - 1} " * width + "}" for i in range(1, levels + 1)
+    ]
+    return f"query {{ ...F{levels} }} " + " ".join(spreads)
+
+
+def fragment_web(spreads: list[list[int]]) -> str:
+    """Fragment i spreads each fragment listed at i: cycles, chains, unknown names."""
+    fragments = [
+        f"fragment G{i} on Query {{ __typename " + " ".join(f"...G{j}" for j in targets) + " }"
+        for i, targets in enumerate(spreads)
+    ]
+    return "query { ...G0 } " + " ".join(fragments)
+
+
+NESTED_PAGES = (
+    "users(first: $n) { edges { node { sessions(first: $n) { edges { node {"
+    " memories(first: $n) { totalCount } } } } } } }"
+)
+LEAVES = ["__typename", "users(first: 5) { totalCount }", "sessions { edges { node { id } } }"]
+SHAPED: st.SearchStrategy[tuple[str, dict[str, Any]]] = st.one_of(
+    st.builds(
+        lambda levels, width, leaf: (fragment_bomb(levels, width, leaf), {}),
+        st.integers(1, 26),
+        st.integers(1, 3),
+        st.sampled_from(LEAVES),
+    ),
+    st.builds(lambda length: (fragment_bomb(length, 1, "__typename"), {}), st.integers(150, 260)),
+    st.integers(2, 12).flatmap(
+        lambda count: st.lists(
+            st.lists(st.integers(0, count), max_size=count), min_size=count, max_size=count
+        ).map(lambda spreads: (fragment_web(spreads), {}))
+    ),
+    st.builds(
+        lambda default, value: (f"query($n: Int = {default}) {{ {NESTED_PAGES} }}", value),
+        st.integers(-3, 200),
+        st.one_of(st.just({}), st.fixed_dictionaries({"n": SIZES})),
+    ),
+    st.builds(
+        lambda count: (
+            "query($ids: [ID!]! = [" + ", ".join(['"x"'] * count) + "]) { nodes(ids: $ids) "
+            "{ ... on Session { memories(first: 100) { totalCount } } } }",
+            {},
+        ),
+        st.integers(0, 150),
+    ),
+    st.builds(
+        lambda session_id, count, first: (
+            "mutation($s: String!, $m: [MemoryInput!]!, $n: Int) { addMemory(input: "
+            "{sessionId: $s, memories: $m}) { memories { session { memories(first: $n) "
+            "{ totalCount } } } } }",
+            {"s": session_id, "m": [{"role": "h", "content": "c"}] * count, "n": first},
+        ),
+        st.sampled_from(["s0", "s1", "shaped"]),
+        st.sampled_from([1, 2, 3, 1000]),
+        # With 1,000 memories each of these is refused (10 or more per memory is over 10,000
+        # nodes), so the store does not grow by 1,000 memories a request.
+        st.one_of(st.none(), st.integers(10, 120), st.sampled_from([100.0, 2.5, 10**4000])),
+    ),
 )
 
 
@@ -332,14 +420,21 @@ async def test_generated_requests_never_fail_internally_or_half_apply(
         fuzz.count(response.status_code)
         assert response.status_code < 500, response.text
         return
+    if data.draw(st.integers(0, 9), label="shaped?") == 0:
+        await shaped_request(fuzz, *data.draw(SHAPED, label="shaped document"))
+        return
     name = data.draw(st.sampled_from(sorted(OPERATIONS)), label="operation")
     variables = data.draw(fuzz.variables(name), label=name)
     token = data.draw(st.sampled_from(TOKENS), label="token")
-    headers = {"authorization": f"Bearer {token}"} if token else {}
+    headers = {"authorization": f"Bearer {token}", **JSON_BODY} if token else JSON_BODY
     mutation = OPERATIONS[name].startswith("mutation")
     before = await snapshot(fuzz.admin) if mutation else None
+    payload = {"query": OPERATIONS[name], "variables": variables}
+    if (operation_name := data.draw(OPERATION_NAMES, label="operationName")) is not None:
+        payload["operationName"] = operation_name
+    # json.dumps escapes what httpx's own JSON encoding refuses (an unpaired surrogate).
     response = await fuzz.anonymous.http.post(
-        "/graphql", json={"query": OPERATIONS[name], "variables": variables}, headers=headers
+        "/graphql", content=json.dumps(payload), headers=headers
     )
     fuzz.count(response.status_code)
     assert response.status_code < 500, (name, variables, response.text)
@@ -349,3 +444,28 @@ async def test_generated_requests_never_fail_internally_or_half_apply(
     assert all(codes), body
     if mutation and (codes or response.status_code != 200):
         assert await snapshot(fuzz.admin) == before, (name, variables, body)
+
+
+async def shaped_request(fuzz: FuzzRun, query: str, variables: dict[str, Any]) -> None:
+    """One request of an attack shape: it is answered quickly (the event loop is not blocked
+    walking an expanded document), never with a 5xx or INTERNAL_SERVER_ERROR, and a mutation
+    refused before it runs (an error without a path: a limit, bad variables) changes nothing."""
+    mutation = query.startswith("mutation")
+    before = await snapshot(fuzz.admin) if mutation else None
+    started = time.perf_counter()
+    response = await fuzz.admin.http.post(
+        "/graphql",
+        content=json.dumps({"query": query, "variables": variables}),
+        headers={**fuzz.admin.headers, **JSON_BODY},
+    )
+    elapsed = time.perf_counter() - started
+    fuzz.count(response.status_code)
+    assert response.status_code < 500, (query, variables, response.text)
+    assert elapsed < 5, (elapsed, query, variables)
+    body = response.json()
+    codes = [error.get("extensions", {}).get("code") for error in body.get("errors", [])]
+    assert "INTERNAL_SERVER_ERROR" not in codes, (query, variables, body)
+    assert all(codes), body
+    refused = any("path" not in error for error in body.get("errors", []))
+    if mutation and (refused or response.status_code != 200):
+        assert await snapshot(fuzz.admin) == before, (query, variables, body)

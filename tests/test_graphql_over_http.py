@@ -4,6 +4,7 @@ server audits run against a live server."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from schema.limits import Expansion
 from tests.conftest import GraphQLClient, make_settings
 from tests.live_server import live_server
 
@@ -45,18 +47,23 @@ async def test_the_preferred_media_type_wins(api: GraphQLClient) -> None:
     assert media.startswith("application/json")
 
 
+BAD_REQUESTS = [
+    pytest.param({"query": "{"}, id="parse"),
+    pytest.param({"query": "{ nope }"}, id="validation"),
+    pytest.param(
+        {
+            "query": "query($n: Int) { users(first: $n) { totalCount } }",
+            "variables": {"n": "x"},
+        },
+        id="variables",
+    ),
+]
+
+
 @pytest.mark.parametrize(
     "body",
     [
-        pytest.param({"query": "{"}, id="parse"),
-        pytest.param({"query": "{ nope }"}, id="validation"),
-        pytest.param(
-            {
-                "query": "query($n: Int) { users(first: $n) { totalCount } }",
-                "variables": {"n": "x"},
-            },
-            id="variables",
-        ),
+        *BAD_REQUESTS,
         pytest.param(
             {
                 "query": "{ users(first: 100) { edges { node { sessions(first: 101) "
@@ -166,3 +173,117 @@ def test_graphql_http_server_audits_pass() -> None:
     documented = set(re.findall(r"graphql-http audit `([0-9A-F]{4})`", readme))
     should = {i for i, r in failed.items() if r["name"].startswith("SHOULD")}
     assert should == documented, failed
+
+
+GIANT_INTEGER = "1" * 5000  # over the 4,300 digits Python reads as an int by default
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"query": "{ __typename }", "variables": {"n": ' + GIANT_INTEGER.encode() + b"}}",
+        b'{"query": "{ __typename }", "extensions": [' + GIANT_INTEGER.encode() + b"]}",
+    ],
+    ids=["variables", "extensions"],
+)
+async def test_a_json_integer_with_too_many_digits_is_400_json(
+    api: GraphQLClient, content: bytes
+) -> None:
+    response = await api.http.post(
+        "/graphql", content=content, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error == {
+        "message": "the JSON has a number with too many digits",
+        "extensions": {"code": "BAD_USER_INPUT"},
+    }
+
+
+async def test_a_get_variable_with_too_many_digits_is_400_json(api: GraphQLClient) -> None:
+    response = await api.http.get(
+        "/graphql",
+        params={"query": "{ __typename }", "variables": '{"n": ' + GIANT_INTEGER + "}"},
+        headers={"accept": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
+
+
+async def test_an_operation_name_with_an_unpaired_surrogate_gets_a_400_json_error(
+    api: GraphQLClient,
+) -> None:
+    response = await api.http.post(
+        "/graphql",
+        content=b'{"query": "{ __typename }", "operationName": "\\ud800"}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.content.isascii()
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert "\ud800" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "operation_name", [5, ["Q"], {"name": "Q"}, True], ids=["number", "list", "object", "boolean"]
+)
+async def test_an_operation_name_that_is_no_string_is_400(
+    api: GraphQLClient, operation_name: object
+) -> None:
+    response = await api.http.post(
+        "/graphql", json={"query": "query Q { __typename }", "operationName": operation_name}
+    )
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert "`operationName` must be a string" in error["message"]
+
+
+async def test_an_extension_that_crashes_is_an_internal_error_logged_with_the_request_id(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def crash(self: Expansion) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(Expansion, "check", crash)
+    response = await api.http.post(
+        "/graphql",
+        json={"query": "{ __typename }"},
+        headers={"accept": GRAPHQL_RESPONSE, "x-request-id": "req-crash"},
+    )
+    assert response.status_code == 500
+    body = response.json()
+    assert "data" not in body
+    assert body["errors"] == [
+        {
+            "message": "Internal server error (request id req-crash).",
+            "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-crash"},
+        }
+    ]
+    [logged] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "req-crash" in logged.getMessage()
+    assert isinstance(logged.exc_info and logged.exc_info[1], RuntimeError)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        *BAD_REQUESTS,
+        pytest.param(
+            {
+                "query": "query($i: AddUserInput!) { __typename }",
+                "variables": {"i": {"userId": 5, "firstName": [1]}},
+            },
+            id="input-object",
+        ),
+    ],
+)
+async def test_request_errors_stay_bad_user_input_and_are_not_logged_as_errors(
+    api: GraphQLClient, caplog: pytest.LogCaptureFixture, body: dict[str, object]
+) -> None:
+    response = await api.http.post("/graphql", json=body, headers={"accept": GRAPHQL_RESPONSE})
+    assert response.status_code == 400
+    codes = {error["extensions"]["code"] for error in response.json()["errors"]}
+    assert codes == {"BAD_USER_INPUT"}
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -3,9 +3,30 @@ database call, and each one a setting."""
 
 from __future__ import annotations
 
-import pytest
+import time
+from pathlib import Path
+from typing import Any
 
+import pytest
+import strawberry.schema.schema
+from graphql import (
+    DocumentNode,
+    FragmentDefinitionNode,
+    OperationDefinitionNode,
+    VariableValues,
+    parse,
+)
+
+from app.playground import EXAMPLE_MUTATION, EXAMPLE_QUERY
+from app.settings import Settings
+from schema import build_schema
+from schema.limits import Expansion, NodeEstimate
 from tests.conftest import ForbiddenDatabase, GraphQLClient, make_settings, running_app
+from tests.test_frontend_docs import DOC as FRONTEND_DOC
+from tests.test_frontend_docs import documents_in
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
 def nested_depth(depth: int) -> str:
@@ -169,3 +190,259 @@ async def test_a_body_just_under_the_limit_is_processed() -> None:
         )
         assert response.status_code == 200
         assert response.json() == {"data": {"users": {"totalCount": 0}}}
+
+
+def fragment_bomb(levels: int) -> str:
+    """~10 tokens a level, 2**levels fields once expanded: each fragment spreads the one below
+    it twice."""
+    fragments = ["fragment F0 on Query { __typename }"] + [
+        f"fragment F{i} on Query {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, levels + 1)
+    ]
+    return f"query {{ ...F{levels} }} " + " ".join(fragments)
+
+
+def fragment_chain(length: int) -> str:
+    """Each fragment spreads the one below it once: nested `length` levels, one field."""
+    fragments = ["fragment F0 on Query { __typename }"] + [
+        f"fragment F{i} on Query {{ ...F{i - 1} }}" for i in range(1, length + 1)
+    ]
+    return f"query {{ ...F{length} }} " + " ".join(fragments)
+
+
+class RecordedValidation:
+    """Records every document graphql-core is asked to validate."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.documents: list[DocumentNode] = []
+        validate = strawberry.schema.schema.validate
+
+        def recording(schema: Any, document: DocumentNode, *args: Any, **kwargs: Any) -> Any:
+            self.documents.append(document)
+            return validate(schema, document, *args, **kwargs)
+
+        monkeypatch.setattr(strawberry.schema.schema, "validate", recording)
+
+
+async def test_a_fragment_bomb_is_refused_before_validation_walks_it(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    validation = RecordedValidation(monkeypatch)
+    started = time.perf_counter()
+    response = await api.http.post(
+        "/graphql", json={"query": fragment_bomb(21)}, headers={"accept": GRAPHQL_RESPONSE}
+    )
+    assert time.perf_counter() - started < 2
+    assert response.status_code == 400
+    body = response.json()
+    assert "data" not in body
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert "5,000 fields" in error["message"]
+    assert validation.documents == []
+    # The same document without its bomb is validated and runs.
+    assert await api.data("query { ...F0 } fragment F0 on Query { __typename }") == {
+        "__typename": "Query"
+    }
+    assert len(validation.documents) == 1
+
+
+async def test_the_expanded_field_limit_counts_every_spread_and_follows_its_setting() -> None:
+    async with running_app(make_settings(max_fields=5)) as api:
+        # Four fields: `users`, `totalCount`, and `__typename` once per spread.
+        within = "{ users { totalCount } ...T ...T } fragment T on Query { __typename }"
+        assert await api.data(within) == {"users": {"totalCount": 0}, "__typename": "Query"}
+        # Three fields in the text, six once `...S` is expanded twice.
+        over = "{ ...S ...S } fragment S on Query { users { totalCount } __typename }"
+        assert await api.code(over) == "QUERY_TOO_COMPLEX"
+        # Every operation of the document counts, as validation walks them all.
+        body = await api.http.post(
+            "/graphql",
+            json={
+                "query": "query A { users { totalCount } } "
+                "query B { sessions { totalCount } a: __typename b: __typename }",
+                "operationName": "A",
+            },
+        )
+        assert body.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        pytest.param("{ ...Nope }", "Unknown fragment 'Nope'.", id="unknown"),
+        pytest.param(
+            "{ ...A } fragment A on Query { ...B } fragment B on Query { __typename ...A }",
+            "Cannot spread fragment 'A' within itself.",
+            id="cycle",
+        ),
+        pytest.param(
+            # Every fragment spreads every other: Strawberry's limiters would walk each of the
+            # 10! paths through them (seconds); graphql-core reports the cycles.
+            "{ ...C0 } "
+            + " ".join(
+                f"fragment C{a} on Query {{ __typename "
+                + " ".join(f"...C{b}" for b in range(10) if b != a)
+                + " }"
+                for a in range(10)
+            ),
+            "Cannot spread fragment 'C0' within itself.",
+            id="all-to-all-cycles",
+        ),
+    ],
+)
+async def test_unknown_and_cyclic_fragments_are_bad_user_input_before_validation(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch, query: str, message: str
+) -> None:
+    validation = RecordedValidation(monkeypatch)
+    started = time.perf_counter()
+    response = await api.http.post(
+        "/graphql", json={"query": query}, headers={"accept": GRAPHQL_RESPONSE}
+    )
+    assert time.perf_counter() - started < 2
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert error["message"] == message
+    assert validation.documents == []
+
+
+async def test_fragments_nested_too_deeply_are_refused() -> None:
+    async with running_app(make_settings(max_tokens=10_000)) as api:
+        error = await api.error(fragment_chain(250))
+        assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+        assert "200 levels" in error["message"]
+        assert await api.data(fragment_chain(150)) == {"__typename": "Query"}
+
+
+DOCUMENTED = [
+    pytest.param(BENCH_NESTED, id="bench-nested"),
+    pytest.param(EXAMPLE_QUERY, id="graphiql-query"),
+    pytest.param(EXAMPLE_MUTATION, id="graphiql-mutation"),
+    *(
+        pytest.param(document, id=f"frontend-{index}")
+        for index, document in enumerate(documents_in(FRONTEND_DOC.read_text(encoding="utf-8")))
+    ),
+    *(
+        pytest.param(document, id=f"readme-{index}")
+        for index, document in enumerate(documents_in(README.read_text(encoding="utf-8")))
+    ),
+]
+
+
+@pytest.mark.parametrize("document", DOCUMENTED)
+def test_documented_queries_fit_the_field_limit_easily(document: str) -> None:
+    limit = Settings.model_fields["max_fields"].default
+    Expansion(parse(document), limit // 20).check()
+
+
+def test_the_node_estimate_walks_each_fragment_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spreading a fragment again scales its estimate instead of walking it again: 40 levels of
+    fragments spreading the one below twice are 2**40 connections, estimated in a few steps."""
+    visits = 0
+    walk_field = NodeEstimate._field
+
+    def counted(self: NodeEstimate, *args: Any) -> int:
+        nonlocal visits
+        visits += 1
+        assert visits <= 100, "the estimate walks a fragment again for each spread"
+        return walk_field(self, *args)
+
+    monkeypatch.setattr(NodeEstimate, "_field", counted)
+    document = parse(
+        fragment_bomb(40).replace("{ __typename }", "{ users(first: 3) { totalCount } }")
+    )
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    [operation] = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    estimate = NodeEstimate(
+        build_schema()._schema, fragments, VariableValues({}, {}), Settings.model_construct()
+    )
+    assert estimate.of_operation(operation) == 3 * 2**40
+
+
+TWO_LEVELS = "users(first: $n) { edges { node { sessions(first: $n) { totalCount } } } }"
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        pytest.param(f"query($n: Int = 100) {{ {TWO_LEVELS} }}", {}, id="default"),
+        pytest.param(f"query($n: Int) {{ {TWO_LEVELS} }}", {"n": 100.0}, id="float"),
+        pytest.param(f"query($n: Int) {{ {TWO_LEVELS} }}", {"n": 2**31 - 1}, id="over-the-maximum"),
+        pytest.param(
+            "query($ids: [ID!]! = [" + ", ".join(['"x"'] * 100) + "]) { nodes(ids: $ids) "
+            "{ ... on Session { memories(first: 100) { totalCount } } } }",
+            {},
+            id="default-ids",
+        ),
+    ],
+)
+async def test_the_node_estimate_reads_arguments_as_execution_coerces_them(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch, query: str, variables: dict[str, Any]
+) -> None:
+    database = ForbiddenDatabase(api, monkeypatch)
+    error = await api.error(query, variables)
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    # A page size over the maximum counts as the maximum, which is all the resolvers allow.
+    assert error["extensions"]["nodes"] == 100 + 100 * 100
+    assert database.calls == []
+
+
+async def test_a_page_size_too_large_for_an_int_is_bad_user_input(api: GraphQLClient) -> None:
+    """A 4,000-digit `first` fails to coerce: execution reports that, and the estimate never
+    does arithmetic with it (nor fails formatting it)."""
+    response = await api.http.post(
+        "/graphql",
+        json={"query": f"query($n: Int) {{ {TWO_LEVELS} }}", "variables": {"n": 10**4000}},
+        headers={"accept": GRAPHQL_RESPONSE},
+    )
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert "Int cannot represent" in error["message"]
+    assert "digits" not in error["message"]
+
+
+async def test_memories_added_by_add_memory_multiply_what_is_nested_in_them(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = ForbiddenDatabase(api, monkeypatch)
+    # Each of the 1,000 memories returned lists up to 100 memories of its session.
+    error = await api.error(
+        'mutation($m: [MemoryInput!]!) { addMemory(input: {sessionId: "s", memories: $m}) '
+        "{ memories { session { memories(first: 100) { edges { node { content } } } } } } }",
+        {"m": [{"role": "h", "content": "c"}] * 1000},
+    )
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert error["extensions"]["nodes"] == 1000 + 1000 * 100
+    assert database.calls == []
+
+
+async def test_a_fragment_counts_the_memories_of_the_add_memory_it_is_spread_in(
+    api: GraphQLClient,
+) -> None:
+    query = (
+        "mutation($m: [MemoryInput!]!) {"
+        ' one: addMemory(input: {sessionId: "s", memories: [{role: "h", content: "c"}]}) { ...P }'
+        ' many: addMemory(input: {sessionId: "t", memories: $m}) { ...P } }'
+        " fragment P on AddMemoryPayload { memories { session { memories(first: 100) "
+        "{ totalCount } } } }"
+    )
+    error = await api.error(query, {"m": [{"role": "h", "content": "c"}] * 99})
+    assert error["extensions"]["nodes"] == (1 + 1 * 100) + (99 + 99 * 100)
+    assert (await api.data("{ sessions { totalCount } }"))["sessions"]["totalCount"] == 0
+
+
+async def test_a_nested_connection_counts_at_least_one_node_per_parent(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of no memories still costs a query per session: 5,000 sessions, 5,000 queries."""
+    database = ForbiddenDatabase(api, monkeypatch)
+    error = await api.error(
+        "{ users(first: 50) { edges { node { sessions(first: 100) { edges { node {"
+        " memories(first: 0) { totalCount } } } } } } } }"
+    )
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert error["extensions"]["nodes"] == 50 + 50 * 100 + 50 * 100
+    assert database.calls == []

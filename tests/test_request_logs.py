@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+from starlette.types import Message
 
 from app.logs import make_formatter
 from tests.conftest import GraphQLClient
@@ -72,3 +73,83 @@ def test_json_log_lines_carry_the_request_fields() -> None:
         "operation": "Q",
     }
     assert "time" in line
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "memql.access"]
+
+
+FORGED = "X\n2026-11-25 17:00:00,000 INFO memql.access: POST /graphql PurgeAll 200 0.10ms id=f"
+
+
+@pytest.mark.parametrize(
+    ("query", "operation_name"),
+    [
+        pytest.param("{ __typename }", FORGED, id="control-characters"),
+        pytest.param("query A { __typename }", "B", id="names-no-operation"),
+        pytest.param("{ __typename }", "A" * 500_000, id="huge"),
+        pytest.param("query A { __typename } query B { __typename }", "\ud800", id="surrogate"),
+    ],
+)
+async def test_only_an_operation_the_document_defines_is_logged(
+    api: GraphQLClient, caplog: pytest.LogCaptureFixture, query: str, operation_name: str
+) -> None:
+    caplog.set_level(logging.INFO, logger="memql.access")
+    response = await api.http.post(
+        "/graphql",
+        # json.dumps escapes the surrogate as JSON allows; httpx's own encoding would refuse it.
+        content=json.dumps({"query": query, "operationName": operation_name}),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    (line,) = access_lines(caplog)
+    assert line.operation == "-"  # type: ignore[attr-defined]
+    assert line.getMessage().isprintable()
+    assert "PurgeAll" not in line.getMessage()
+
+
+async def test_a_long_operation_name_is_logged_cut_short(
+    api: GraphQLClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="memql.access")
+    name = "Q" * 1000
+    await api.data(f"query {name} {{ __typename }}")
+    (line,) = access_lines(caplog)
+    assert line.operation == "Q" * 100  # type: ignore[attr-defined]
+
+
+async def test_a_client_gone_mid_body_is_logged_once_without_an_error(
+    api: GraphQLClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    messages: list[Message] = [
+        {"type": "http.request", "body": b'{"query": "{ __typ', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"host", b"memql.test")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("memql.test", 80),
+    }
+    await api.app(scope, receive, send)
+    assert sent == []  # nobody is left to answer
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    (line,) = access_lines(caplog)
+    assert line.status == 499  # type: ignore[attr-defined]
