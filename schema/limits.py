@@ -23,6 +23,7 @@ from graphql import (
     GraphQLSyntaxError,
     InlineFragmentNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     ValidationContext,
     VariableValues,
@@ -41,7 +42,9 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 
+from app.errors import BadUserInput
 from app.settings import Settings
+from schema.pagination import page_request
 
 TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 
@@ -187,6 +190,10 @@ class NodeEstimate:
     selection set asks for is proportional to how many parents it is resolved for, so each is
     estimated for one parent and scaled; a fragment's estimate is kept, so spreading it again
     costs one multiplication, and the walk is linear in the document.
+
+    With `check_pages`, each connection's page arguments are checked as its resolver would
+    check them (BadUserInput): a mutation's payload is resolved after the write, so a page
+    argument refused only then would report an error for a change that was nonetheless made.
     """
 
     def __init__(
@@ -195,10 +202,14 @@ class NodeEstimate:
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: VariableValues,
         settings: Settings,
+        *,
+        check_pages: bool = False,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
+        self.settings = settings
+        self.check_pages = check_pages
         self.default_page_size = settings.default_page_size
         self.max_page_size = settings.max_page_size
         self._fragment_estimates: dict[tuple[str, int], int] = {}
@@ -253,6 +264,8 @@ class NodeEstimate:
         # The nodes the field itself counts, and how many parents its selections have.
         count, parents = 0, 1
         if named.name.endswith("Connection"):
+            if self.check_pages:
+                self._check_page(named.name, field, arguments)
             parents = self._page_size(arguments)
             count = max(parents, 1)
         elif _is_list(definition.type) and isinstance(ids := arguments.get("ids"), list):
@@ -266,6 +279,27 @@ class NodeEstimate:
             nested = self._selections(field.selection_set, named, added)
         return count + parents * nested
 
+    def _check_page(self, connection: str, field: FieldNode, arguments: Mapping[str, Any]) -> None:
+        kind = _CURSOR_KINDS.get(connection)
+        if kind is None:
+            return
+        try:
+            page_request(
+                kind,
+                self.settings,
+                first=arguments.get("first"),
+                after=arguments.get("after"),
+                last=arguments.get("last"),
+                before=arguments.get("before"),
+            )
+        except BadUserInput as error:
+            extensions = {"code": error.code}
+            if error.field:
+                extensions["field"] = error.field
+            raise RefusedPage(
+                f"{field.name.value}: {error.message}", field, extensions=extensions
+            ) from None
+
     def _page_size(self, arguments: Mapping[str, Any]) -> int:
         sizes: list[int] = [
             arguments[name] for name in ("first", "last") if arguments.get(name) is not None
@@ -278,6 +312,18 @@ class NodeEstimate:
     def _type(self, name: str) -> CompositeType | None:
         found = self.schema.get_type(name)
         return found if isinstance(found, CompositeType) else None
+
+
+_CURSOR_KINDS = {
+    "UserConnection": "user",
+    "SessionConnection": "session",
+    "MemoryConnection": "memory",
+}
+"""The cursor kind of each connection type, as its resolver passes it to page_request."""
+
+
+class RefusedPage(GraphQLError):
+    """A connection's page arguments, refused before a mutation runs."""
 
 
 def _is_list(type_: Any) -> bool:
@@ -299,7 +345,11 @@ class NodeLimit(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         if context.result is None:
-            nodes = self._estimate()
+            try:
+                nodes = self._estimate()
+            except RefusedPage as error:
+                context.result = ExecutionResult(data=None, errors=[error])
+                nodes = None
             if nodes is not None and nodes > self.settings.max_nodes:
                 context.result = ExecutionResult(
                     data=None,
@@ -316,7 +366,9 @@ class NodeLimit(SchemaExtension):
 
     def _estimate(self) -> int | None:
         """The estimate of the operation about to run; None when there is no such operation or
-        its variables do not coerce: execution then reports the error, and runs nothing."""
+        its variables do not coerce: execution then reports the error, and runs nothing.
+        Raises RefusedPage when a mutation's payload asks for a page its resolver would refuse.
+        """
         context = self.execution_context
         document = context.graphql_document
         if document is None:
@@ -335,8 +387,17 @@ class NodeLimit(SchemaExtension):
             for definition in document.definitions
             if isinstance(definition, FragmentDefinitionNode)
         }
+        estimate = NodeEstimate(
+            schema,
+            fragments,
+            variables,
+            self.settings,
+            check_pages=operation.operation == OperationType.MUTATION,
+        )
         try:
-            return NodeEstimate(schema, fragments, variables, self.settings).of_operation(operation)
+            return estimate.of_operation(operation)
+        except RefusedPage:
+            raise
         except GraphQLError:
             return None
 

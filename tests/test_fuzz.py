@@ -57,6 +57,11 @@ OPERATIONS: dict[str, str] = {
     "deleteMemories": "mutation($sessionId: String!) { deleteMemories(sessionId: $sessionId) "
     "{ deletedCount } }",
     "purgeDeleted": "mutation { purgeDeleted { users sessions memories } }",
+    # Payloads resolved after the write, with page arguments that may be refused.
+    "addMemoryPaged": f"mutation($input: AddMemoryInput!, {PAGE_VARS}) {{ addMemory(input: "
+    f"$input) {{ session {{ memories({PAGE}) {{ totalCount edges {{ cursor }} }} }} }} }}",
+    "updateUserPaged": f"mutation($input: UpdateUserInput!, {PAGE_VARS}) {{ updateUser(input: "
+    f"$input) {{ user {{ sessions({PAGE}) {{ edges {{ cursor }} }} }} }} }}",
 }
 
 HUGE = "h" * (1024 * 1024 + 10)
@@ -221,6 +226,8 @@ def variables_for(name: str, pools: Pools) -> st.SearchStrategy[dict[str, Any]]:
         "deleteMemories": {"sessionId": sessions},
         "purgeDeleted": {},
     }
+    shapes["addMemoryPaged"] = {**shapes["addMemory"], **page}
+    shapes["updateUserPaged"] = {**shapes["updateUser"], **page}
     return st.fixed_dictionaries(shapes[name])
 
 

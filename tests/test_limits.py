@@ -21,7 +21,14 @@ from app.playground import EXAMPLE_MUTATION, EXAMPLE_QUERY
 from app.settings import Settings
 from schema import build_schema
 from schema.limits import Expansion, NodeEstimate
-from tests.conftest import ForbiddenDatabase, GraphQLClient, make_settings, running_app
+from tests.conftest import (
+    ForbiddenDatabase,
+    GraphQLClient,
+    add_session,
+    make_settings,
+    raw_documents,
+    running_app,
+)
 from tests.test_frontend_docs import DOC as FRONTEND_DOC
 from tests.test_frontend_docs import documents_in
 
@@ -446,3 +453,103 @@ async def test_a_nested_connection_counts_at_least_one_node_per_parent(
     assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
     assert error["extensions"]["nodes"] == 50 + 50 * 100 + 50 * 100
     assert database.calls == []
+
+
+# A mutation's payload is resolved after its write: page arguments its connections would refuse
+# are refused before the mutation runs, so the error never comes with a change made anyway.
+
+SESSION_CURSOR_QUERY = "{ sessions(first: 1) { edges { cursor } } }"
+
+
+@pytest.mark.parametrize(
+    ("mutation", "variables", "field"),
+    [
+        pytest.param(
+            'mutation { addMemory(input: {sessionId: "s", memories: [{role: "h", content: "x"}]})'
+            " { session { memories(first: 101) { totalCount } } } }",
+            {},
+            "first",
+            id="addMemory-first-over-max",
+        ),
+        pytest.param(
+            'mutation { addMemory(input: {sessionId: "s", memories: [{role: "h", content: "x"}]})'
+            " { memories { session { memories(last: -1) { totalCount } } } } }",
+            {},
+            "last",
+            id="addMemory-memories-negative-last",
+        ),
+        pytest.param(
+            'mutation { addSession(input: {sessionId: "s2", userId: "u"})'
+            " { session { user { sessions(first: 1, last: 1) { totalCount } } } } }",
+            {},
+            "last",
+            id="addSession-first-and-last",
+        ),
+        pytest.param(
+            'mutation($n: Int) { updateUser(input: {userId: "u", metadata: {a: 2}})'
+            " { user { ...S } } } fragment S on User { sessions(first: $n) { totalCount } }",
+            {"n": 500},
+            "first",
+            id="updateUser-variable-in-fragment",
+        ),
+        pytest.param(
+            'mutation { updateSession(input: {sessionId: "s", metadata: {a: 2}})'
+            ' { session { memories(before: "not-a-cursor") { totalCount } } } }',
+            {},
+            "before",
+            id="updateSession-garbage-cursor",
+        ),
+        pytest.param(
+            'mutation($c: String) { deleteMemories(sessionId: "s")'
+            " { session { memories(after: $c) { totalCount } } } }",
+            {"c": "SESSION_CURSOR"},
+            "after",
+            id="deleteMemories-cursor-of-another-connection",
+        ),
+    ],
+)
+async def test_bad_page_arguments_in_a_mutation_payload_change_nothing(
+    api: GraphQLClient, mutation: str, variables: dict[str, Any], field: str
+) -> None:
+    await api.data('mutation { addUser(input: {userId: "u", metadata: {a: 1}}) { user { id } } }')
+    await api.data(
+        'mutation { addSession(input: {sessionId: "s", userId: "u", metadata: {a: 1}})'
+        " { session { id } } }"
+    )
+    await api.data(
+        'mutation { addMemory(input: {sessionId: "s", memories: [{role: "h", content: "kept"}]})'
+        " { session { id } } }"
+    )
+    if variables.get("c") == "SESSION_CURSOR":
+        edges = (await api.data(SESSION_CURSOR_QUERY))["sessions"]["edges"]
+        variables = {"c": edges[0]["cursor"]}
+    before = {name: await raw_documents(api, name) for name in ("users", "sessions", "memories")}
+
+    error = await api.error(mutation, variables)
+
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}
+    assert "path" not in error
+    after = {name: await raw_documents(api, name) for name in ("users", "sessions", "memories")}
+    assert after == before
+
+
+async def test_a_good_page_in_a_mutation_payload_is_still_served(api: GraphQLClient) -> None:
+    data = await api.data(
+        'mutation { addMemory(input: {sessionId: "s", memories: [{role: "h", content: "x"}]})'
+        " { session { memories(first: 100) { totalCount edges { node { content } } } } } }"
+    )
+    memories = data["addMemory"]["session"]["memories"]
+    assert memories["totalCount"] == 1
+    assert memories["edges"] == [{"node": {"content": "x"}}]
+
+
+async def test_a_bad_page_in_a_query_stays_a_field_error(api: GraphQLClient) -> None:
+    """Queries change nothing: their page arguments are checked by the resolver, and the error
+    points at the connection's path, as before."""
+    await add_session(api, "s")
+    body = await api.post(
+        '{ session(sessionId: "s") { sessionId memories(first: 101) { totalCount } } }'
+    )
+    (error,) = body["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "first"}
+    assert error["path"] == ["session", "memories"]
