@@ -280,7 +280,7 @@ class NodeEstimate:
         return count + parents * nested
 
     def _check_page(self, connection: str, field: FieldNode, arguments: Mapping[str, Any]) -> None:
-        kind = _CURSOR_KINDS.get(connection)
+        kind = CURSOR_KINDS.get(connection)
         if kind is None:
             return
         try:
@@ -314,7 +314,7 @@ class NodeEstimate:
         return found if isinstance(found, CompositeType) else None
 
 
-_CURSOR_KINDS = {
+CURSOR_KINDS = {
     "UserConnection": "user",
     "SessionConnection": "session",
     "MemoryConnection": "memory",

@@ -20,7 +20,7 @@ from graphql import (
 from app.playground import EXAMPLE_MUTATION, EXAMPLE_QUERY
 from app.settings import Settings
 from schema import build_schema
-from schema.limits import Expansion, NodeEstimate
+from schema.limits import CURSOR_KINDS, Expansion, NodeEstimate
 from tests.conftest import (
     ForbiddenDatabase,
     GraphQLClient,
@@ -553,3 +553,10 @@ async def test_a_bad_page_in_a_query_stays_a_field_error(api: GraphQLClient) -> 
     (error,) = body["errors"]
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "first"}
     assert error["path"] == ["session", "memories"]
+
+
+def test_every_connection_type_has_its_cursor_kind_for_the_mutation_check() -> None:
+    """A connection missing from the map would escape the check before mutations."""
+    schema = build_schema(make_settings())._schema
+    connections = {name for name in schema.type_map if name.endswith("Connection")}
+    assert connections == set(CURSOR_KINDS)
