@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import strawberry
-from graphql import GraphQLError, get_operation_ast
+from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode, get_operation_ast
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -18,6 +18,37 @@ from schema.mutations import Mutation
 from schema.queries import Query
 from schema.scalars import SCALAR_MAP
 from schema.types import Memory, Session, User
+
+
+class RequireOperationName(SchemaExtension):
+    """Refuses a document of several operations sent without `operationName`, as the GraphQL
+    spec's GetOperation does; Strawberry would run the first one, which may not be the one the
+    client meant (a mutation, say). Runs before execution, so nothing is read or written."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        # Strawberry keeps the operationName as given here; its `operation_name` falls back to
+        # the document's first operation.
+        provided = getattr(context, "_provided_operation_name", None)
+        if context.result is None and document is not None and provided is None:
+            names = [
+                definition.name.value if definition.name else "(anonymous)"
+                for definition in document.definitions
+                if isinstance(definition, OperationDefinitionNode)
+            ]
+            if len(names) > 1:
+                context.result = ExecutionResult(
+                    data=None,
+                    errors=[
+                        GraphQLError(
+                            f"this document defines {len(names)} operations "
+                            f"({', '.join(names)}): give operationName to choose the one to run",
+                            extensions={"code": "BAD_USER_INPUT", "field": "operationName"},
+                        )
+                    ],
+                )
+        yield
 
 
 class RecordOperationName(SchemaExtension):
@@ -51,6 +82,7 @@ def build_schema(settings: Settings | None = None) -> MemqlSchema:
         mutation=Mutation,
         types=[User, Session, Memory],
         extensions=[
+            RequireOperationName,
             # Limits first: MaxTokensLimiter must set the parser's options before parsing.
             *limit_extensions(settings),
             lambda: ParserCache(maxsize=256),

@@ -240,6 +240,48 @@ async def test_an_operation_name_that_is_no_string_is_400(
     assert "`operationName` must be a string" in error["message"]
 
 
+TWO_OPERATIONS = (
+    "query Count { sessions { totalCount } } "
+    'mutation Add { addSession(input: {sessionId: "s"}) { session { sessionId } } }'
+)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param(TWO_OPERATIONS, id="query-first"),
+        pytest.param(
+            'mutation Add { addSession(input: {sessionId: "s"}) { session { sessionId } } } '
+            "query Count { sessions { totalCount } }",
+            id="mutation-first",
+        ),
+    ],
+)
+async def test_several_operations_without_operation_name_are_refused_and_run_nothing(
+    api: GraphQLClient, document: str
+) -> None:
+    """The GraphQL spec's GetOperation: which to run is the client's to say, never a guess."""
+    response = await api.http.post(
+        "/graphql", json={"query": document}, headers={"accept": GRAPHQL_RESPONSE}
+    )
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "operationName"}
+    assert "give operationName" in error["message"]
+    assert (await api.data("{ sessions { totalCount } }"))["sessions"]["totalCount"] == 0
+
+
+async def test_operation_name_chooses_among_several_operations(api: GraphQLClient) -> None:
+    added = await api.http.post("/graphql", json={"query": TWO_OPERATIONS, "operationName": "Add"})
+    assert added.json() == {"data": {"addSession": {"session": {"sessionId": "s"}}}}
+    counted = await api.http.post(
+        "/graphql", json={"query": TWO_OPERATIONS, "operationName": "Count"}
+    )
+    assert counted.json() == {"data": {"sessions": {"totalCount": 1}}}
+    single = await api.http.post("/graphql", json={"query": "query Only { __typename }"})
+    assert single.json() == {"data": {"__typename": "Query"}}
+
+
 async def test_an_extension_that_crashes_is_an_internal_error_logged_with_the_request_id(
     api: GraphQLClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
