@@ -30,6 +30,7 @@ from app.logs import configure_logging
 from app.middleware import (
     BodyLimitMiddleware,
     ErrorResponse,
+    InternalErrorMiddleware,
     RequestLogMiddleware,
     error_body,
 )
@@ -259,7 +260,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await sweeper.stop()
             db.close()
 
-    # Outermost first. CORS wraps the body limit, so that a browser can read its 413 too.
+    # Outermost first. CORS wraps the body limit, so that a browser can read its 413 too, and
+    # the innermost answers a route's unexpected exception, so that its 500 gets both headers
+    # (the exception handler below remains for failures in the middleware itself).
     middleware = [Middleware(RequestLogMiddleware)]
     if settings.cors_origins:
         middleware.append(
@@ -274,6 +277,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
         )
     middleware.append(Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes))
+    middleware.append(Middleware(InternalErrorMiddleware, handler=internal_error))
     playground = load_playground() if settings.graphiql else None
     routes: list[BaseRoute] = [
         Route("/graphql", MemqlGraphQL(settings, playground)),

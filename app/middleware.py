@@ -7,10 +7,12 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("memql.access")
@@ -94,6 +96,43 @@ class RequestLogMiddleware:
                     "request_id": request_id,
                 },
             )
+
+
+class InternalErrorMiddleware:
+    """Answers an exception that escapes a route, innermost, with `handler`'s response.
+
+    Starlette answers it in ServerErrorMiddleware, outside every other middleware: that 500 would
+    lack the X-Request-ID and CORS headers, so a browser would see a CORS failure, not the error.
+    Answered here, it passes through them like any other response. A client that went away gets
+    no answer; an exception after the response started is re-raised (nothing can be sent then).
+    """
+
+    def __init__(
+        self, app: ASGIApp, handler: Callable[[Request, Exception], Awaitable[Response]]
+    ) -> None:
+        self.app = app
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        response_started = False
+
+        async def send_watched(message: Message) -> None:
+            nonlocal response_started
+            response_started |= message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_watched)
+        except ClientDisconnect:
+            raise
+        except Exception as exc:
+            if response_started:
+                raise
+            response = await self.handler(Request(scope, receive), exc)
+            await response(scope, receive, send)
 
 
 class BodyLimitMiddleware:

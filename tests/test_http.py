@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, make_settings, running_app
 
 
 async def test_healthz_and_readyz_answer_json(api: GraphQLClient) -> None:
@@ -87,8 +87,6 @@ async def test_errors_outside_graphql_are_json_with_the_request_id(
         raise RuntimeError("boom")
 
     monkeypatch.setattr(api.store.db, "ping", broken)
-    transport = api.http._transport
-    transport.raise_app_exceptions = False  # type: ignore[attr-defined]
     response = await api.http.get("/readyz", headers={"x-request-id": "req-7"})
     assert response.status_code == 500
     assert response.json()["errors"][0]["extensions"] == {
@@ -96,3 +94,26 @@ async def test_errors_outside_graphql_are_json_with_the_request_id(
         "requestId": "req-7",
     }
     assert "boom" not in response.text
+    # Answered inside the middleware, so the response carries its id like any other.
+    assert response.headers["x-request-id"] == "req-7"
+
+
+async def test_an_unexpected_500_reaches_a_browser_with_cors_headers_and_is_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken() -> bool:
+        raise RuntimeError("boom")
+
+    caplog.set_level(logging.INFO, logger="memql")
+    async with running_app(make_settings(cors_origins=["https://chat.example"])) as api:
+        monkeypatch.setattr(api.store.db, "ping", broken)
+        response = await api.http.get(
+            "/readyz", headers={"origin": "https://chat.example", "x-request-id": "req-8"}
+        )
+    assert response.status_code == 500
+    assert response.headers["access-control-allow-origin"] == "https://chat.example"
+    assert response.headers["x-request-id"] == "req-8"
+    errors = [r for r in caplog.records if r.name == "memql.http" and "req-8" in r.getMessage()]
+    assert errors and errors[0].exc_info is not None
+    access = [r for r in caplog.records if r.name == "memql.access" and "req-8" in r.getMessage()]
+    assert [getattr(record, "status", None) for record in access] == [500]
