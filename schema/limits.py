@@ -15,19 +15,23 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLIncludeDirective,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLSkipDirective,
     GraphQLSyntaxError,
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
+    SelectionNode,
     SelectionSetNode,
     ValidationContext,
     VariableValues,
     get_argument_values,
+    get_directive_values,
     get_named_type,
     get_operation_ast,
     get_variable_values,
@@ -186,9 +190,10 @@ class NodeEstimate:
     (a page of none still costs a database query for each); a list field counts a node per item
     asked for (`nodes(ids:)`, the memories `addMemory` adds). The query's estimate is the sum.
 
-    Arguments are read as execution will see them: variables coerced, defaults applied. What a
-    selection set asks for is proportional to how many parents it is resolved for, so each is
-    estimated for one parent and scaled; a fragment's estimate is kept, so spreading it again
+    Arguments are read as execution will see them: variables coerced, defaults applied, and
+    what @skip or @include leaves out not counted. What a selection set asks for is
+    proportional to how many parents it is resolved for, so each is estimated for one parent
+    and scaled; a fragment's estimate is kept, so spreading it again
     costs one multiplication, and the walk is linear in the document.
 
     With `check_pages`, each connection's page arguments are checked as its resolver would
@@ -227,6 +232,8 @@ class NodeEstimate:
         the `addMemory` it is in adds (and so lists in its payload)."""
         total = 0
         for selection in selection_set.selections:
+            if not self._included(selection):
+                continue  # @skip or @include leaves it out: execution will not resolve it
             if isinstance(selection, FieldNode):
                 total += self._field(selection, parent, added)
             elif isinstance(selection, InlineFragmentNode):
@@ -240,6 +247,16 @@ class NodeEstimate:
             elif isinstance(selection, FragmentSpreadNode):
                 total += self._fragment(selection.name.value, added)
         return total
+
+    def _included(self, selection: SelectionNode) -> bool:
+        """@skip and @include, as execution reads them (skip wins)."""
+        if not selection.directives:
+            return True
+        skip = get_directive_values(GraphQLSkipDirective, selection, self.variables)
+        if skip and skip["if"]:
+            return False
+        include = get_directive_values(GraphQLIncludeDirective, selection, self.variables)
+        return not (include and not include["if"])
 
     def _fragment(self, name: str, added: int) -> int:
         estimate = self._fragment_estimates.get((name, added))

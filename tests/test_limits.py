@@ -560,3 +560,28 @@ def test_every_connection_type_has_its_cursor_kind_for_the_mutation_check() -> N
     schema = build_schema(make_settings())._schema
     connections = {name for name in schema.type_map if name.endswith("Connection")}
     assert connections == set(CURSOR_KINDS)
+
+
+async def test_fields_left_out_by_skip_or_include_are_neither_counted_nor_checked(
+    api: GraphQLClient,
+) -> None:
+    """Execution does not resolve them, so they may ask for any page."""
+    nested = NESTED_100[1:-1]  # the 100 x 100 x 100 selection, without its braces
+    skipped = "{ a: users { totalCount } " + nested.replace("100)", "100) @skip(if: true)", 1)
+    assert await api.data(skipped + " }") == {"a": {"totalCount": 0}}
+    included = "query($on: Boolean!) { a: users { totalCount } " + nested.replace(
+        "100)", "100) @include(if: $on)", 1
+    )
+    assert await api.code(included + " }", {"on": True}) == "QUERY_TOO_COMPLEX"
+    assert await api.data(included + " }", {"on": False}) == {"a": {"totalCount": 0}}
+
+    mutation = (
+        'mutation($n: Int, $history: Boolean!) { addMemory(input: {sessionId: "s",'
+        ' memories: [{role: "h", content: "x"}]}) { session { sessionId'
+        " memories(first: $n) @include(if: $history) { totalCount } } } }"
+    )
+    data = await api.data(mutation, {"n": 500, "history": False})
+    assert data == {"addMemory": {"session": {"sessionId": "s"}}}
+    error = await api.error(mutation, {"n": 500, "history": True})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "first"}
+    assert (await api.data("{ sessions { totalCount } }"))["sessions"]["totalCount"] == 1
