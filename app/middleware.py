@@ -127,7 +127,8 @@ class InternalErrorMiddleware:
         try:
             await self.app(scope, receive, send_watched)
         except ClientDisconnect:
-            raise
+            # Nobody is left to answer: logged as 499 (RequestLogMiddleware), not as an error.
+            scope.setdefault("state", {})["client_disconnected"] = True
         except Exception as exc:
             if response_started:
                 raise

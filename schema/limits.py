@@ -217,7 +217,7 @@ class NodeEstimate:
         self.check_pages = check_pages
         self.default_page_size = settings.default_page_size
         self.max_page_size = settings.max_page_size
-        self._fragment_estimates: dict[tuple[str, int], int] = {}
+        self._fragment_estimates: dict[tuple[str, str, int], int] = {}
         self._open: set[str] = set()
 
     def of_operation(self, operation: OperationDefinitionNode) -> int:
@@ -237,16 +237,25 @@ class NodeEstimate:
             if isinstance(selection, FieldNode):
                 total += self._field(selection, parent, added)
             elif isinstance(selection, InlineFragmentNode):
-                target = (
-                    self._type(selection.type_condition.name.value)
-                    if selection.type_condition
-                    else parent
-                )
+                condition = selection.type_condition
+                target = self._narrow(parent, condition.name.value) if condition else parent
                 if target is not None:
                     total += self._selections(selection.selection_set, target, added)
             elif isinstance(selection, FragmentSpreadNode):
-                total += self._fragment(selection.name.value, added)
+                total += self._fragment(selection.name.value, parent, added)
         return total
+
+    def _narrow(self, parent: CompositeType, condition: str) -> CompositeType | None:
+        """The type a fragment on `condition` is resolved as within `parent`; None when it
+        cannot apply (a Session is never a User): execution skips it, and so does the walk."""
+        target = self._type(condition)
+        if target is None or not isinstance(parent, GraphQLObjectType):
+            return target
+        if target is parent:
+            return parent
+        if isinstance(target, GraphQLInterfaceType) and target in parent.interfaces:
+            return parent  # still the same object: the interface's fields are its fields
+        return None
 
     def _included(self, selection: SelectionNode) -> bool:
         """@skip and @include, as execution reads them (skip wins)."""
@@ -258,17 +267,20 @@ class NodeEstimate:
         include = get_directive_values(GraphQLIncludeDirective, selection, self.variables)
         return not (include and not include["if"])
 
-    def _fragment(self, name: str, added: int) -> int:
-        estimate = self._fragment_estimates.get((name, added))
+    def _fragment(self, name: str, parent: CompositeType, added: int) -> int:
+        key = (name, parent.name, added)
+        estimate = self._fragment_estimates.get(key)
         if estimate is None:
             fragment = self.fragments.get(name)
-            target = self._type(fragment.type_condition.name.value) if fragment else None
-            if fragment is None or target is None or name in self._open:
+            if fragment is None or name in self._open:
                 return 0  # validation has refused such a document already
+            target = self._narrow(parent, fragment.type_condition.name.value)
+            if target is None:
+                return 0
             self._open.add(name)
             estimate = self._selections(fragment.selection_set, target, added)
             self._open.discard(name)
-            self._fragment_estimates[name, added] = estimate
+            self._fragment_estimates[key] = estimate
         return estimate
 
     def _field(self, field: FieldNode, parent: CompositeType, added: int) -> int:
@@ -313,9 +325,8 @@ class NodeEstimate:
             extensions = {"code": error.code}
             if error.field:
                 extensions["field"] = error.field
-            raise RefusedPage(
-                f"{field.name.value}: {error.message}", field, extensions=extensions
-            ) from None
+            shown = field.alias or field.name
+            raise Refused(f"{shown.value}: {error.message}", field, extensions=extensions) from None
 
     def _page_size(self, arguments: Mapping[str, Any]) -> int:
         sizes: list[int] = [
@@ -339,8 +350,9 @@ CURSOR_KINDS = {
 """The cursor kind of each connection type, as its resolver passes it to page_request."""
 
 
-class RefusedPage(GraphQLError):
-    """A connection's page arguments, refused before a mutation runs."""
+class Refused(GraphQLError):
+    """A request refused before it runs: an argument that does not coerce (a null given to a
+    non-null argument through a variable with a default), or a mutation payload's page."""
 
 
 def _is_list(type_: Any) -> bool:
@@ -364,7 +376,7 @@ class NodeLimit(SchemaExtension):
         if context.result is None:
             try:
                 nodes = self._estimate()
-            except RefusedPage as error:
+            except Refused as error:
                 context.result = ExecutionResult(data=None, errors=[error])
                 nodes = None
             if nodes is not None and nodes > self.settings.max_nodes:
@@ -384,7 +396,11 @@ class NodeLimit(SchemaExtension):
     def _estimate(self) -> int | None:
         """The estimate of the operation about to run; None when there is no such operation or
         its variables do not coerce: execution then reports the error, and runs nothing.
-        Raises RefusedPage when a mutation's payload asks for a page its resolver would refuse.
+
+        Raises Refused when an argument (a directive's too) does not coerce, or a mutation's
+        payload asks for a page its resolver would refuse. Execution would report the first
+        only at that field, if it reached it, and after a mutation's write: an estimate that
+        could not be made must not let the request run unchecked.
         """
         context = self.execution_context
         document = context.graphql_document
@@ -413,10 +429,12 @@ class NodeLimit(SchemaExtension):
         )
         try:
             return estimate.of_operation(operation)
-        except RefusedPage:
+        except Refused:
             raise
-        except GraphQLError:
-            return None
+        except GraphQLError as error:
+            raise Refused(
+                error.message, error.nodes, extensions={"code": "BAD_USER_INPUT"}
+            ) from None
 
 
 def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:

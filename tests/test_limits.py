@@ -25,6 +25,7 @@ from tests.conftest import (
     ForbiddenDatabase,
     GraphQLClient,
     add_session,
+    add_user,
     make_settings,
     raw_documents,
     running_app,
@@ -585,3 +586,80 @@ async def test_fields_left_out_by_skip_or_include_are_neither_counted_nor_checke
     error = await api.error(mutation, {"n": 500, "history": True})
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "first"}
     assert (await api.data("{ sessions { totalCount } }"))["sessions"]["totalCount"] == 1
+
+
+NESTED_LEVELS = NESTED_100[1:-1]
+
+
+@pytest.mark.parametrize(
+    ("document", "variables"),
+    [
+        pytest.param(
+            'query($b: Boolean = true) { a: user(userId: "nobody") { id @include(if: $b) } '
+            + NESTED_LEVELS
+            + " }",
+            {"b": None},
+            id="null-directive-argument",
+        ),
+        pytest.param(
+            'query($s: String = "x") { a: user(userId: $s) { id } ' + NESTED_LEVELS + " }",
+            {"s": None},
+            id="null-non-null-argument",
+        ),
+    ],
+)
+async def test_an_argument_that_does_not_coerce_refuses_the_request_before_it_runs(
+    api: GraphQLClient, document: str, variables: dict[str, Any]
+) -> None:
+    """A variable with a default may still be sent as null, which a non-null argument refuses
+    only when its field is reached: the node limit must not be skipped meanwhile, and the
+    error is the client's (BAD_USER_INPUT), not an internal one."""
+    body = await api.post(document, variables)
+    assert "data" not in body or body["data"] is None
+    (error,) = body["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert "path" not in error
+    assert "null" in error["message"]
+
+
+async def test_a_null_directive_argument_in_a_mutation_writes_nothing(api: GraphQLClient) -> None:
+    error = await api.error(
+        'mutation($b: Boolean = true) { addMemory(input: {sessionId: "s", memories: [{role: "h",'
+        ' content: "x"}]}) { memories @include(if: $b) { id } session { sessionId } } }',
+        {"b": None},
+    )
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert await raw_documents(api, "memories") == []
+    assert await raw_documents(api, "sessions") == []
+
+
+async def test_fragments_that_cannot_apply_to_the_object_are_not_checked(
+    api: GraphQLClient,
+) -> None:
+    """A Session is never a User: execution skips `... on User` inside a session, and so does
+    the page check."""
+    data = await api.data(
+        'mutation { addMemory(input: {sessionId: "s", memories: [{role: "h", content: "x"}]})'
+        " { session { sessionId ... on Node { ... on User { sessions(first: -1) { totalCount }"
+        " } } } } }"
+    )
+    assert data == {"addMemory": {"session": {"sessionId": "s"}}}
+
+
+async def test_a_fragment_spread_on_two_types_is_checked_for_each(api: GraphQLClient) -> None:
+    await add_user(api, "u")
+    error = await api.error(
+        'mutation { addSession(input: {sessionId: "s", userId: "u"}) { session { user { ...N }'
+        " ...N } } } fragment N on Node { ... on User { sessions(first: 1) { totalCount } }"
+        " ... on Session { memories(first: -1) { totalCount } } }"
+    )
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "first"}
+    assert await raw_documents(api, "sessions") == []
+
+
+async def test_a_refused_page_is_named_by_its_alias(api: GraphQLClient) -> None:
+    error = await api.error(
+        'mutation { updateSession(input: {sessionId: "s"}) { session {'
+        " recent: memories(last: -1) { totalCount } } } }"
+    )
+    assert error["message"].startswith("recent: last must not be negative")
