@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-from starlette.requests import ClientDisconnect
-from starlette.types import Message
 
 from tests.conftest import GraphQLClient, make_settings, running_app
 
@@ -119,43 +117,3 @@ async def test_an_unexpected_500_reaches_a_browser_with_cors_headers_and_is_logg
     assert errors and errors[0].exc_info is not None
     access = [r for r in caplog.records if r.name == "memql.access" and "req-8" in r.getMessage()]
     assert [getattr(record, "status", None) for record in access] == [500]
-
-
-async def test_a_client_gone_before_the_answer_is_logged_as_499_not_as_an_error(
-    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    async def gone() -> bool:
-        raise ClientDisconnect
-
-    monkeypatch.setattr(api.store.db, "ping", gone)
-    caplog.set_level(logging.INFO, logger="memql")
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/readyz",
-        "raw_path": b"/readyz",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"x-request-id", b"req-gone")],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-        "app": api.app,
-    }
-    await api.app(scope, receive, send)
-    assert sent == []  # nobody to answer
-    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
-    access = [
-        r for r in caplog.records if r.name == "memql.access" and "req-gone" in r.getMessage()
-    ]
-    assert [getattr(record, "status", None) for record in access] == [499]

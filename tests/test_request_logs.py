@@ -6,7 +6,8 @@ import json
 import logging
 
 import pytest
-from starlette.types import Message
+from starlette.requests import ClientDisconnect
+from starlette.types import Message, Scope
 
 from app.logs import make_formatter
 from tests.conftest import GraphQLClient
@@ -118,6 +119,24 @@ async def test_a_long_operation_name_is_logged_cut_short(
     assert line.operation == "Q" * 100  # type: ignore[attr-defined]
 
 
+def http_scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> Scope:
+    """An ASGI scope, to call the app directly where httpx insists on an answer."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [*headers, (b"host", b"memql.test")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("memql.test", 80),
+    }
+
+
 async def test_a_client_gone_mid_body_is_logged_once_without_an_error(
     api: GraphQLClient, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -134,21 +153,31 @@ async def test_a_client_gone_mid_body_is_logged_once_without_an_error(
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"content-type", b"application/json"), (b"host", b"memql.test")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("memql.test", 80),
-    }
+    scope = http_scope("POST", "/graphql", [(b"content-type", b"application/json")])
     await api.app(scope, receive, send)
+    assert sent == []  # nobody is left to answer
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    (line,) = access_lines(caplog)
+    assert line.status == 499  # type: ignore[attr-defined]
+
+
+async def test_a_client_gone_before_the_answer_is_logged_as_499_not_as_an_error(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def gone() -> bool:
+        raise ClientDisconnect
+
+    monkeypatch.setattr(api.store.db, "ping", gone)
+    caplog.set_level(logging.INFO)
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await api.app(http_scope("GET", "/readyz", []), receive, send)
     assert sent == []  # nobody is left to answer
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     (line,) = access_lines(caplog)
