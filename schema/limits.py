@@ -215,8 +215,6 @@ class NodeEstimate:
         self.variables = variables
         self.settings = settings
         self.check_pages = check_pages
-        self.default_page_size = settings.default_page_size
-        self.max_page_size = settings.max_page_size
         self._fragment_estimates: dict[tuple[str, str, int], int] = {}
         self._open: set[str] = set()
 
@@ -333,9 +331,9 @@ class NodeEstimate:
             arguments[name] for name in ("first", "last") if arguments.get(name) is not None
         ]
         if not sizes:
-            return self.default_page_size
+            return self.settings.default_page_size
         # The resolvers refuse a size over the maximum; clamped, the estimate stays small too.
-        return min(max(max(sizes), 0), self.max_page_size)
+        return min(max(max(sizes), 0), self.settings.max_page_size)
 
     def _type(self, name: str) -> CompositeType | None:
         found = self.schema.get_type(name)
