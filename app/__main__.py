@@ -1,5 +1,5 @@
 """`python -m app` is the `memql` command."""
 
-from app.cli import main
+from app.web.cli import main
 
 main()

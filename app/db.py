@@ -50,7 +50,7 @@ def index_specs(*, embedded: bool, purge_after_seconds: int) -> list[IndexSpec]:
 
     The TTL indexes on `deletedAt` purge soft-deleted documents `purge_after_seconds` after
     their deletion (SPEC §8). mongomock would honour them by scanning the collection on every
-    read and write, so the embedded store has none and `app.purge.Sweeper` does their work.
+    read and write, so the embedded store has none and `app.sweeper.Sweeper` does their work.
     """
     if embedded:
         return []

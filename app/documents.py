@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
 
-
-class RoleType(enum.Enum):
-    SYSTEM = "system"
-    ASSISTANT = "assistant"
-    USER = "user"
-    FUNCTION = "function"
-    TOOL = "tool"
-    NOROLE = "norole"
-
-
-def utc_now() -> datetime:
-    """Now, at the millisecond precision MongoDB stores, so cursors round-trip exactly."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
-
-
-def as_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+from app.clock import as_utc
+from app.roles import RoleType
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +84,3 @@ class MemoryDoc:
             created_at=as_utc(raw["createdAt"]),
             updated_at=as_utc(raw["updatedAt"]),
         )
-
-
-@dataclass(frozen=True, slots=True)
-class NewMemory:
-    """A memory as a client hands it to `add_memories`."""
-
-    role: str
-    content: str
-    role_type: RoleType | None = None
-    metadata: dict[str, Any] | None = None

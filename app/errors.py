@@ -1,12 +1,25 @@
-"""memql's error types: one class per GraphQL `extensions.code` of the public contract."""
+"""memql's errors: one class per GraphQL `extensions.code` of the public contract, and the one
+place each code is spelled."""
 
 from __future__ import annotations
 
+import enum
+
+
+class ErrorCode(enum.StrEnum):
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
 
 class MemqlError(Exception):
-    """An expected failure whose message is safe to show to the client."""
+    """A failure whose message is safe to show to the client, with its code."""
 
-    code = "INTERNAL_SERVER_ERROR"
+    code = ErrorCode.INTERNAL_SERVER_ERROR
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -19,40 +32,42 @@ class MemqlError(Exception):
         field = f"{prefix}.{self.field}" if not self.field.startswith("[") else prefix + self.field
         return type(self)(self.message, field=field)
 
+    @property
+    def extensions(self) -> dict[str, str]:
+        """`extensions` of the GraphQL error this failure is reported as."""
+        if self.field is None:
+            return {"code": self.code}
+        return {"code": self.code, "field": self.field}
+
+
+class InternalServerError(MemqlError):
+    """memql itself failed; the message carries only the request id, never the cause."""
+
+    code = ErrorCode.INTERNAL_SERVER_ERROR
+
 
 class BadUserInput(MemqlError):
-    code = "BAD_USER_INPUT"
+    code = ErrorCode.BAD_USER_INPUT
 
 
 class NotFound(MemqlError):
-    code = "NOT_FOUND"
+    code = ErrorCode.NOT_FOUND
 
 
 class AlreadyExists(MemqlError):
-    code = "ALREADY_EXISTS"
+    code = ErrorCode.ALREADY_EXISTS
 
 
 class Unauthenticated(MemqlError):
-    code = "UNAUTHENTICATED"
+    code = ErrorCode.UNAUTHENTICATED
 
 
 class Forbidden(MemqlError):
-    code = "FORBIDDEN"
+    code = ErrorCode.FORBIDDEN
 
 
 class QueryTooComplex(MemqlError):
-    code = "QUERY_TOO_COMPLEX"
+    code = ErrorCode.QUERY_TOO_COMPLEX
 
 
-ERROR_CODES = frozenset(
-    cls.code
-    for cls in (
-        MemqlError,
-        BadUserInput,
-        NotFound,
-        AlreadyExists,
-        Unauthenticated,
-        Forbidden,
-        QueryTooComplex,
-    )
-)
+ERROR_CODES = frozenset(ErrorCode)

@@ -65,10 +65,6 @@ def _check_key(key: object, parent: str) -> None:
     check_encodable(key, parent)
 
 
-def touches_reserved_key(patch: JsonObject) -> bool:
-    return RESERVED_KEY in patch
-
-
 def strip_nulls(value: Any) -> Any:
     """A patch applied to nothing: nulls inside objects vanish (arrays are kept as they are)."""
     if isinstance(value, dict):

@@ -9,9 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from app.documents import MemoryDoc, NewMemory, RoleType, SessionDoc, UserDoc
+from app.documents import MemoryDoc, SessionDoc, UserDoc
+from app.roles import RoleType
 from app.store import Store
 from app.store.keyset import PageRequest, SortKey
+from app.store.memories import NewMemory
 from schema.ids import encode_cursor, to_global_id
 from schema.scalars import serialize_datetime
 

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from bson import ObjectId
 
 from app.db import Collection, Document
-from app.documents import NewMemory, RoleType
+from app.roles import RoleType
 from app.store import Store
+from app.store.memories import NewMemory
 
 HOT_MEMORIES = 100
 """The first session's memories: the session whose latest 50 the benchmark reads."""

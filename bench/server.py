@@ -12,8 +12,8 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db import counting_calls
-from app.http import create_app
 from app.settings import Settings
+from app.web.http import create_app
 from bench.floor import floor_routes
 from bench.seed import Sizes, seed
 

@@ -10,9 +10,10 @@ from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from app.errors import BadUserInput
 from app.settings import Settings
 from schema.context import Context
-from schema.errors import log_unexpected
+from schema.errors import as_graphql_error, log_unexpected
 from schema.limits import limit_extensions
 from schema.mutations import Mutation
 from schema.queries import Query
@@ -41,10 +42,13 @@ class RequireOperationName(SchemaExtension):
                 context.result = ExecutionResult(
                     data=None,
                     errors=[
-                        GraphQLError(
-                            f"this document defines {len(names)} operations "
-                            f"({', '.join(names)}): give operationName to choose the one to run",
-                            extensions={"code": "BAD_USER_INPUT", "field": "operationName"},
+                        as_graphql_error(
+                            BadUserInput(
+                                f"this document defines {len(names)} operations "
+                                f"({', '.join(names)}): give operationName to choose the one "
+                                "to run",
+                                field="operationName",
+                            )
                         )
                     ],
                 )

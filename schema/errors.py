@@ -12,11 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.types import ExecutionContext, ExecutionResult
 
-from app.errors import ERROR_CODES, MemqlError
-from schema.limits import TOO_COMPLEX, is_token_limit_error
+from app.errors import ERROR_CODES, BadUserInput, InternalServerError, MemqlError, QueryTooComplex
 
 logger = logging.getLogger("memql.errors")
 
@@ -28,6 +27,19 @@ def input_field(prefix: str) -> Iterator[None]:
         yield
     except MemqlError as error:
         raise error.with_field_prefix(prefix) from None
+
+
+def as_graphql_error(error: MemqlError, at: Any = None, **extensions: Any) -> GraphQLError:
+    """A failure found outside a resolver (a limit, a request check) as a GraphQL error, at the
+    document's node(s) `at`."""
+    return GraphQLError(
+        error.message, at, original_error=error, extensions={**error.extensions, **extensions}
+    )
+
+
+def is_token_limit_error(error: GraphQLError) -> bool:
+    """graphql-core's parser aborts over MaxTokensLimiter's limit with a plain syntax error."""
+    return isinstance(error, GraphQLSyntaxError) and "tokens. Parsing aborted" in error.message
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -66,18 +78,16 @@ def coded_error(error: GraphQLError, request_id: str) -> GraphQLError:
     extensions: dict[str, Any]
     message = error.message
     if isinstance(original, MemqlError):
-        extensions = {"code": original.code}
-        if original.field:
-            extensions["field"] = original.field
+        extensions = {**(error.extensions or {}), **original.extensions}
     elif (error.extensions or {}).get("code") in ERROR_CODES:
         extensions = dict(error.extensions or {})
     elif is_token_limit_error(error):
-        extensions = {"code": TOO_COMPLEX}
+        extensions = {"code": QueryTooComplex.code}
     elif is_unexpected(error):
-        extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+        extensions = {"code": InternalServerError.code, "requestId": request_id}
         message = f"Internal server error (request id {request_id})."
     else:
-        extensions = {"code": "BAD_USER_INPUT"}
+        extensions = {"code": BadUserInput.code}
     return GraphQLError(
         message,
         nodes=error.nodes,

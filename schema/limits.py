@@ -22,7 +22,6 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLSkipDirective,
-    GraphQLSyntaxError,
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
@@ -46,18 +45,12 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 
-from app.errors import BadUserInput
+from app.errors import BadUserInput, QueryTooComplex
 from app.settings import Settings
+from schema.errors import as_graphql_error
 from schema.pagination import page_request
 
-TOO_COMPLEX = "QUERY_TOO_COMPLEX"
-
 CompositeType = GraphQLObjectType | GraphQLInterfaceType
-
-
-def is_token_limit_error(error: GraphQLError) -> bool:
-    """graphql-core's parser aborts over MaxTokensLimiter's limit with a plain syntax error."""
-    return isinstance(error, GraphQLSyntaxError) and "tokens. Parsing aborted" in error.message
 
 
 class _CodedContext:
@@ -114,11 +107,12 @@ class Expansion:
             if isinstance(definition, OperationDefinitionNode):
                 fields = min(fields + self._measure(definition.selection_set, 1)[0], self._cap)
         if fields > self.max_fields:
-            raise GraphQLError(
-                f"this document selects more than {self.max_fields:,} fields once its fragment "
-                "spreads are expanded (each spread counts its fragment's fields again): select "
-                "fewer fields or spread fragments fewer times",
-                extensions={"code": TOO_COMPLEX},
+            raise as_graphql_error(
+                QueryTooComplex(
+                    f"this document selects more than {self.max_fields:,} fields once its "
+                    "fragment spreads are expanded (each spread counts its fragment's fields "
+                    "again): select fewer fields or spread fragments fewer times"
+                )
             )
 
     def _measure(self, selection_set: SelectionSetNode, depth: int) -> tuple[int, int]:
@@ -159,10 +153,11 @@ class Expansion:
 
 
 def _too_deep() -> GraphQLError:
-    return GraphQLError(
-        f"this document nests selections more than {MAX_NESTING_DEPTH} levels deep once its "
-        "fragment spreads are expanded: spread fragments within fragments less deeply",
-        extensions={"code": TOO_COMPLEX},
+    return as_graphql_error(
+        QueryTooComplex(
+            f"this document nests selections more than {MAX_NESTING_DEPTH} levels deep once "
+            "its fragment spreads are expanded: spread fragments within fragments less deeply"
+        )
     )
 
 
@@ -320,11 +315,10 @@ class NodeEstimate:
                 before=arguments.get("before"),
             )
         except BadUserInput as error:
-            extensions = {"code": error.code}
-            if error.field:
-                extensions["field"] = error.field
             shown = field.alias or field.name
-            raise Refused(f"{shown.value}: {error.message}", field, extensions=extensions) from None
+            raise Refused(
+                f"{shown.value}: {error.message}", field, extensions=error.extensions
+            ) from None
 
     def _page_size(self, arguments: Mapping[str, Any]) -> int:
         sizes: list[int] = [
@@ -381,11 +375,13 @@ class NodeLimit(SchemaExtension):
                 context.result = ExecutionResult(
                     data=None,
                     errors=[
-                        GraphQLError(
-                            f"this query could return up to {nodes:,} nodes; the limit is "
-                            f"{self.settings.max_nodes:,}: ask for smaller pages (first/last) "
-                            "or nest fewer connections",
-                            extensions={"code": TOO_COMPLEX, "nodes": nodes},
+                        as_graphql_error(
+                            QueryTooComplex(
+                                f"this query could return up to {nodes:,} nodes; the limit is "
+                                f"{self.settings.max_nodes:,}: ask for smaller pages "
+                                "(first/last) or nest fewer connections"
+                            ),
+                            nodes=nodes,
                         )
                     ],
                 )
@@ -431,7 +427,7 @@ class NodeLimit(SchemaExtension):
             raise
         except GraphQLError as error:
             raise Refused(
-                error.message, error.nodes, extensions={"code": "BAD_USER_INPUT"}
+                error.message, error.nodes, extensions=BadUserInput(error.message).extensions
             ) from None
 
 
@@ -439,7 +435,7 @@ def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     """The limit extensions, as factories. The validation rules are made once here, so the
     validation cache (keyed on the rule classes) keeps hitting across requests."""
     rules = [
-        _coded_rule(rule, TOO_COMPLEX)
+        _coded_rule(rule, QueryTooComplex.code)
         for limiter in (
             QueryDepthLimiter(max_depth=settings.max_depth),
             MaxAliasesLimiter(max_alias_count=settings.max_aliases),

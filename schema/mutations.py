@@ -8,9 +8,10 @@ import strawberry
 from strawberry.extensions import FieldExtension
 from strawberry.extensions.field_extension import AsyncExtensionResolver, SyncExtensionResolver
 
-from app.documents import NewMemory, RoleType
 from app.errors import BadUserInput
-from app.purge import purge_deleted
+from app.roles import RoleType
+from app.store.memories import NewMemory
+from app.sweeper import purge_deleted
 from app.validation import parse_uuid
 from schema.errors import input_field
 from schema.ids import from_global_id

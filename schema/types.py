@@ -7,8 +7,9 @@ from datetime import datetime
 
 import strawberry
 
-from app.documents import MemoryDoc, RoleType, SessionDoc, UserDoc
+from app.documents import MemoryDoc, SessionDoc, UserDoc
 from app.errors import NotFound
+from app.roles import RoleType
 from app.store.access import forbid_other_user
 from schema.context import Context
 from schema.ids import to_global_id

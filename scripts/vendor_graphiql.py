@@ -1,4 +1,4 @@
-"""Vendor GraphiQL's browser builds from npm into app/static/graphiql/ and record, in its
+"""Vendor GraphiQL's browser builds from npm into app/web/static/graphiql/ and record, in its
 manifest.json, each package's version and npm integrity and each file's sha256.
 
 Run it after changing PACKAGES: `python3 scripts/vendor_graphiql.py` (needs `npm`)."""

@@ -15,9 +15,9 @@ import pytest
 from starlette.applications import Starlette
 
 from app.auth import issue_token
-from app.http import create_app
 from app.settings import Settings
 from app.store import Store
+from app.web.http import create_app
 
 TEST_MONGODB_URL = os.environ.get("MEMQL_TEST_MONGODB_URL") or None
 ON_MONGODB = TEST_MONGODB_URL is not None

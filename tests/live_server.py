@@ -9,8 +9,8 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from app.http import create_app
 from app.settings import Settings
+from app.web.http import create_app
 
 START_TIMEOUT = 20.0
 

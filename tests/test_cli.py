@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app.cli import main
+from app.web.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 

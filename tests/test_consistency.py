@@ -14,7 +14,7 @@ import pytest
 
 import app.store.keyset as keyset
 import app.store.writelock as writelock
-from app.documents import utc_now
+from app.clock import utc_now
 from tests.conftest import (
     GraphQLClient,
     add_memories,
@@ -152,7 +152,7 @@ async def test_memories_added_during_a_delete_survive_it_whatever_the_clocks(
 
 
 def new_memory(content: str) -> Any:
-    from app.documents import NewMemory
+    from app.store.memories import NewMemory
 
     return NewMemory(role="h", content=content)
 

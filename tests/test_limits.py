@@ -17,8 +17,8 @@ from graphql import (
     parse,
 )
 
-from app.playground import EXAMPLE_MUTATION, EXAMPLE_QUERY
 from app.settings import Settings
+from app.web.playground import EXAMPLE_MUTATION, EXAMPLE_QUERY
 from schema import build_schema
 from schema.limits import CURSOR_KINDS, Expansion, NodeEstimate
 from tests.conftest import (

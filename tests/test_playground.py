@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.playground import EXAMPLE_MUTATION, EXAMPLE_QUERY, VENDORED
+from app.web.playground import EXAMPLE_MUTATION, EXAMPLE_QUERY, VENDORED
 from tests.conftest import GraphQLClient, make_settings, running_app
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ import pymongo
 import pytest
 from playwright.sync_api import ConsoleMessage, Route, expect, sync_playwright
 
-from app.playground import EXAMPLE_MUTATION
+from app.web.playground import EXAMPLE_MUTATION
 from tests.conftest import ON_MONGODB, make_settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,11 +20,12 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
-from app.cli import main
+from app.clock import utc_now
 from app.db import Database
-from app.documents import NewMemory, utc_now
-from app.http import create_app
-from app.purge import PurgeCounts, Sweeper, purge_deleted
+from app.store.memories import NewMemory
+from app.sweeper import PurgeCounts, Sweeper, purge_deleted
+from app.web.cli import main
+from app.web.http import create_app
 from tests.conftest import (
     ADD_MEMORY,
     TEST_MONGODB_URL,
@@ -195,7 +196,7 @@ async def test_a_failed_sweep_is_logged_and_the_next_one_purges(
             raise ConnectionError("the database hiccuped")
         return await purge_deleted(db, deleted_before=deleted_before)
 
-    monkeypatch.setattr("app.purge.purge_deleted", fails_once)
+    monkeypatch.setattr("app.sweeper.purge_deleted", fails_once)
     db = Database.connect(make_settings(mongodb_url=None, purge_after_seconds=0))
     deleted_at = utc_now() - timedelta(seconds=1)
     await db.sessions.insert_many([{"sessionId": "s", "deletedAt": deleted_at}])

@@ -64,7 +64,7 @@ def test_dependencies_are_bounded_above() -> None:
         "typing-extensions",
         "pydantic-settings",
     } <= names
-    assert project["scripts"] == {"memql": "app.cli:main"}
+    assert project["scripts"] == {"memql": "app.web.cli:main"}
 
 
 def compose() -> dict[str, Any]:

@@ -12,8 +12,8 @@ from typing import Any, Generic, TypeVar
 
 from pymongo import ASCENDING, DESCENDING
 
+from app.clock import as_utc
 from app.db import Collection, Document
-from app.documents import as_utc
 
 T = TypeVar("T")
 P = TypeVar("P", bound=Hashable)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
 
+from app.clock import utc_now
 from app.db import Database, Document
-from app.documents import MemoryDoc, NewMemory, SessionDoc, utc_now
+from app.documents import MemoryDoc, SessionDoc
 from app.errors import NotFound
 from app.metadata import JsonObject, check_stored_size, strip_nulls, validate_patch
+from app.roles import RoleType
 from app.store.access import (
     forbid_reserved_metadata,
     no_access,
@@ -26,6 +30,16 @@ from app.validation import check_content, check_identifier, check_memory_count, 
 
 LIVE: Document = {"deletedAt": None}
 ORDER = ("seq",)
+
+
+@dataclass(frozen=True, slots=True)
+class NewMemory:
+    """A memory as a client hands it to `MemoryStore.add`."""
+
+    role: str
+    content: str
+    role_type: RoleType | None = None
+    metadata: dict[str, Any] | None = None
 
 
 def _check_new_memories(memories: Sequence[NewMemory], owner: str | None) -> list[JsonObject]:

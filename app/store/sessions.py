@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from bson import ObjectId
 from pymongo import ReturnDocument
 
+from app.clock import utc_now
 from app.db import Database, Document
-from app.documents import SessionDoc, utc_now
+from app.documents import SessionDoc
 from app.errors import AlreadyExists, NotFound
 from app.metadata import JsonObject, check_stored_size, strip_nulls, validate_patch
 from app.store.access import (

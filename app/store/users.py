@@ -8,8 +8,9 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ReturnDocument
 
+from app.clock import utc_now
 from app.db import Database, Document
-from app.documents import UserDoc, utc_now
+from app.documents import UserDoc
 from app.errors import AlreadyExists, NotFound
 from app.metadata import JsonObject, check_stored_size, strip_nulls, validate_patch
 from app.store.access import forbid_other_user, forbid_reserved_metadata

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from bson import ObjectId
 from pymongo import ReturnDocument
 
+from app.clock import utc_now
 from app.db import Collection, Document
-from app.documents import utc_now
 
 LEASE = timedelta(seconds=10)
 WAIT_SECONDS = 30.0

@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import uvicorn
-from app.http import create_app
 from app.settings import Settings
 from app.store import Store
+from app.web.http import create_app
 from bson import ObjectId
 from starlette.applications import Starlette
 

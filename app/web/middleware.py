@@ -1,19 +1,21 @@
-"""ASGI middleware: request ids with one access-log line per request, and the body size limit."""
+"""ASGI middleware: request ids with one access-log line per request, the body size limit, and
+the innermost answer to an unexpected exception."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import BadUserInput
+from app.web.error_responses import ErrorResponse
 
 access_log = logging.getLogger("memql.access")
 
@@ -31,18 +33,6 @@ def loggable_operation_name(name: object) -> str:
         return "-"
     name = name[:MAX_LOGGED_OPERATION_NAME]
     return name if _GRAPHQL_NAME.fullmatch(name) else "-"
-
-
-def error_body(message: str, code: str, **extensions: str) -> dict[str, object]:
-    return {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
-
-
-class ErrorResponse(JSONResponse):
-    """A JSON error body, escaped to ASCII: a message quoting the client's input can always be
-    encoded, even an unpaired surrogate (which a JSON `\\ud800` escape decodes to)."""
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 class RequestLogMiddleware:
@@ -174,10 +164,7 @@ class BodyLimitMiddleware:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = ErrorResponse(
-            error_body(
-                f"the request body is over the limit of {self.max_bytes} bytes",
-                "BAD_USER_INPUT",
-            ),
+            BadUserInput(f"the request body is over the limit of {self.max_bytes} bytes"),
             status_code=413,
         )
         await response(scope, receive, send)

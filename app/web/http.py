@@ -25,19 +25,14 @@ from strawberry.types import ExecutionResult
 
 from app.auth import OPEN, Viewer, authenticate
 from app.db import Database
-from app.errors import Unauthenticated
+from app.errors import BadUserInput, InternalServerError, Unauthenticated
 from app.logs import configure_logging
-from app.middleware import (
-    BodyLimitMiddleware,
-    ErrorResponse,
-    InternalErrorMiddleware,
-    RequestLogMiddleware,
-    error_body,
-)
-from app.playground import Playground, load_playground
-from app.purge import Sweeper
 from app.settings import Settings, load_settings
 from app.store import Store
+from app.sweeper import Sweeper
+from app.web.error_responses import ErrorResponse
+from app.web.middleware import BodyLimitMiddleware, InternalErrorMiddleware, RequestLogMiddleware
+from app.web.playground import Playground, load_playground
 from schema import build_schema
 from schema.context import Context
 from schema.errors import coded_errors, is_request_error, is_unexpected
@@ -98,14 +93,14 @@ class MemqlGraphQL(GraphQL[Context, None]):
             response = await self.run(request)
         except Unauthenticated as exc:
             response = ErrorResponse(
-                error_body(exc.message, exc.code),
+                exc,
                 status_code=401,
                 media_type=media_type,
                 headers={"WWW-Authenticate": 'Bearer realm="memql"'},
             )
         except HTTPException as exc:
             response = ErrorResponse(
-                error_body(exc.reason, "BAD_USER_INPUT"),
+                BadUserInput(exc.reason),
                 status_code=exc.status_code,
                 media_type=media_type,
                 headers={"Allow": "GET, POST"} if exc.status_code == 405 else None,
@@ -230,12 +225,9 @@ async def internal_error(request: Request, exc: Exception) -> JSONResponse:
     request_id = request_id_of(request)
     logger.error("unhandled error in request %s", request_id, exc_info=exc)
     return ErrorResponse(
-        error_body(
-            f"Internal server error (request id {request_id}).",
-            "INTERNAL_SERVER_ERROR",
-            requestId=request_id,
-        ),
+        InternalServerError(f"Internal server error (request id {request_id})."),
         status_code=500,
+        requestId=request_id,
     )
 
 

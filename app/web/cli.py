@@ -13,7 +13,7 @@ import click
 from app.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
-    from app.purge import PurgeCounts
+    from app.sweeper import PurgeCounts
 
 _DURATION = re.compile(r"^([0-9]+)([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
@@ -83,7 +83,7 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
             "already controls access."
         )
     uvicorn.run(
-        "app.http:create_app",
+        "app.web.http:create_app",
         factory=True,
         host=host,
         port=port,
@@ -127,7 +127,7 @@ async def _purge(settings: Settings) -> PurgeCounts:
     from pymongo.errors import PyMongoError
 
     from app.db import Database
-    from app.purge import purge_deleted
+    from app.sweeper import purge_deleted
 
     db = Database.connect(settings)
     try:

@@ -1,5 +1,5 @@
 """The GraphiQL playground on `GET /graphql`: memql's own page over GraphiQL builds vendored from
-npm (app/static/graphiql/), every file served by memql itself so it works without internet."""
+npm (app/web/static/graphiql/), every file served by memql itself so it works without internet."""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from app.clock import utc_now
 from app.db import MEMORIES, SESSIONS, USERS, Database, Document
-from app.documents import utc_now
 
 logger = logging.getLogger("memql.purge")
 

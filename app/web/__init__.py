@@ -1,0 +1,1 @@
+"""The web layer: the entry points (GraphQL over HTTP, the playground, the command line)."""
