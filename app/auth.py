@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from app.errors import BadUserInput, Forbidden, Unauthenticated
+from app.errors import BadUserInput, Unauthenticated
 from app.validation import check_identifier
 
 ALGORITHM = "HS256"
@@ -15,22 +15,10 @@ ALGORITHM = "HS256"
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """The caller. An admin sees everything; a user sees and changes only their own data."""
+    """Who calls: an admin, or one user (what each may do is app.store.access's)."""
 
     admin: bool
     user_id: str | None = None
-
-    @property
-    def owner(self) -> str | None:
-        """The user every read and write is confined to, or None for an admin."""
-        return None if self.admin else self.user_id
-
-    def require_admin(self, what: str) -> None:
-        if not self.admin:
-            raise Forbidden(f"{what} needs an admin token")
-
-    def can_see(self, user_id: str | None) -> bool:
-        return self.admin or (user_id is not None and user_id == self.user_id)
 
 
 # With no secret configured there is no authentication: every caller is an admin.

@@ -12,7 +12,7 @@ from typing import Any
 
 import bson
 
-from app.errors import BadUserInput
+from app.errors import BadUserInput, Forbidden
 from app.validation import check_encodable
 
 MAX_DEPTH = 16
@@ -63,6 +63,29 @@ def _check_key(key: object, parent: str) -> None:
             field=f"{parent}.{key}",
         )
     check_encodable(key, parent)
+
+
+def checked_patch(patch: object, field: str, *, may_write_reserved: bool) -> JsonObject:
+    """`patch` once it is known to be a metadata object this caller may merge."""
+    validate_patch(patch, field)
+    assert isinstance(patch, dict)
+    if RESERVED_KEY in patch and not may_write_reserved:
+        raise Forbidden(
+            f"only admin tokens may write the metadata key {RESERVED_KEY!r}",
+            field=f"{field}.{RESERVED_KEY}",
+        )
+    return patch
+
+
+def new_metadata(patch: object | None, field: str, *, may_write_reserved: bool) -> JsonObject:
+    """The metadata a new document stores for `patch`: checked, nulls dropped, within size."""
+    if patch is None:
+        return {}
+    stored: JsonObject = strip_nulls(
+        checked_patch(patch, field, may_write_reserved=may_write_reserved)
+    )
+    check_stored_size(stored, field)
+    return stored
 
 
 def strip_nulls(value: Any) -> Any:

@@ -1,40 +1,18 @@
-"""Hard deletion of soft-deleted documents (Zep's purge): on demand, and the embedded store's
-sweeper that does what MongoDB's TTL indexes do."""
+"""The embedded store's sweeper: it hard-deletes what MongoDB's TTL indexes would, since the
+embedded store has none."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+from app.auth import OPEN
 from app.clock import utc_now
-from app.db import MEMORIES, SESSIONS, USERS, Database, Document
+from app.store import PurgeCounts, Store
 
 logger = logging.getLogger("memql.purge")
-
-
-@dataclass(frozen=True, slots=True)
-class PurgeCounts:
-    users: int
-    sessions: int
-    memories: int
-
-    @property
-    def total(self) -> int:
-        return self.users + self.sessions + self.memories
-
-
-async def purge_deleted(db: Database, *, deleted_before: datetime | None = None) -> PurgeCounts:
-    """Delete every soft-deleted document (or only those deleted before `deleted_before`)."""
-    condition: Document = {"$ne": None} if deleted_before is None else {"$lt": deleted_before}
-    counts = {}
-    # Memories first: a session is never gone while memories that point to it remain.
-    for name in (MEMORIES, SESSIONS, USERS):
-        result = await db.collection(name).delete_many({"deletedAt": condition})
-        counts[name] = result.deleted_count
-    return PurgeCounts(users=counts[USERS], sessions=counts[SESSIONS], memories=counts[MEMORIES])
 
 
 class Sweeper:
@@ -45,15 +23,16 @@ class Sweeper:
     does this work for every memql process at once.
     """
 
-    def __init__(self, db: Database, *, interval: float) -> None:
-        self.db = db
-        self.grace = timedelta(seconds=db.purge_after_seconds)
+    def __init__(self, store: Store, *, interval: float) -> None:
+        self.db = store.db
+        self.store = store.for_viewer(OPEN)
+        self.grace = timedelta(seconds=self.db.purge_after_seconds)
         self.interval = interval
         self.task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
     async def sweep(self) -> PurgeCounts:
-        counts = await purge_deleted(self.db, deleted_before=utc_now() - self.grace)
+        counts = await self.store.purge_deleted(deleted_before=utc_now() - self.grace)
         if counts.total:
             logger.info(
                 "purged what was deleted over %d s ago: %d users, %d sessions, %d memories",

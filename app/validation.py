@@ -5,6 +5,9 @@ from __future__ import annotations
 import unicodedata
 import uuid
 
+from bson import ObjectId
+from bson.errors import InvalidId
+
 from app.errors import BadUserInput
 
 MAX_IDENTIFIER_LENGTH = 256
@@ -80,4 +83,12 @@ def parse_uuid(value: str) -> str | None:
     try:
         return str(uuid.UUID(value))
     except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def parse_object_id(value: str) -> ObjectId | None:
+    """The ObjectId a client-given string stands for, or None when it is not one."""
+    try:
+        return ObjectId(value)
+    except (InvalidId, TypeError):
         return None

@@ -9,24 +9,26 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.auth import OPEN
 from app.documents import MemoryDoc, SessionDoc, UserDoc
 from app.roles import RoleType
-from app.store import Store
+from app.store import Store, ViewerStore
 from app.store.keyset import PageRequest, SortKey
 from app.store.memories import NewMemory
-from schema.ids import encode_cursor, to_global_id
+from schema.global_ids import to_global_id
+from schema.pagination import MEMORIES, SESSIONS, Paging
 from schema.scalars import serialize_datetime
 
 Json = dict[str, Any]
 
 
-def store_of(request: Request) -> Store:
+def store_of(request: Request) -> ViewerStore:
     store: Store = request.app.state.store
-    return store
+    return store.for_viewer(OPEN)
 
 
-def edge(kind: str, key: SortKey, node: Json) -> Json:
-    return {"cursor": encode_cursor(kind, key), "node": node}
+def edge(paging: Paging, key: SortKey, node: Json) -> Json:
+    return {"cursor": paging.cursor(key), "node": node}
 
 
 def session_json(doc: SessionDoc) -> Json:
@@ -61,12 +63,12 @@ async def sessions(request: Request) -> JSONResponse:
             "data": {
                 "sessions": {
                     "edges": [
-                        edge("session", key, session_json(doc))
+                        edge(SESSIONS, key, session_json(doc))
                         for key, doc in zip(keys, page.items, strict=True)
                     ],
                     "pageInfo": {
                         "hasNextPage": page.has_more,
-                        "endCursor": encode_cursor("session", keys[-1]) if keys else None,
+                        "endCursor": SESSIONS.cursor(keys[-1]) if keys else None,
                     },
                 }
             }
@@ -94,14 +96,12 @@ async def session_memories(request: Request) -> JSONResponse:
                     "sessionId": session.session_id,
                     "memories": {
                         "edges": [
-                            edge("memory", key, memory_json(doc))
+                            edge(MEMORIES, key, memory_json(doc))
                             for key, doc in zip(page.keys, page.items, strict=True)
                         ],
                         "pageInfo": {
                             "hasPreviousPage": page.has_more,
-                            "startCursor": (
-                                encode_cursor("memory", page.keys[0]) if page.keys else None
-                            ),
+                            "startCursor": (MEMORIES.cursor(page.keys[0]) if page.keys else None),
                         },
                     },
                 }

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bson import ObjectId
 
+from app.auth import OPEN
 from app.db import Collection, Document
 from app.roles import RoleType
 from app.store import Store
@@ -70,11 +71,12 @@ async def seed(store: Store, sizes: Sizes) -> None:
     on every store call, so a call per document would take minutes). Users own sessions
     round-robin: user i has sessions i, i + users, ..."""
     db = store.db
-    await store.users.add(user_id(0), first_name="User 0", metadata={"plan": "bench"})
-    await store.sessions.add(session_id(0), user_id=user_id(0), metadata={"topic": "bench"})
+    admin = store.for_viewer(OPEN)
+    await admin.users.add(user_id(0), first_name="User 0", metadata={"plan": "bench"})
+    await admin.sessions.add(session_id(0), user_id=user_id(0), metadata={"topic": "bench"})
     hot = sizes.memories_of(0)
     if hot:
-        await store.memories.add(session_id(0), [memory(0, seq) for seq in range(hot)])
+        await admin.memories.add(session_id(0), [memory(0, seq) for seq in range(hot)])
     user = await db.users.find_one({"userId": user_id(0)})
     session = await db.sessions.find_one({"sessionId": session_id(0)})
     assert user is not None and session is not None

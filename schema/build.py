@@ -14,6 +14,7 @@ from app.errors import BadUserInput
 from app.settings import Settings
 from schema.context import Context
 from schema.errors import as_graphql_error, log_unexpected
+from schema.execution import executor_class
 from schema.limits import limit_extensions
 from schema.mutations import Mutation
 from schema.queries import Query
@@ -94,4 +95,5 @@ def build_schema(settings: Settings | None = None) -> MemqlSchema:
             RecordOperationName,
         ],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        execution_context_class=executor_class(settings),
     )

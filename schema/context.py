@@ -1,4 +1,5 @@
-"""Per-request state handed to every resolver: the store, settings, loaders and request id."""
+"""Per-request state handed to every resolver: the caller's store, settings, loaders and request
+id."""
 
 from __future__ import annotations
 
@@ -6,19 +7,18 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
-from app.auth import OPEN, Viewer
 from app.settings import Settings
-from app.store import Store
+from app.store import ViewerStore
 from schema.loaders import Loaders
 
 
 @dataclass
 class Context:
-    store: Store
+    store: ViewerStore
+    """The stores bound to the caller: every read and write is confined to what it may do."""
     settings: Settings
     request_id: str = "-"
     request: Request | None = None
-    viewer: Viewer = OPEN
     operation_name: str | None = None
     loaders: Loaders = field(init=False)
 

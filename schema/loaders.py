@@ -11,9 +11,9 @@ from bson import ObjectId
 from strawberry.dataloader import DataLoader
 
 from app.documents import MemoryDoc, SessionDoc, UserDoc
-from app.store import Store
+from app.store import ViewerStore
 from app.store.keyset import ChildLists, Page, PageRequest
-from schema.pagination import Connection, connection
+from schema.pagination import MEMORIES, SESSIONS, Connection, Paging
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -59,8 +59,8 @@ class ChildLoaders(Generic[P, T]):
     """The loaders of one kind of nested connection: pages, the flag on the far side of the
     start cursor, and counts, each one query per nesting level."""
 
-    def __init__(self, kind: str, lists: ChildLists[P, T]) -> None:
-        self.kind = kind
+    def __init__(self, paging: Paging, lists: ChildLists[P, T]) -> None:
+        self.paging = paging
 
         async def flags(parents: list[P], request: PageRequest) -> dict[P, bool]:
             behind = await lists.any_behind(parents, request)
@@ -84,11 +84,11 @@ class ChildLoaders(Generic[P, T]):
         async def count() -> int:
             return await self.counts.load((parent, None))
 
-        return connection(self.kind, page, request, to_node, behind=behind, counter=count)
+        return self.paging.connection(page, request, to_node, behind=behind, counter=count)
 
 
 class Loaders:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: ViewerStore) -> None:
         self.user_by_user_id: DataLoader[str, UserDoc | None] = keyed_loader(
             store.users.get_many, lambda doc: doc.user_id
         )
@@ -105,8 +105,8 @@ class Loaders:
             store.memories.get_many, lambda doc: doc.uuid
         )
         self.sessions_of_user: ChildLoaders[str, SessionDoc] = ChildLoaders(
-            "session", store.sessions.of_users()
+            SESSIONS, store.sessions.of_users()
         )
         self.memories_of_session: ChildLoaders[str, MemoryDoc] = ChildLoaders(
-            "memory", store.memories.of_sessions()
+            MEMORIES, store.memories.of_sessions()
         )

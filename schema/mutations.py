@@ -11,10 +11,10 @@ from strawberry.extensions.field_extension import AsyncExtensionResolver, SyncEx
 from app.errors import BadUserInput
 from app.roles import RoleType
 from app.store.memories import NewMemory
-from app.sweeper import purge_deleted
 from app.validation import parse_uuid
 from schema.errors import input_field
-from schema.ids import from_global_id
+from schema.global_ids import from_global_id
+from schema.pagination import ListSize, sized_list_field
 from schema.scalars import JSON, json_argument
 from schema.types import Info, Memory, Session, User
 
@@ -91,7 +91,10 @@ class SessionPayload:
 @strawberry.type
 class AddMemoryPayload:
     session: Session
-    memories: list[Memory] = strawberry.field(description="The memories just stored, in order.")
+    memories: list[Memory] = sized_list_field(
+        ListSize("input.memories", of_parent=True),
+        description="The memories just stored, in order.",
+    )
 
 
 @strawberry.type
@@ -159,7 +162,6 @@ class Mutation:
                 first_name=input.first_name,
                 last_name=input.last_name,
                 metadata=json_argument(input.metadata),
-                owner=info.context.viewer.owner,
             )
         return UserPayload(user=User.from_doc(doc))
 
@@ -172,13 +174,12 @@ class Mutation:
                 first_name=input.first_name,
                 last_name=input.last_name,
                 metadata=json_argument(input.metadata),
-                owner=info.context.viewer.owner,
             )
         return UserPayload(user=User.from_doc(doc))
 
     @mutation(description="Soft-deletes the user, its sessions and their memories.")
     async def delete_user(self, info: Info, user_id: str) -> DeletePayload:
-        doc = await info.context.store.users.delete(user_id, owner=info.context.viewer.owner)
+        doc = await info.context.store.users.delete(user_id)
         return DeletePayload(deleted_id=User.from_doc(doc).id)
 
     @mutation()
@@ -188,7 +189,6 @@ class Mutation:
                 input.session_id,
                 user_id=input.user_id,
                 metadata=json_argument(input.metadata),
-                owner=info.context.viewer.owner,
             )
         return SessionPayload(session=Session.from_doc(doc))
 
@@ -199,13 +199,12 @@ class Mutation:
                 input.session_id,
                 user_id=input.user_id,
                 metadata=json_argument(input.metadata),
-                owner=info.context.viewer.owner,
             )
         return SessionPayload(session=Session.from_doc(doc))
 
     @mutation(description="Soft-deletes the session and all its memories.")
     async def delete_session(self, info: Info, session_id: str) -> DeletePayload:
-        doc = await info.context.store.sessions.delete(session_id, owner=info.context.viewer.owner)
+        doc = await info.context.store.sessions.delete(session_id)
         return DeletePayload(deleted_id=Session.from_doc(doc).id)
 
     @mutation()
@@ -220,9 +219,7 @@ class Mutation:
             for memory in input.memories
         ]
         with input_field("input"):
-            session, stored = await info.context.store.memories.add(
-                input.session_id, memories, owner=info.context.viewer.owner
-            )
+            session, stored = await info.context.store.memories.add(input.session_id, memories)
         parent = Session.from_doc(session)
         return AddMemoryPayload(
             session=parent, memories=[Memory.from_doc(doc, session=parent) for doc in stored]
@@ -234,15 +231,12 @@ class Mutation:
             doc = await info.context.store.memories.update(
                 memory_uuid(input.id),
                 json_argument(input.metadata),
-                owner=info.context.viewer.owner,
             )
         return MemoryPayload(memory=Memory.from_doc(doc))
 
     @mutation(description="Soft-deletes every memory of the session; the session stays.")
     async def delete_memories(self, info: Info, session_id: str) -> DeleteMemoriesPayload:
-        session, count = await info.context.store.memories.delete_all(
-            session_id, owner=info.context.viewer.owner
-        )
+        session, count = await info.context.store.memories.delete_all(session_id)
         return DeleteMemoriesPayload(session=Session.from_doc(session), deleted_count=count)
 
     @mutation(
@@ -250,6 +244,5 @@ class Mutation:
         "(admin only)."
     )
     async def purge_deleted(self, info: Info) -> PurgePayload:
-        info.context.viewer.require_admin("purgeDeleted")
-        counts = await purge_deleted(info.context.store.db)
+        counts = await info.context.store.purge_deleted()
         return PurgePayload(users=counts.users, sessions=counts.sessions, memories=counts.memories)

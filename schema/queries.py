@@ -7,38 +7,39 @@ from typing import cast
 import strawberry
 
 from app.errors import BadUserInput
-from app.store.access import no_access
-from app.validation import check_identifier, parse_uuid
-from schema.ids import from_global_id, parse_object_id
-from schema.pagination import Connection, page_request, resolve_connection
-from schema.permissions import visible
+from app.store.keyset import PageRequest
+from app.validation import check_identifier, parse_object_id, parse_uuid
+from schema.global_ids import from_global_id
+from schema.pagination import (
+    SESSIONS,
+    USERS,
+    Connection,
+    ListSize,
+    connection_field,
+    sized_list_field,
+)
 from schema.types import Info, Memory, Node, Session, User
 
 
 async def load_node(info: Info, global_id: str, field: str = "id") -> Node | None:
     type_name, key = from_global_id(global_id, field)
-    context = info.context
-    loaders, viewer = context.loaders, context.viewer
-    where = {"what": "node", "key": global_id, "field": field}
+    loaders = info.context.loaders
+    node: Node | None = None
     if type_name == "Memory":
         memory_uuid = parse_uuid(key)
         memory = await loaders.memory_by_uuid.load(memory_uuid) if memory_uuid else None
-        owner = None
-        if memory is not None and not viewer.admin:
-            session = await loaders.session_by_session_id.load(memory.session_id)
-            owner = session.user_id if session else None
-        memory = visible(viewer, memory, owner, **where)
-        return Memory.from_doc(memory) if memory else None
-    object_id = parse_object_id(key)
-    if type_name == "User":
+        node = Memory.from_doc(memory) if memory else None
+    elif type_name == "User":
+        object_id = parse_object_id(key)
         user = await loaders.user_by_id.load(object_id) if object_id else None
-        user = visible(viewer, user, user.user_id if user else None, **where)
-        return User.from_doc(user) if user else None
-    if type_name == "Session":
+        node = User.from_doc(user) if user else None
+    elif type_name == "Session":
+        object_id = parse_object_id(key)
         session = await loaders.session_by_id.load(object_id) if object_id else None
-        session = visible(viewer, session, session.user_id if session else None, **where)
-        return Session.from_doc(session) if session else None
-    return visible(viewer, None, None, **where)
+        node = Session.from_doc(session) if session else None
+    if node is None:
+        info.context.store.access.unseen("node", global_id, field)
+    return node
 
 
 @strawberry.type
@@ -47,7 +48,9 @@ class Query:
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await load_node(info, id)
 
-    @strawberry.field(description="The live objects with these global IDs, null where none.")
+    @sized_list_field(
+        ListSize("ids"), description="The live objects with these global IDs, null where none."
+    )
     def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         limit = info.context.settings.max_page_size
         if len(ids) > limit:
@@ -60,27 +63,15 @@ class Query:
     @strawberry.field(description="null when no live user has this userId.")
     async def user(self, info: Info, user_id: str) -> User | None:
         check_identifier(user_id, "userId")
-        context = info.context
-        if not context.viewer.can_see(user_id):
-            raise no_access("user", user_id, "userId")
-        doc = await context.loaders.user_by_user_id.load(user_id)
-        return User.from_doc(doc) if doc else None
+        doc = await info.context.loaders.user_by_user_id.load(user_id)
+        if doc is None:
+            info.context.store.access.unseen_user(user_id)
+            return None
+        return User.from_doc(doc)
 
-    @strawberry.field(description="All live users, oldest first.")
-    async def users(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[User]:
-        context = info.context
-        request = page_request(
-            "user", context.settings, first=first, after=after, last=last, before=before
-        )
-        query = context.store.users.list(owner=context.viewer.owner)
-        return await resolve_connection("user", query, request, User.from_doc)
+    @connection_field(USERS, description="All live users, oldest first.")
+    async def users(self, info: Info, page: PageRequest) -> Connection[User]:
+        return await USERS.resolve(info.context.store.users.list(), page, User.from_doc)
 
     @strawberry.field(
         description="null when no live session has this sessionId (deleted sessions are not "
@@ -88,35 +79,20 @@ class Query:
     )
     async def session(self, info: Info, session_id: str) -> Session | None:
         check_identifier(session_id, "sessionId")
-        context = info.context
-        doc = await context.loaders.session_by_session_id.load(session_id)
-        doc = visible(
-            context.viewer,
-            doc,
-            doc.user_id if doc else None,
-            what="session",
-            key=session_id,
-            field="sessionId",
-        )
-        return Session.from_doc(doc) if doc else None
+        doc = await info.context.loaders.session_by_session_id.load(session_id)
+        if doc is None:
+            info.context.store.access.unseen("session", session_id, "sessionId")
+            return None
+        return Session.from_doc(doc)
 
-    @strawberry.field(
-        description="All live sessions, oldest first; `userId` narrows to one user's sessions."
+    @connection_field(
+        SESSIONS,
+        description="All live sessions, oldest first; `userId` narrows to one user's sessions.",
     )
     async def sessions(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        user_id: str | None = None,
+        self, info: Info, page: PageRequest, user_id: str | None = None
     ) -> Connection[Session]:
-        context = info.context
         if user_id is not None:
             check_identifier(user_id, "userId")
-        request = page_request(
-            "session", context.settings, first=first, after=after, last=last, before=before
-        )
-        query = context.store.sessions.list(user_id=user_id, owner=context.viewer.owner)
-        return await resolve_connection("session", query, request, Session.from_doc)
+        query = info.context.store.sessions.list(user_id=user_id)
+        return await SESSIONS.resolve(query, page, Session.from_doc)

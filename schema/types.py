@@ -10,10 +10,10 @@ import strawberry
 from app.documents import MemoryDoc, SessionDoc, UserDoc
 from app.errors import NotFound
 from app.roles import RoleType
-from app.store.access import forbid_other_user
+from app.store.keyset import PageRequest
 from schema.context import Context
-from schema.ids import to_global_id
-from schema.pagination import Connection, page_request
+from schema.global_ids import to_global_id
+from schema.pagination import MEMORIES, SESSIONS, Connection, connection_field
 from schema.scalars import JSON
 
 Info = strawberry.Info[Context, None]
@@ -53,22 +53,10 @@ class User(Node):
             updated_at=doc.updated_at,
         )
 
-    @strawberry.field(description="The user's live sessions, oldest first.")
-    async def sessions(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[Session]:
-        context = info.context
-        request = page_request(
-            "session", context.settings, first=first, after=after, last=last, before=before
-        )
-        forbid_other_user(context.viewer.owner, self.user_id, "userId")
-        return await context.loaders.sessions_of_user.connection(
-            self.user_id, request, lambda doc: Session.from_doc(doc, user=self)
+    @connection_field(SESSIONS, description="The user's live sessions, oldest first.")
+    async def sessions(self, info: Info, page: PageRequest) -> Connection[Session]:
+        return await info.context.loaders.sessions_of_user.connection(
+            self.user_id, page, lambda doc: Session.from_doc(doc, user=self)
         )
 
 
@@ -81,7 +69,7 @@ class Session(Node):
     metadata: JSON
     created_at: datetime
     updated_at: datetime
-    owner: strawberry.Private[User | None] = None
+    loaded_user: strawberry.Private[User | None] = None
     """The session's user when it is already at hand (the session was listed under it)."""
 
     @classmethod
@@ -93,7 +81,7 @@ class Session(Node):
             metadata=JSON(doc.metadata),
             created_at=doc.created_at,
             updated_at=doc.updated_at,
-            owner=user,
+            loaded_user=user,
         )
 
     # Plain (not async) where the answer may be at hand: GraphQL execution turns every
@@ -105,30 +93,20 @@ class Session(Node):
     def user(self, info: Info) -> User | Awaitable[User | None] | None:
         if self.user_id is None:
             return None
-        if self.owner is not None:
-            return self.owner
+        if self.loaded_user is not None:
+            return self.loaded_user
         return _load_user(info, self.user_id)
 
-    @strawberry.field(
+    @connection_field(
+        MEMORIES,
         description=(
             "The session's live memories in the order they were added; "
             "`last: n` gives the n most recent."
-        )
+        ),
     )
-    async def memories(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[Memory]:
-        context = info.context
-        request = page_request(
-            "memory", context.settings, first=first, after=after, last=last, before=before
-        )
-        return await context.loaders.memories_of_session.connection(
-            self.session_id, request, lambda doc: Memory.from_doc(doc, session=self)
+    async def memories(self, info: Info, page: PageRequest) -> Connection[Memory]:
+        return await info.context.loaders.memories_of_session.connection(
+            self.session_id, page, lambda doc: Memory.from_doc(doc, session=self)
         )
 
 
@@ -142,7 +120,7 @@ class Memory(Node):
     metadata: JSON
     created_at: datetime
     updated_at: datetime
-    parent: strawberry.Private[Session | None] = None
+    loaded_session: strawberry.Private[Session | None] = None
     """The memory's session when it is already at hand (the memory was listed under it)."""
 
     @classmethod
@@ -157,13 +135,13 @@ class Memory(Node):
             metadata=JSON(doc.metadata),
             created_at=doc.created_at,
             updated_at=doc.updated_at,
-            parent=session,
+            loaded_session=session,
         )
 
     @strawberry.field(description="The session the memory belongs to.", graphql_type=Session)
     def session(self, info: Info) -> Session | Awaitable[Session]:
-        if self.parent is not None:
-            return self.parent
+        if self.loaded_session is not None:
+            return self.loaded_session
         return _load_session(info, self.session_id, self.uuid)
 
 

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from app.auth import issue_token
+from app.auth import OPEN, issue_token
 from app.settings import Settings
-from app.store import Store
+from app.store import Store, ViewerStore
 from app.web.http import create_app
 
 TEST_MONGODB_URL = os.environ.get("MEMQL_TEST_MONGODB_URL") or None
@@ -53,9 +53,10 @@ class GraphQLClient:
         return GraphQLClient(self.http, self.app, {"authorization": f"Bearer {token}"})
 
     @property
-    def store(self) -> Store:
+    def store(self) -> ViewerStore:
+        """The app's store as an admin uses it, to arrange or inspect data around the API."""
         store: Store = self.app.state.store
-        return store
+        return store.for_viewer(OPEN)
 
     async def post(
         self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any

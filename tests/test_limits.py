@@ -12,15 +12,19 @@ import strawberry.schema.schema
 from graphql import (
     DocumentNode,
     FragmentDefinitionNode,
+    GraphQLObjectType,
     OperationDefinitionNode,
     VariableValues,
+    get_named_type,
     parse,
 )
 
 from app.settings import Settings
 from app.web.playground import EXAMPLE_MUTATION, EXAMPLE_QUERY
 from schema import build_schema
-from schema.limits import CURSOR_KINDS, Expansion, NodeEstimate
+from schema.limits import Expansion
+from schema.node_limit import NodeEstimate, declared_cost
+from schema.pagination import Paging
 from tests.conftest import (
     ForbiddenDatabase,
     GraphQLClient,
@@ -556,11 +560,22 @@ async def test_a_bad_page_in_a_query_stays_a_field_error(api: GraphQLClient) -> 
     assert error["path"] == ["session", "memories"]
 
 
-def test_every_connection_type_has_its_cursor_kind_for_the_mutation_check() -> None:
-    """A connection missing from the map would escape the check before mutations."""
+def test_every_connection_field_is_declared_for_the_limits_and_the_mutation_check() -> None:
+    """A connection field without its declaration would escape the node limit and the page
+    check before mutations."""
     schema = build_schema(make_settings())._schema
-    connections = {name for name in schema.type_map if name.endswith("Connection")}
-    assert connections == set(CURSOR_KINDS)
+    connection_fields = {
+        (type_.name, name): field
+        for type_ in schema.type_map.values()
+        if isinstance(type_, GraphQLObjectType)
+        for name, field in type_.fields.items()
+        if get_named_type(field.type).name.endswith("Connection")
+    }
+    assert len(connection_fields) == 4
+    for field in connection_fields.values():
+        paging = declared_cost(field)
+        assert isinstance(paging, Paging)
+        assert get_named_type(field.type).name == f"{paging.kind.capitalize()}Connection"
 
 
 async def test_fields_left_out_by_skip_or_include_are_neither_counted_nor_checked(

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.metadata import MAX_BYTES, merge_metadata_update
-from app.store.merge import update_merging_metadata
+from app.store.metadata_update import update_merging_metadata
 from tests.conftest import GraphQLClient, add_session, raw_documents, running_app
 
 UPDATE_SESSION = """

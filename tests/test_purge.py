@@ -20,10 +20,12 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
+from app.auth import OPEN
 from app.clock import utc_now
 from app.db import Database
+from app.store import PurgeCounts, Store, ViewerStore
 from app.store.memories import NewMemory
-from app.sweeper import PurgeCounts, Sweeper, purge_deleted
+from app.sweeper import Sweeper
 from app.web.cli import main
 from app.web.http import create_app
 from tests.conftest import (
@@ -178,7 +180,7 @@ async def test_the_sweeper_deletes_only_what_was_deleted_longer_ago_than_the_gra
             {"_id": "deleted 61 s ago", "sessionId": "s", "deletedAt": now - timedelta(seconds=61)},
         ]
     )
-    counts = await Sweeper(db, interval=60).sweep()
+    counts = await Sweeper(Store(db), interval=60).sweep()
     assert (counts.users, counts.sessions, counts.memories) == (0, 0, 1)
     remaining = await db.memories.find({}, {"_id": 1}).to_list(None)
     assert sorted(doc["_id"] for doc in remaining) == ["deleted 59 s ago", "live"]
@@ -190,17 +192,21 @@ async def test_a_failed_sweep_is_logged_and_the_next_one_purges(
 ) -> None:
     attempts: list[datetime | None] = []
 
-    async def fails_once(db: Database, *, deleted_before: datetime | None = None) -> PurgeCounts:
+    purge_deleted = ViewerStore.purge_deleted
+
+    async def fails_once(
+        store: ViewerStore, *, deleted_before: datetime | None = None
+    ) -> PurgeCounts:
         attempts.append(deleted_before)
         if len(attempts) == 1:
             raise ConnectionError("the database hiccuped")
-        return await purge_deleted(db, deleted_before=deleted_before)
+        return await purge_deleted(store, deleted_before=deleted_before)
 
-    monkeypatch.setattr("app.sweeper.purge_deleted", fails_once)
+    monkeypatch.setattr(ViewerStore, "purge_deleted", fails_once)
     db = Database.connect(make_settings(mongodb_url=None, purge_after_seconds=0))
     deleted_at = utc_now() - timedelta(seconds=1)
     await db.sessions.insert_many([{"sessionId": "s", "deletedAt": deleted_at}])
-    sweeper = Sweeper(db, interval=0.02)
+    sweeper = Sweeper(Store(db), interval=0.02)
     sweeper.start()
 
     async def purged() -> bool:
@@ -377,8 +383,9 @@ def test_the_sweeper_stops_cleanly_when_the_server_shuts_down(
             await asyncio.sleep(0.025)
         assert server.started, "the server did not start within 5 s"
         task = app.state.sweeper.task
-        await app.state.store.memories.add("s1", [NewMemory(role="human", content="bye")])
-        await app.state.store.sessions.delete("s1")
+        admin = app.state.store.for_viewer(OPEN)
+        await admin.memories.add("s1", [NewMemory(role="human", content="bye")])
+        await admin.sessions.delete("s1")
         for _ in range(200):
             if await app.state.store.db.memories.count_documents({}) == 0:
                 break

@@ -1,16 +1,57 @@
-"""All MongoDB access: one store per collection, over one `Database`."""
+"""All MongoDB access: one store per collection, bound to the caller they act for."""
 
 from __future__ import annotations
 
-from app.db import Database
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.auth import Viewer
+from app.db import Database, Document
+from app.store.access import Access
 from app.store.memories import MemoryStore
 from app.store.sessions import SessionStore
 from app.store.users import UserStore
 
 
+@dataclass(frozen=True, slots=True)
+class PurgeCounts:
+    users: int
+    sessions: int
+    memories: int
+
+    @property
+    def total(self) -> int:
+        return self.users + self.sessions + self.memories
+
+
 class Store:
+    """The process's store over one `Database`; `for_viewer` gives the stores one caller uses."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.users = UserStore(db)
-        self.sessions = SessionStore(db)
-        self.memories = MemoryStore(db)
+
+    def for_viewer(self, viewer: Viewer) -> ViewerStore:
+        return ViewerStore(self.db, Access(viewer))
+
+
+class ViewerStore:
+    """The users, sessions and memories stores of one caller: every read and write they make is
+    confined to what its `access` allows. Made per request: it remembers what it has shown."""
+
+    def __init__(self, db: Database, access: Access) -> None:
+        self.db = db
+        self.access = access
+        self.users = UserStore(db, access, self)
+        self.sessions = SessionStore(db, access, self)
+        self.memories = MemoryStore(db, access, self)
+
+    async def purge_deleted(self, *, deleted_before: datetime | None = None) -> PurgeCounts:
+        """Hard-delete every soft-deleted document (or those deleted before `deleted_before`);
+        admins only."""
+        self.access.require_admin("purgeDeleted")
+        deleted: Document = {"$ne": None} if deleted_before is None else {"$lt": deleted_before}
+        # Memories first: a session is never gone while memories that point to it remain.
+        memories = await self.memories.purge(deleted)
+        sessions = await self.sessions.purge(deleted)
+        users = await self.users.purge(deleted)
+        return PurgeCounts(users=users, sessions=sessions, memories=memories)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 
 from app.clock import as_utc
@@ -18,6 +19,27 @@ from app.db import Collection, Document
 T = TypeVar("T")
 P = TypeVar("P", bound=Hashable)
 SortKey = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SortOrder:
+    """The fields a list is sorted by and the type of each, which is also the shape of its
+    cursors' keys (schema.cursors encodes and decodes them by these types)."""
+
+    fields: tuple[str, ...]
+    types: tuple[type, ...]
+
+    def key_of(self, raw: Document) -> SortKey:
+        return tuple(
+            as_utc(raw[name]) if isinstance(raw[name], datetime) else raw[name]
+            for name in self.fields
+        )
+
+
+BY_CREATION = SortOrder(("createdAt", "_id"), (datetime, ObjectId))
+"""Oldest first, ties by `_id`: users and sessions."""
+BY_SEQ = SortOrder(("seq",), (int,))
+"""Position in the session: memories."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,32 +100,32 @@ def any_of(values: Iterable[Any]) -> Any:
 
 
 def _and(*parts: Document) -> Document:
+    """All of `parts`: merged into one filter where no two name the same field (mongomock
+    evaluates `$and` several times slower per document), else `$and`."""
+    parts = tuple(part for part in parts if part)
+    if not parts:
+        return {}
+    names = [name for part in parts for name in part]
+    if len(names) == len(set(names)) and not any(name.startswith("$") for name in names):
+        return {name: value for part in parts for name, value in part.items()}
     return parts[0] if len(parts) == 1 else {"$and": list(parts)}
 
 
-def key_of(fields: tuple[str, ...], raw: Document) -> SortKey:
-    return tuple(
-        as_utc(raw[name]) if isinstance(raw[name], datetime) else raw[name] for name in fields
-    )
-
-
 class KeysetQuery(Generic[T]):
-    """The live documents of `collection` matching `base`, in the order of `fields`."""
+    """The documents of `collection` matching `base`, in `order`."""
 
     def __init__(
         self,
         collection: Collection,
         base: Document,
-        fields: tuple[str, ...],
+        order: SortOrder,
         decode: Callable[[Document], T],
     ) -> None:
         self.collection = collection
         self.base = base
-        self.fields = fields
+        self.order = order
+        self.fields = order.fields
         self.decode = decode
-
-    def key_of(self, raw: Document) -> SortKey:
-        return key_of(self.fields, raw)
 
     async def page(self, request: PageRequest) -> Page[T]:
         direction = DESCENDING if request.backward else ASCENDING
@@ -119,7 +141,7 @@ class KeysetQuery(Generic[T]):
             raws.reverse()
         return Page(
             items=[self.decode(raw) for raw in raws],
-            keys=[self.key_of(raw) for raw in raws],
+            keys=[self.order.key_of(raw) for raw in raws],
             has_more=has_more,
         )
 
@@ -154,7 +176,7 @@ async def _bounded_gather(awaitables: Iterable[Awaitable[R]]) -> list[R]:
 
 
 class ChildLists(Generic[P, T]):
-    """The live children of many parents, each parent's in the order of `fields`: the sessions
+    """The children of many parents, each parent's in `order`: the sessions
     of users (`parent_field` userId) or the memories of sessions (sessionId).
 
     A nested connection asks the same page (the same first/last/after/before) of every parent
@@ -179,28 +201,47 @@ class ChildLists(Generic[P, T]):
         collection: Collection,
         parent_field: str,
         base: Document,
-        fields: tuple[str, ...],
+        order: SortOrder,
         decode: Callable[[Document], T],
         *,
         one_query: bool,
+        visible: Callable[[Iterable[P]], Awaitable[set[P]]] | None = None,
     ) -> None:
         self.collection = collection
         self.parent_field = parent_field
+        self.visible = visible
         self.base = base
-        self.fields = fields
+        self.order = order
+        self.fields = order.fields
         self.decode = decode
         self.one_query = one_query
 
     def of(self, parent: P) -> KeysetQuery[T]:
         return KeysetQuery(
-            self.collection, {self.parent_field: parent, **self.base}, self.fields, self.decode
+            self.collection, _and({self.parent_field: parent}, self.base), self.order, self.decode
         )
 
     def _of_all(self, parents: list[P], *conditions: Document) -> Document:
-        return _and({self.parent_field: {"$in": parents}, **self.base}, *conditions)
+        return _and({self.parent_field: {"$in": parents}}, self.base, *conditions)
+
+    async def _wanted(self, parents: Sequence[P]) -> list[P]:
+        """The parents, once each, that the caller may see the children of."""
+        wanted = list(dict.fromkeys(parents))
+        if self.visible is None:
+            return wanted
+        allowed = await self.visible(wanted)
+        return [parent for parent in wanted if parent in allowed]
 
     async def pages(self, parents: Sequence[P], request: PageRequest) -> dict[P, Page[T]]:
-        wanted = list(dict.fromkeys(parents))
+        """Each parent's page; an empty one for a parent the caller may not see."""
+        empty: Page[T] = Page(items=[], keys=[], has_more=False)
+        return {parent: empty for parent in parents} | await self._pages(
+            await self._wanted(parents), request
+        )
+
+    async def _pages(self, wanted: list[P], request: PageRequest) -> dict[P, Page[T]]:
+        if not wanted:
+            return {}
         if len(wanted) == 1 or not self.one_query:
             pages = await _bounded_gather(self.of(parent).page(request) for parent in wanted)
             return dict(zip(wanted, pages, strict=True))
@@ -217,7 +258,7 @@ class ChildLists(Generic[P, T]):
         # ints compare alike in Python and BSON), without mongomock's sort, which compares
         # every pair through Python wrappers.
         keyed = sorted(
-            ((key_of(self.fields, raw), raw) for raw in raws),
+            ((self.order.key_of(raw), raw) for raw in raws),
             key=lambda pair: pair[0],
             reverse=request.backward,
         )
@@ -233,9 +274,11 @@ class ChildLists(Generic[P, T]):
 
     async def any_behind(self, parents: Sequence[P], request: PageRequest) -> set[P]:
         """The parents with children on the other side of the page's start cursor."""
-        wanted = list(dict.fromkeys(parents))
         start = request.start
         if start is None:
+            return set()
+        wanted = await self._wanted(parents)
+        if not wanted:
             return set()
         if len(wanted) == 1 or not self.one_query:
             found = await _bounded_gather(self.of(parent).any_behind(request) for parent in wanted)
@@ -250,10 +293,12 @@ class ChildLists(Generic[P, T]):
         """How many live children each parent has, in one query for many parents: on MongoDB a
         `$group` counted in the index; on the embedded store the parent key of each child
         (mongomock's `aggregate` copies the whole collection first, which costs more)."""
-        wanted = list(dict.fromkeys(parents))
+        wanted = await self._wanted(parents)
+        if not wanted:
+            return dict.fromkeys(parents, 0)
         if len(wanted) == 1:
-            return {wanted[0]: await self.of(wanted[0]).count()}
-        if self.one_query:
+            counted = Counter({wanted[0]: await self.of(wanted[0]).count()})
+        elif self.one_query:
             raws = await self.collection.find(
                 self._of_all(wanted), {self.parent_field: 1, "_id": 0}
             ).to_list(None)
@@ -266,4 +311,4 @@ class ChildLists(Generic[P, T]):
                 ]
             ).to_list(None)
             counted = Counter({group["_id"]: group["count"] for group in groups})
-        return {parent: counted[parent] for parent in wanted}
+        return {parent: counted[parent] for parent in parents}

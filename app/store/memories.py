@@ -1,4 +1,5 @@
-"""Memories: append to a session (creating or undeleting it), read, merge metadata, delete."""
+"""Memories: append to a session (creating or undeleting it), read, merge metadata, soft
+delete."""
 
 from __future__ import annotations
 
@@ -6,30 +7,26 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 
 from app.clock import utc_now
 from app.db import Database, Document
 from app.documents import MemoryDoc, SessionDoc
-from app.errors import NotFound
-from app.metadata import JsonObject, check_stored_size, strip_nulls, validate_patch
+from app.metadata import JsonObject, checked_patch, new_metadata
 from app.roles import RoleType
-from app.store.access import (
-    forbid_reserved_metadata,
-    no_access,
-    owned_session,
-    session_missing,
-)
-from app.store.keyset import ChildLists, KeysetQuery, any_of
-from app.store.merge import update_merging_metadata
-from app.store.writelock import lock_fields, release, update_when_unlocked
+from app.store.access import Access
+from app.store.keyset import BY_SEQ, ChildLists, any_of
+from app.store.lifecycle import LIVE
+from app.store.metadata_update import update_merging_metadata
 from app.validation import check_content, check_identifier, check_memory_count, check_role
 
-LIVE: Document = {"deletedAt": None}
-ORDER = ("seq",)
+if TYPE_CHECKING:
+    from app.store import ViewerStore
+
+# Sessions whose memories one `update_many` soft-deletes: each adds a clause to its filter.
+DELETE_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,61 +39,49 @@ class NewMemory:
     metadata: dict[str, Any] | None = None
 
 
-def _check_new_memories(memories: Sequence[NewMemory], owner: str | None) -> list[JsonObject]:
-    """Validate every memory before anything is written; return their stored metadata."""
-    check_memory_count(len(memories), "memories")
-    stored: list[JsonObject] = []
-    for index, memory in enumerate(memories):
-        field = f"memories[{index}]"
-        check_role(memory.role, f"{field}.role")
-        check_content(memory.content, f"{field}.content")
-        metadata: JsonObject = {}
-        if memory.metadata is not None:
-            validate_patch(memory.metadata, f"{field}.metadata")
-            forbid_reserved_metadata(owner, memory.metadata, f"{field}.metadata")
-            metadata = strip_nulls(memory.metadata)
-            check_stored_size(metadata, f"{field}.metadata")
-        stored.append(metadata)
-    return stored
-
-
 class MemoryStore:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    order = BY_SEQ
+
+    def __init__(self, db: Database, access: Access, stores: ViewerStore) -> None:
         self.collection = db.memories
+        self.access = access
+        self.stores = stores
+        self.full_scans = db.full_scans
+
+    def _check_new(self, memories: Sequence[NewMemory]) -> list[JsonObject]:
+        """Validate every memory before anything is written; return their stored metadata."""
+        check_memory_count(len(memories), "memories")
+        stored: list[JsonObject] = []
+        for index, memory in enumerate(memories):
+            field = f"memories[{index}]"
+            check_role(memory.role, f"{field}.role")
+            check_content(memory.content, f"{field}.content")
+            stored.append(
+                new_metadata(
+                    memory.metadata,
+                    f"{field}.metadata",
+                    may_write_reserved=self.access.may_write_reserved_metadata,
+                )
+            )
+        return stored
 
     async def add(
-        self, session_id: str, memories: Sequence[NewMemory], *, owner: str | None = None
+        self, session_id: str, memories: Sequence[NewMemory]
     ) -> tuple[SessionDoc, list[MemoryDoc]]:
-        """Append `memories` in order; an unknown session is created (owned by `owner`), a
-        deleted one undeleted.
+        """Append `memories` in order; an unknown session is created, a deleted one undeleted.
 
         One atomic `$inc` reserves a contiguous block of `seq` numbers, so concurrent calls never
         share a number and each call's memories stay together and in order; the session's write
-        lock (app.store.writelock) makes each call's memories visible before the next call's.
+        lease (app.store.writelock) makes each call's memories visible before the next call's.
         """
         check_identifier(session_id, "sessionId")
-        metadata = _check_new_memories(memories, owner)
+        metadata = self._check_new(memories)
         count = len(memories)
-        token = ObjectId()
-        match = owned_session(session_id, owner)
-
-        def reserve(now: datetime) -> Document:
-            return {
-                "$inc": {"memorySeq": count},
-                "$set": {"updatedAt": now, **lock_fields(token, now)},
-                "$unset": {"deletedAt": ""},
-            }
-
-        raw_session = await update_when_unlocked(self.db.sessions, match, reserve)
-        if raw_session is None:
-            await self._create_session(session_id, owner)
-            raw_session = await update_when_unlocked(self.db.sessions, match, reserve)
-            if raw_session is None:  # reassigned to another user in between
-                raise no_access("session", session_id, "sessionId")
+        writer = ObjectId()
+        session = await self.stores.sessions.reserve_seq(session_id, count, writer)
         try:
-            now = raw_session["updatedAt"]
-            first_seq = raw_session["memorySeq"] - count + 1
+            now = session["updatedAt"]
+            first_seq = session["memorySeq"] - count + 1
             docs: list[Document] = [
                 {
                     "_id": str(uuid.uuid4()),
@@ -113,84 +98,57 @@ class MemoryStore:
             ]
             await self.collection.insert_many(docs, ordered=True)
         finally:
-            await release(self.db.sessions, raw_session["_id"], token)
-        return SessionDoc.from_mongo(raw_session), [MemoryDoc.from_mongo(doc) for doc in docs]
-
-    async def _create_session(self, session_id: str, owner: str | None) -> None:
-        """Create the session if it is new, touching nothing that exists; a user-confined caller
-        creates it as its own, and may not write to anyone else's."""
-        now = utc_now()
-        existing = await self.db.sessions.find_one_and_update(
-            {"sessionId": session_id},
-            {
-                "$setOnInsert": {
-                    "userId": owner,
-                    "metadata": {},
-                    "createdAt": now,
-                    "updatedAt": now,
-                    "memorySeq": 0,
-                }
-            },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        if owner is not None and (existing is None or existing.get("userId") != owner):
-            raise no_access("session", session_id, "sessionId")
-
-    async def get(self, memory_uuid: str) -> MemoryDoc | None:
-        raw = await self.collection.find_one({"_id": memory_uuid, **LIVE})
-        return MemoryDoc.from_mongo(raw) if raw else None
+            await self.stores.sessions.release(session["_id"], writer)
+        return SessionDoc.from_mongo(session), [MemoryDoc.from_mongo(doc) for doc in docs]
 
     async def get_many(self, uuids: Iterable[str]) -> list[MemoryDoc]:
+        """The live memories with these uuids that the caller may see."""
         raws = await self.collection.find({"_id": any_of(uuids), **LIVE}).to_list(None)
-        return [MemoryDoc.from_mongo(raw) for raw in raws]
+        visible = await self.stores.sessions.visible(raw["sessionId"] for raw in raws)
+        return [MemoryDoc.from_mongo(raw) for raw in raws if raw["sessionId"] in visible]
 
-    async def update(
-        self, memory_uuid: str, metadata: JsonObject, *, owner: str | None = None
-    ) -> MemoryDoc:
-        validate_patch(metadata)
-        forbid_reserved_metadata(owner, metadata, "metadata")
+    async def update(self, memory_uuid: str, metadata: JsonObject) -> MemoryDoc:
+        """Merge `metadata` into the memory's."""
+        patch = checked_patch(
+            metadata, "metadata", may_write_reserved=self.access.may_write_reserved_metadata
+        )
         memory = await self.collection.find_one({"_id": memory_uuid, **LIVE}, {"sessionId": 1})
-        if memory is not None and owner is not None:
-            session = await self.db.sessions.find_one(
-                {**owned_session(memory["sessionId"], owner), **LIVE}, {"_id": 1}
-            )
-            memory = memory if session else None
+        if memory is not None and not await self.stores.sessions.visible([memory["sessionId"]]):
+            memory = None
         # The sessionId in the filter is the shard key of a sharded `memories` (docs/scaling.md).
         raw = memory and await update_merging_metadata(
             self.collection,
             {"_id": memory_uuid, "sessionId": memory["sessionId"], **LIVE},
-            metadata,
+            patch,
             set_fields={"updatedAt": utc_now()},
         )
         if raw is None:
-            if owner is not None:
-                raise no_access("memory", memory_uuid, "id")
-            raise NotFound(f"no memory with id {memory_uuid!r}", field="id")
+            raise self.access.missing("memory", memory_uuid, "id")
         return MemoryDoc.from_mongo(raw)
 
-    async def delete_all(
-        self, session_id: str, *, owner: str | None = None
-    ) -> tuple[SessionDoc, int]:
+    async def delete_all(self, session_id: str) -> tuple[SessionDoc, int]:
         """Soft-delete every live memory of a live session; the session stays."""
-        check_identifier(session_id, "sessionId")
-        # Once no addMemory is in flight, every memory up to the session's memorySeq is stored;
-        # later ones (higher seq) are not part of what is deleted.
-        raw_session = await update_when_unlocked(
-            self.db.sessions,
-            {**owned_session(session_id, owner), **LIVE},
-            lambda now: {"$set": {"updatedAt": now}},
-        )
-        if raw_session is None:
-            raise session_missing(session_id, owner)
-        result = await self.collection.update_many(
-            {"sessionId": session_id, **LIVE, "seq": {"$lte": raw_session.get("memorySeq", 0)}},
-            {"$set": {"deletedAt": raw_session["updatedAt"]}},
-        )
-        return SessionDoc.from_mongo(raw_session), result.modified_count
+        session = await self.stores.sessions.settle(session_id)
+        count = await self.delete_up_to([session], session["updatedAt"])
+        return SessionDoc.from_mongo(session), count
 
-    def list(self, session_id: str) -> KeysetQuery[MemoryDoc]:
-        return self.of_sessions().of(session_id)
+    async def delete_up_to(self, sessions: list[Document], at: datetime) -> int:
+        """Soft-delete, as of `at`, the memories each of `sessions` held as read: those up to
+        its `memorySeq`. A memory added later (by an addMemory that undeleted the session) has a
+        higher seq and stays, whatever the clocks of the processes involved say."""
+        cutoffs = [
+            {"sessionId": raw["sessionId"], "seq": {"$lte": raw.get("memorySeq", 0)}}
+            for raw in sessions
+        ]
+        deleted = 0
+        for start in range(0, len(cutoffs), DELETE_BATCH):
+            batch = cutoffs[start : start + DELETE_BATCH]
+            result = await self.collection.update_many(
+                {"$or": batch, **LIVE} if len(batch) > 1 else {**batch[0], **LIVE},
+                {"$set": {"deletedAt": at}},
+            )
+            deleted += result.modified_count
+        return deleted
 
     def of_sessions(self) -> ChildLists[str, MemoryDoc]:
         """Sessions' live memories in order: pages of many sessions' at once."""
@@ -198,7 +156,13 @@ class MemoryStore:
             self.collection,
             "sessionId",
             LIVE,
-            ORDER,
+            self.order,
             MemoryDoc.from_mongo,
-            one_query=self.db.full_scans,
+            one_query=self.full_scans,
+            visible=self.stores.sessions.visible,
         )
+
+    async def purge(self, deleted: Document) -> int:
+        """Hard-delete the memories whose `deletedAt` matches `deleted`."""
+        result = await self.collection.delete_many({"deletedAt": deleted})
+        return result.deleted_count

@@ -1,8 +1,11 @@
-"""Sessions: create (or bring back), read, update with metadata merge, and soft delete."""
+"""Sessions: create (or bring back), read, update with metadata merge, soft delete with their
+memories, and the per-session write lease that orders `addMemory` calls."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bson import ObjectId
 from pymongo import ReturnDocument
@@ -10,65 +13,208 @@ from pymongo import ReturnDocument
 from app.clock import utc_now
 from app.db import Database, Document
 from app.documents import SessionDoc
-from app.errors import AlreadyExists, NotFound
-from app.metadata import JsonObject, check_stored_size, strip_nulls, validate_patch
-from app.store.access import (
-    forbid_other_user,
-    forbid_reserved_metadata,
-    no_access,
-    owned_session,
-    session_missing,
-)
-from app.store.keyset import ChildLists, KeysetQuery, any_of
-from app.store.merge import update_merging_metadata
-from app.store.writelock import update_when_unlocked
+from app.errors import AlreadyExists
+from app.metadata import JsonObject, checked_patch, new_metadata
+from app.store.access import Access
+from app.store.keyset import BY_CREATION, ChildLists, KeysetQuery, any_of
+from app.store.lifecycle import LIVE, create_or_revive, soft_delete
+from app.store.metadata_update import update_merging_metadata
+from app.store.writelock import lock_fields, release, update_when_unlocked
 from app.validation import check_identifier
 
-LIVE: Document = {"deletedAt": None}
-ORDER = ("createdAt", "_id")
+if TYPE_CHECKING:
+    from app.store import ViewerStore
 
 
 class SessionStore:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.collection = db.sessions
+    order = BY_CREATION
 
-    async def _require_user(self, user_id: str) -> None:
-        check_identifier(user_id, "userId")
-        if await self.db.users.find_one({"userId": user_id, **LIVE}, {"_id": 1}) is None:
-            raise NotFound(f"no user with userId {user_id!r}", field="userId")
+    def __init__(self, db: Database, access: Access, stores: ViewerStore) -> None:
+        self.collection = db.sessions
+        self.access = access
+        self.stores = stores
+        self.full_scans = db.full_scans
+        # The sessionIds this caller was shown: memories of these are visible to it without
+        # asking the database again (only kept for a confined caller; see `visible`).
+        self._seen: set[str] = set()
+
+    def _doc(self, raw: Document) -> SessionDoc:
+        if not self.access.admin:
+            self._seen.add(raw["sessionId"])
+        return SessionDoc.from_mongo(raw)
+
+    def _own(self, session_id: str) -> Document:
+        """The filter of the session, among those the caller may touch."""
+        return {"sessionId": session_id, **self.access.belonging()}
+
+    def _missing(self, session_id: str) -> Exception:
+        return self.access.missing("session", session_id, "sessionId")
 
     async def add(
-        self,
-        session_id: str,
-        *,
-        user_id: str | None = None,
-        metadata: JsonObject | None = None,
-        owner: str | None = None,
+        self, session_id: str, *, user_id: str | None = None, metadata: JsonObject | None = None
     ) -> SessionDoc:
         """Create a session; a soft-deleted one comes back with the new fields, its memories
-        staying deleted. A user-confined caller (`owner`) creates sessions owned by itself."""
+        staying deleted. A user token creates sessions belonging to its own user."""
         check_identifier(session_id, "sessionId")
-        forbid_other_user(owner, user_id, "userId")
+        self.access.check_acting_for(user_id, "userId")
+        stored_metadata = new_metadata(
+            metadata, "metadata", may_write_reserved=self.access.may_write_reserved_metadata
+        )
+        if self.access.admin and user_id is not None:
+            await self.stores.users.require_live(user_id)
+
+        def check_existing(raw: Document) -> None:
+            if not self.access.may_see(raw.get("userId")):
+                raise self.access.denied("session", session_id, "sessionId")
+
+        # memorySeq is kept on revival, so new memories sort after the deleted ones and never
+        # reuse a seq.
+        raw = await create_or_revive(
+            self.collection,
+            {"sessionId": session_id},
+            {"userId": self.access.user_for_new(user_id), "metadata": stored_metadata},
+            on_insert={"memorySeq": 0},
+            taken=AlreadyExists(
+                f"a session with sessionId {session_id!r} already exists", field="sessionId"
+            ),
+            check_existing=check_existing,
+        )
+        return self._doc(raw)
+
+    async def get_many(self, session_ids: Iterable[str]) -> list[SessionDoc]:
+        """The live sessions with these sessionIds that the caller may see."""
+        match = {"sessionId": any_of(session_ids), **LIVE, **self.access.belonging()}
+        raws = await self.collection.find(match).to_list(None)
+        return [self._doc(raw) for raw in raws]
+
+    async def get_many_by_ids(self, ids: Iterable[ObjectId]) -> list[SessionDoc]:
+        match = {"_id": any_of(ids), **LIVE, **self.access.belonging()}
+        raws = await self.collection.find(match).to_list(None)
+        return [self._doc(raw) for raw in raws]
+
+    async def visible(self, session_ids: Iterable[str]) -> set[str]:
+        """Those of `session_ids` whose memories the caller may see: for a user token, its
+        own live sessions (asking the database only about sessions it was not shown yet)."""
+        wanted = set(session_ids)
+        if self.access.admin:
+            return wanted
+        unknown = wanted - self._seen
+        if unknown:
+            raws = await self.collection.find(
+                {"sessionId": any_of(unknown), **LIVE, **self.access.belonging()},
+                {"sessionId": 1},
+            ).to_list(None)
+            self._seen.update(raw["sessionId"] for raw in raws)
+        return wanted & self._seen
+
+    async def update(
+        self, session_id: str, *, user_id: str | None = None, metadata: JsonObject | None = None
+    ) -> SessionDoc:
+        """Merge `metadata`, set `user_id` when given; like Zep, a deleted session is undeleted
+        (its memories stay deleted)."""
+        check_identifier(session_id, "sessionId")
+        self.access.check_acting_for(user_id, "userId")
+        patch = None
         if metadata is not None:
-            validate_patch(metadata)
-            forbid_reserved_metadata(owner, metadata, "metadata")
-        stored_metadata = strip_nulls(metadata or {})
-        check_stored_size(stored_metadata)
-        if owner is not None:
-            user_id = owner  # the token vouches for its user, as addMemory does
-        elif user_id is not None:
-            await self._require_user(user_id)
+            patch = checked_patch(
+                metadata, "metadata", may_write_reserved=self.access.may_write_reserved_metadata
+            )
+        if user_id is not None and self.access.admin:
+            await self.stores.users.require_live(user_id)
+        changes: Document = {"updatedAt": utc_now()}
+        if user_id is not None:
+            changes["userId"] = user_id
+        raw = await update_merging_metadata(
+            self.collection,
+            self._own(session_id),
+            patch,
+            set_fields=changes,
+            unset_fields=("deletedAt",),
+        )
+        if raw is None:
+            raise self._missing(session_id)
+        return self._doc(raw)
+
+    async def delete(self, session_id: str) -> SessionDoc:
+        """Soft-delete the session, then its memories."""
+        check_identifier(session_id, "sessionId")
+        raw = await update_when_unlocked(
+            self.collection, {**self._own(session_id), **LIVE}, soft_delete
+        )
+        if raw is None:
+            raise self._missing(session_id)
+        await self.stores.memories.delete_up_to([raw], raw["deletedAt"])
+        return SessionDoc.from_mongo(raw)
+
+    async def delete_of_user(self, user_id: str, now: datetime) -> None:
+        """Soft-delete the live sessions of a user just deleted, then their memories."""
+        sessions = await self.collection.find({"userId": user_id, **LIVE}, {"_id": 1}).to_list(None)
+        deleted = []
+        for session in sessions:
+            # One at a time, each once no addMemory is writing to it (app.store.writelock).
+            raw = await update_when_unlocked(
+                self.collection,
+                {"_id": session["_id"], **LIVE},
+                lambda _: soft_delete(now),
+                projection={"sessionId": 1, "memorySeq": 1},
+            )
+            if raw is not None:
+                deleted.append(raw)
+        if deleted:
+            await self.stores.memories.delete_up_to(deleted, now)
+
+    def list(self, user_id: str | None = None) -> KeysetQuery[SessionDoc]:
+        """The live sessions the caller may see (of one user, with `user_id`), oldest first."""
+        self.access.check_acting_for(user_id, "userId")
+        narrowed = self.access.belonging() or ({"userId": user_id} if user_id else {})
+        return KeysetQuery(self.collection, {**LIVE, **narrowed}, self.order, self._doc)
+
+    def of_users(self) -> ChildLists[str, SessionDoc]:
+        """Users' live sessions, oldest first: pages of many users' at once."""
+        return ChildLists(
+            self.collection,
+            "userId",
+            {**LIVE, **self.access.belonging()},
+            self.order,
+            self._doc,
+            one_query=self.full_scans,
+        )
+
+    async def reserve_seq(self, session_id: str, count: int, writer: ObjectId) -> Document:
+        """Take the session's write lease for `writer` and reserve `count` consecutive seq
+        numbers; an unknown session is created (belonging to a user token's user), a deleted one
+        undeleted. Returns the session as updated; `release` hands the lease back."""
+
+        def reserve(now: datetime) -> Document:
+            return {
+                "$inc": {"memorySeq": count},
+                "$set": {"updatedAt": now, **lock_fields(writer, now)},
+                "$unset": {"deletedAt": ""},
+            }
+
+        match = self._own(session_id)
+        raw = await update_when_unlocked(self.collection, match, reserve)
+        if raw is None:
+            await self._create_if_new(session_id)
+            raw = await update_when_unlocked(self.collection, match, reserve)
+            if raw is None:  # given to another user in between
+                raise self.access.denied("session", session_id, "sessionId")
+        self._doc(raw)
+        return raw
+
+    async def release(self, session: ObjectId, writer: ObjectId) -> None:
+        await release(self.collection, session, writer)
+
+    async def _create_if_new(self, session_id: str) -> None:
+        """Create the session if it is new, touching nothing that exists; a user token creates
+        it as its user's, and may not write to anyone else's."""
         now = utc_now()
-        new_id = ObjectId()
-        fields = {"userId": user_id, "metadata": stored_metadata}
-        raw = await self.collection.find_one_and_update(
+        existing = await self.collection.find_one_and_update(
             {"sessionId": session_id},
             {
                 "$setOnInsert": {
-                    "_id": new_id,
-                    "sessionId": session_id,
-                    **fields,
+                    "userId": self.access.user_for_new(None),
+                    "metadata": {},
                     "createdAt": now,
                     "updatedAt": now,
                     "memorySeq": 0,
@@ -77,113 +223,23 @@ class SessionStore:
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
-        if raw is None:  # pragma: no cover - an upsert always returns a document
-            raise RuntimeError("upsert returned nothing")
-        if raw["_id"] == new_id:
-            return SessionDoc.from_mongo(raw)
-        if owner is not None and raw.get("userId") != owner:
-            raise no_access("session", session_id, "sessionId")
-        exists = AlreadyExists(
-            f"a session with sessionId {session_id!r} already exists", field="sessionId"
-        )
-        if raw.get("deletedAt") is None:
-            raise exists
-        # memorySeq is kept, so new memories sort after the deleted ones and never reuse a seq.
-        revived = await self.collection.find_one_and_update(
-            {"_id": raw["_id"], "deletedAt": raw["deletedAt"]},
-            {"$set": {**fields, "createdAt": now, "updatedAt": now}, "$unset": {"deletedAt": ""}},
-            return_document=ReturnDocument.AFTER,
-        )
-        if revived is None:
-            raise exists
-        return SessionDoc.from_mongo(revived)
+        if existing is None or not self.access.may_see(existing.get("userId")):
+            raise self.access.denied("session", session_id, "sessionId")
 
-    async def get(self, session_id: str) -> SessionDoc | None:
-        raw = await self.collection.find_one({"sessionId": session_id, **LIVE})
-        return SessionDoc.from_mongo(raw) if raw else None
-
-    async def get_many(self, session_ids: Iterable[str]) -> list[SessionDoc]:
-        raws = await self.collection.find({"sessionId": any_of(session_ids), **LIVE}).to_list(None)
-        return [SessionDoc.from_mongo(raw) for raw in raws]
-
-    async def get_many_by_ids(self, ids: Iterable[ObjectId]) -> list[SessionDoc]:
-        raws = await self.collection.find({"_id": any_of(ids), **LIVE}).to_list(None)
-        return [SessionDoc.from_mongo(raw) for raw in raws]
-
-    async def update(
-        self,
-        session_id: str,
-        *,
-        user_id: str | None = None,
-        metadata: JsonObject | None = None,
-        owner: str | None = None,
-    ) -> SessionDoc:
-        """Merge `metadata`, set `user_id` when given; like Zep, a deleted session is undeleted
-        (its memories stay deleted)."""
-        check_identifier(session_id, "sessionId")
-        forbid_other_user(owner, user_id, "userId")
-        if metadata is not None:
-            validate_patch(metadata)
-            forbid_reserved_metadata(owner, metadata, "metadata")
-        if user_id is not None and owner is None:
-            await self._require_user(user_id)
-        changes: Document = {"updatedAt": utc_now()}
-        if user_id is not None:
-            changes["userId"] = user_id
-        raw = await update_merging_metadata(
-            self.collection,
-            owned_session(session_id, owner),
-            metadata,
-            set_fields=changes,
-            unset_fields=("deletedAt",),
-        )
-        if raw is None:
-            raise session_missing(session_id, owner)
-        return SessionDoc.from_mongo(raw)
-
-    async def delete(self, session_id: str, *, owner: str | None = None) -> SessionDoc:
-        """Soft-delete the session, then its memories."""
+    async def settle(self, session_id: str) -> Document:
+        """The live session once no `addMemory` is writing to it: every memory up to its
+        memorySeq is then stored, and later ones (higher seq) are not."""
         check_identifier(session_id, "sessionId")
         raw = await update_when_unlocked(
             self.collection,
-            {**owned_session(session_id, owner), **LIVE},
-            lambda now: {"$set": {"deletedAt": now, "updatedAt": now}},
+            {**self._own(session_id), **LIVE},
+            lambda now: {"$set": {"updatedAt": now}},
         )
         if raw is None:
-            raise session_missing(session_id, owner)
-        await delete_memories_up_to(self.db, [raw])
-        return SessionDoc.from_mongo(raw)
+            raise self._missing(session_id)
+        return raw
 
-    def list(
-        self, user_id: str | None = None, *, owner: str | None = None
-    ) -> KeysetQuery[SessionDoc]:
-        forbid_other_user(owner, user_id, "userId")
-        user_id = owner if owner is not None else user_id
-        base = LIVE if user_id is None else {"userId": user_id, **LIVE}
-        return KeysetQuery(self.collection, base, ORDER, SessionDoc.from_mongo)
-
-    def of_users(self) -> ChildLists[str, SessionDoc]:
-        """Users' live sessions, oldest first: pages of many users' at once."""
-        return ChildLists(
-            self.collection,
-            "userId",
-            LIVE,
-            ORDER,
-            SessionDoc.from_mongo,
-            one_query=self.db.full_scans,
-        )
-
-
-async def delete_memories_up_to(db: Database, deleted_sessions: list[Document]) -> None:
-    """Soft-delete the memories the just-deleted sessions held: those up to each session's
-    memorySeq at its deletion. A memory added later (an addMemory that undeleted the session)
-    has a higher seq and stays, whatever the clocks of the processes involved say."""
-    cutoffs = [
-        {"sessionId": raw["sessionId"], "seq": {"$lte": raw.get("memorySeq", 0)}}
-        for raw in deleted_sessions
-    ]
-    for start in range(0, len(cutoffs), 500):
-        await db.memories.update_many(
-            {"$or": cutoffs[start : start + 500], **LIVE},
-            {"$set": {"deletedAt": deleted_sessions[0]["deletedAt"]}},
-        )
+    async def purge(self, deleted: Document) -> int:
+        """Hard-delete the sessions whose `deletedAt` matches `deleted`."""
+        result = await self.collection.delete_many({"deletedAt": deleted})
+        return result.deleted_count

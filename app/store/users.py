@@ -1,9 +1,10 @@
-"""Users: create, read, update with metadata merge, and soft delete with their sessions."""
+"""Users: create (or bring back), read, update with metadata merge, and soft delete with their
+sessions."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
@@ -12,16 +13,15 @@ from app.clock import utc_now
 from app.db import Database, Document
 from app.documents import UserDoc
 from app.errors import AlreadyExists, NotFound
-from app.metadata import JsonObject, check_stored_size, strip_nulls, validate_patch
-from app.store.access import forbid_other_user, forbid_reserved_metadata
-from app.store.keyset import KeysetQuery, any_of
-from app.store.merge import update_merging_metadata
-from app.store.sessions import delete_memories_up_to
-from app.store.writelock import update_when_unlocked
+from app.metadata import JsonObject, checked_patch, new_metadata
+from app.store.access import Access
+from app.store.keyset import BY_CREATION, KeysetQuery, any_of
+from app.store.lifecycle import LIVE, create_or_revive, soft_delete
+from app.store.metadata_update import update_merging_metadata
 from app.validation import check_identifier, check_optional_text
 
-LIVE: Document = {"deletedAt": None}
-ORDER = ("createdAt", "_id")
+if TYPE_CHECKING:
+    from app.store import ViewerStore
 
 
 def _check_profile(email: str | None, first_name: str | None, last_name: str | None) -> None:
@@ -30,10 +30,17 @@ def _check_profile(email: str | None, first_name: str | None, last_name: str | N
     check_optional_text(last_name, "lastName")
 
 
+def _no_user(user_id: str) -> NotFound:
+    return NotFound(f"no user with userId {user_id!r}", field="userId")
+
+
 class UserStore:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    order = BY_CREATION
+
+    def __init__(self, db: Database, access: Access, stores: ViewerStore) -> None:
         self.collection = db.users
+        self.access = access
+        self.stores = stores
 
     async def add(
         self,
@@ -43,65 +50,45 @@ class UserStore:
         first_name: str | None = None,
         last_name: str | None = None,
         metadata: JsonObject | None = None,
-        owner: str | None = None,
     ) -> UserDoc:
         """Create a user; a soft-deleted user with this id is replaced by the new one."""
         check_identifier(user_id, "userId")
-        forbid_other_user(owner, user_id, "userId")
+        self.access.check_acting_for(user_id, "userId")
         _check_profile(email, first_name, last_name)
-        if metadata is not None:
-            validate_patch(metadata)
-            forbid_reserved_metadata(owner, metadata, "metadata")
         fields = {
             "email": email,
             "firstName": first_name,
             "lastName": last_name,
-            "metadata": strip_nulls(metadata or {}),
+            "metadata": new_metadata(
+                metadata, "metadata", may_write_reserved=self.access.may_write_reserved_metadata
+            ),
         }
-        check_stored_size(fields["metadata"])
-        now = utc_now()
-        new_id = ObjectId()
-        # An upsert keyed on userId is atomic on both stores, so two racing adds make one user.
-        raw = await self.collection.find_one_and_update(
+        raw = await create_or_revive(
+            self.collection,
             {"userId": user_id},
-            {
-                "$setOnInsert": {
-                    "_id": new_id,
-                    "userId": user_id,
-                    **fields,
-                    "createdAt": now,
-                    "updatedAt": now,
-                }
-            },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
+            fields,
+            taken=AlreadyExists(f"a user with userId {user_id!r} already exists", field="userId"),
         )
-        if raw is None:  # pragma: no cover - an upsert always returns a document
-            raise RuntimeError("upsert returned nothing")
-        if raw["_id"] == new_id:
-            return UserDoc.from_mongo(raw)
-        if raw.get("deletedAt") is None:
-            raise AlreadyExists(f"a user with userId {user_id!r} already exists", field="userId")
-        revived = await self.collection.find_one_and_update(
-            {"_id": raw["_id"], "deletedAt": raw["deletedAt"]},
-            {"$set": {**fields, "createdAt": now, "updatedAt": now}, "$unset": {"deletedAt": ""}},
-            return_document=ReturnDocument.AFTER,
-        )
-        if revived is None:
-            raise AlreadyExists(f"a user with userId {user_id!r} already exists", field="userId")
-        return UserDoc.from_mongo(revived)
-
-    async def get(self, user_id: str) -> UserDoc | None:
-        raw = await self.collection.find_one({"userId": user_id, **LIVE})
-        return UserDoc.from_mongo(raw) if raw else None
+        return UserDoc.from_mongo(raw)
 
     async def get_many(self, user_ids: Iterable[str]) -> list[UserDoc]:
-        raws = await self.collection.find({"userId": any_of(user_ids), **LIVE}).to_list(None)
+        """The live users with these userIds that the caller may see."""
+        wanted = [user_id for user_id in user_ids if self.access.may_see(user_id)]
+        if not wanted:
+            return []
+        raws = await self.collection.find({"userId": any_of(wanted), **LIVE}).to_list(None)
         return [UserDoc.from_mongo(raw) for raw in raws]
 
     async def get_many_by_ids(self, ids: Iterable[ObjectId]) -> list[UserDoc]:
-        raws = await self.collection.find({"_id": any_of(ids), **LIVE}).to_list(None)
+        match = {"_id": any_of(ids), **LIVE, **self.access.belonging()}
+        raws = await self.collection.find(match).to_list(None)
         return [UserDoc.from_mongo(raw) for raw in raws]
+
+    async def require_live(self, user_id: str) -> None:
+        """NOT_FOUND unless a live user has this userId (a session is about to name it)."""
+        check_identifier(user_id, "userId")
+        if await self.collection.find_one({"userId": user_id, **LIVE}, {"_id": 1}) is None:
+            raise _no_user(user_id)
 
     async def update(
         self,
@@ -111,15 +98,16 @@ class UserStore:
         first_name: str | None = None,
         last_name: str | None = None,
         metadata: JsonObject | None = None,
-        owner: str | None = None,
     ) -> UserDoc:
         """Change the given fields (None leaves a field as it is) and merge `metadata`."""
         check_identifier(user_id, "userId")
-        forbid_other_user(owner, user_id, "userId")
+        self.access.check_acting_for(user_id, "userId")
         _check_profile(email, first_name, last_name)
+        patch = None
         if metadata is not None:
-            validate_patch(metadata)
-            forbid_reserved_metadata(owner, metadata, "metadata")
+            patch = checked_patch(
+                metadata, "metadata", may_write_reserved=self.access.may_write_reserved_metadata
+            )
         changes: dict[str, Any] = {
             name: value
             for name, value in (
@@ -132,43 +120,32 @@ class UserStore:
         raw = await update_merging_metadata(
             self.collection,
             {"userId": user_id, **LIVE},
-            metadata,
+            patch,
             set_fields={**changes, "updatedAt": utc_now()},
         )
         if raw is None:
-            raise NotFound(f"no user with userId {user_id!r}", field="userId")
+            raise _no_user(user_id)
         return UserDoc.from_mongo(raw)
 
-    async def delete(self, user_id: str, *, owner: str | None = None) -> UserDoc:
-        """Soft-delete the user, then its live sessions, then their memories."""
+    async def delete(self, user_id: str) -> UserDoc:
+        """Soft-delete the user, then its live sessions and their memories."""
         check_identifier(user_id, "userId")
-        forbid_other_user(owner, user_id, "userId")
+        self.access.check_acting_for(user_id, "userId")
         now = utc_now()
         raw = await self.collection.find_one_and_update(
-            {"userId": user_id, **LIVE},
-            {"$set": {"deletedAt": now, "updatedAt": now}},
-            return_document=ReturnDocument.AFTER,
+            {"userId": user_id, **LIVE}, soft_delete(now), return_document=ReturnDocument.AFTER
         )
         if raw is None:
-            raise NotFound(f"no user with userId {user_id!r}", field="userId")
-        sessions = await self.db.sessions.find({"userId": user_id, **LIVE}, {"_id": 1}).to_list(
-            None
-        )
-        deleted = []
-        for session in sessions:
-            # One at a time, each once no addMemory is writing to it (app.store.writelock).
-            raw_session = await update_when_unlocked(
-                self.db.sessions,
-                {"_id": session["_id"], **LIVE},
-                lambda _: {"$set": {"deletedAt": now, "updatedAt": now}},
-                projection={"sessionId": 1, "memorySeq": 1, "deletedAt": 1},
-            )
-            if raw_session is not None:
-                deleted.append(raw_session)
-        if deleted:
-            await delete_memories_up_to(self.db, deleted)
+            raise _no_user(user_id)
+        await self.stores.sessions.delete_of_user(user_id, now)
         return UserDoc.from_mongo(raw)
 
-    def list(self, *, owner: str | None = None) -> KeysetQuery[UserDoc]:
-        base = LIVE if owner is None else {"userId": owner, **LIVE}
-        return KeysetQuery(self.collection, base, ORDER, UserDoc.from_mongo)
+    def list(self) -> KeysetQuery[UserDoc]:
+        """The live users the caller may see, oldest first."""
+        base = {**LIVE, **self.access.belonging()}
+        return KeysetQuery(self.collection, base, self.order, UserDoc.from_mongo)
+
+    async def purge(self, deleted: Document) -> int:
+        """Hard-delete the users whose `deletedAt` matches `deleted`."""
+        result = await self.collection.delete_many({"deletedAt": deleted})
+        return result.deleted_count

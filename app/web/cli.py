@@ -13,7 +13,7 @@ import click
 from app.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
-    from app.sweeper import PurgeCounts
+    from app.store import PurgeCounts
 
 _DURATION = re.compile(r"^([0-9]+)([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
@@ -126,12 +126,13 @@ def purge() -> None:
 async def _purge(settings: Settings) -> PurgeCounts:
     from pymongo.errors import PyMongoError
 
+    from app.auth import OPEN
     from app.db import Database
-    from app.sweeper import purge_deleted
+    from app.store import Store
 
     db = Database.connect(settings)
     try:
-        return await purge_deleted(db)
+        return await Store(db).for_viewer(OPEN).purge_deleted()
     except PyMongoError as exc:
         raise click.ClickException(f"purge failed: {exc}") from None
     finally:

@@ -119,12 +119,12 @@ class MemqlGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         assert isinstance(request, Request)
+        store: Store = request.app.state.store
         return Context(
-            store=request.app.state.store,
+            store=store.for_viewer(request.state.viewer),
             settings=self.settings,
             request_id=request_id_of(request),
             request=request,
-            viewer=request.state.viewer,
         )
 
     def decode_json(self, data: str | bytes) -> object:
@@ -243,7 +243,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await db.ensure_indexes()
             app.state.store = Store(db)
             if db.embedded:
-                sweeper = Sweeper(db, interval=settings.purge_interval_seconds)
+                sweeper = Sweeper(app.state.store, interval=settings.purge_interval_seconds)
                 sweeper.start()
             app.state.sweeper = sweeper
             yield

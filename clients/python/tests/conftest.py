@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import uvicorn
+from app.auth import OPEN
 from app.settings import Settings
 from app.store import Store
 from app.web.http import create_app
@@ -146,7 +147,7 @@ async def seed_sessions(store: Store, count: int) -> list[str]:
     others copies of the document it stored, inserted at once (on the embedded store every
     add scans the collection, which makes a thousand adds take seconds)."""
     session_ids = [f"seeded-{index:05d}" for index in range(count)]
-    await store.sessions.add(session_ids[0])
+    await store.for_viewer(OPEN).sessions.add(session_ids[0])
     stored = await store.db.sessions.find_one({"sessionId": session_ids[0]})
     assert stored is not None
     copies = [

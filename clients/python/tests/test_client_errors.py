@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from app.auth import issue_token
+from app.store.sessions import SessionStore
 from conftest import AUTH_SECRET, AsyncHarness, ThreadedServer, app_running
 
 from memql_client import (
@@ -74,10 +75,10 @@ async def test_adding_a_live_user_twice_is_already_exists(client: AsyncMemqlClie
 async def test_an_unexpected_server_failure_is_internal_with_its_request_id(
     harness: AsyncHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(session_id: str, **kwargs: Any) -> Any:
+    async def broken(store: SessionStore, session_id: str, **kwargs: Any) -> Any:
         raise RuntimeError("the disk is on fire")
 
-    monkeypatch.setattr(harness.store.sessions, "delete", broken)
+    monkeypatch.setattr(SessionStore, "delete", broken)
     with pytest.raises(InternalServerError) as raised:
         await harness.client.delete_session("chat-1")
     error = raised.value

@@ -1,4 +1,5 @@
-"""One update that changes some fields and merges a metadata patch, retried on a lost race."""
+"""One update that sets fields and merges a metadata patch, retried when a concurrent update of
+the same paths wins the race."""
 
 from __future__ import annotations
 
