@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import Any, cast
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import ASCENDING, IndexModel
 
+from app.call_counting import counted
 from app.settings import Settings
 
 logger = logging.getLogger("memql.db")
@@ -78,64 +77,8 @@ def index_specs(*, embedded: bool, purge_after_seconds: int) -> list[IndexSpec]:
     ]
 
 
-@dataclass
-class DatabaseCalls:
-    """The database calls made while counting, e.g. `memories.find`, in the order made."""
-
-    calls: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.calls)
-
-    def of(self, collection: str) -> list[str]:
-        return [call for call in self.calls if call.startswith(f"{collection}.")]
-
-
-# A context variable, so that concurrent requests (each in its own task, and the tasks that
-# DataLoaders start inherit it) keep separate counts.
-_counting: ContextVar[DatabaseCalls | None] = ContextVar("memql_database_calls", default=None)
-
-
-@contextmanager
-def counting_calls() -> Iterator[DatabaseCalls]:
-    """Count every collection call made in this context (and tasks started from it)."""
-    calls = DatabaseCalls()
-    token = _counting.set(calls)
-    try:
-        yield calls
-    finally:
-        _counting.reset(token)
-
-
-class CountingCollection:
-    """A motor collection that notes each call in the current `counting_calls()` context.
-
-    pymongo's command monitoring never fires on the embedded store, so calls are counted here,
-    at the one place every query of both stores passes through.
-    """
-
-    def __init__(self, collection: Collection) -> None:
-        self._collection = collection
-        self._name = collection.name
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._collection, name)
-        if name.startswith("_") or not callable(attribute):
-            return attribute
-        label = f"{self._name}.{name}"
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            calls = _counting.get()
-            if calls is not None:
-                calls.calls.append(label)
-            return attribute(*args, **kwargs)
-
-        return call
-
-
-def counted(collection: Collection) -> Collection:
-    # Typed as the collection it stands for: it answers every attribute the same way.
-    return cast(Collection, CountingCollection(collection))
+def _as_is(collection: Collection) -> Collection:
+    return collection
 
 
 class Database:
@@ -148,6 +91,7 @@ class Database:
         *,
         embedded: bool,
         purge_after_seconds: int,
+        count_calls: bool = False,
     ) -> None:
         self.client = client
         self.embedded = embedded
@@ -156,13 +100,16 @@ class Database:
         self.full_scans = embedded
         self.purge_after_seconds = purge_after_seconds
         self.db: AsyncIOMotorDatabase[Document] = client[name]
-        self.users = counted(self.db[USERS])
-        self.sessions = counted(self.db[SESSIONS])
-        self.memories = counted(self.db[MEMORIES])
+        self._wrap: Callable[[Collection], Collection] = counted if count_calls else _as_is
+        self.users = self._wrap(self.db[USERS])
+        self.sessions = self._wrap(self.db[SESSIONS])
+        self.memories = self._wrap(self.db[MEMORIES])
         self._collections = {USERS: self.users, SESSIONS: self.sessions, MEMORIES: self.memories}
 
     @classmethod
-    def connect(cls, settings: Settings) -> Database:
+    def connect(cls, settings: Settings, *, count_calls: bool = False) -> Database:
+        """The database `settings` name; with `count_calls`, its collections count their calls
+        in `app.call_counting.counting_calls()` contexts (for the benchmark and tests)."""
         if settings.mongodb_url is None:
             from mongomock_motor import AsyncMongoMockClient
 
@@ -176,6 +123,7 @@ class Database:
                 settings.database,
                 embedded=True,
                 purge_after_seconds=settings.purge_after_seconds,
+                count_calls=count_calls,
             )
         client = AsyncIOMotorClient(
             settings.mongodb_url,
@@ -188,10 +136,11 @@ class Database:
             settings.database,
             embedded=False,
             purge_after_seconds=settings.purge_after_seconds,
+            count_calls=count_calls,
         )
 
     def collection(self, name: str) -> Collection:
-        return self._collections.get(name) or counted(self.db[name])
+        return self._collections.get(name) or self._wrap(self.db[name])
 
     async def ensure_indexes(self) -> None:
         """Create the indexes; creating an existing identical index is a no-op in MongoDB.

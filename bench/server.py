@@ -11,7 +11,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.db import counting_calls
+from app.call_counting import counting_calls
 from app.settings import Settings
 from app.web.http import create_app
 from bench.floor import floor_routes
@@ -50,7 +50,7 @@ def bench_app(sizes: Sizes) -> ASGIApp:
         purge_interval_seconds=86_400,
         log_level="WARNING",
     )
-    app: Starlette = create_app(settings)
+    app: Starlette = create_app(settings, count_calls=True)
     startup = app.router.lifespan_context
 
     @asynccontextmanager

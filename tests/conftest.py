@@ -96,7 +96,7 @@ class GraphQLClient:
 @asynccontextmanager
 async def running_app(settings: Settings | None = None) -> AsyncIterator[GraphQLClient]:
     settings = settings or make_settings()
-    app = create_app(settings)
+    app = create_app(settings, count_calls=True)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://memql.test") as http:

@@ -1,5 +1,5 @@
-"""ruff (lint and format) and mypy --strict on app/, schema/, bench/ and the Python client, run
-by the test command."""
+"""ruff (lint and format), mypy --strict and vulture (dead code) on app/, schema/, bench/ and the
+Python client, run by the test command."""
 
 from __future__ import annotations
 
@@ -29,10 +29,11 @@ SOURCES = ["app", "schema", "bench", "tests", "scripts", "clients/python"]
             "clients/python",
         ],
         ["mypy"],
+        ["vulture", "app", "schema", "bench", "vulture_whitelist.py", "--min-confidence", "60"],
         # The client supports Python 3.10, the server 3.11.
         ["mypy", "--python-version", "3.10", "clients/python/memql_client"],
     ],
-    ids=["ruff-check", "ruff-format", "mypy", "mypy-client"],
+    ids=["ruff-check", "ruff-format", "mypy", "vulture", "mypy-client"],
 )
 def test_code_is_clean(command: list[str]) -> None:
     result = subprocess.run(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from app.call_counting import CountingCollection
 from app.db import Database, index_specs
 from tests.conftest import ON_MONGODB, make_settings, requires_mongodb
 
@@ -85,3 +86,19 @@ async def test_indexes_exist_on_mongodb_after_start_up() -> None:
         await api.store.db.ensure_indexes()  # a second time: idempotent
         names = {index["name"] async for index in api.store.db.sessions.list_indexes()}
         assert {"sessionId_unique", "createdAt_id", "userId_createdAt_id"} <= names
+
+
+def test_only_a_database_asked_to_count_calls_wraps_its_collections() -> None:
+    """The call-counting proxy is for the benchmark and tests; memql's server calls motor."""
+    plain = Database.connect(make_settings(mongodb_url=None))
+    counting = Database.connect(make_settings(mongodb_url=None), count_calls=True)
+    assert not any(
+        isinstance(collection, CountingCollection)
+        for collection in (plain.users, plain.sessions, plain.memories)
+    )
+    assert all(
+        isinstance(collection, CountingCollection)
+        for collection in (counting.users, counting.sessions, counting.memories)
+    )
+    plain.close()
+    counting.close()

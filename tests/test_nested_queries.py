@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.db import DatabaseCalls, counting_calls
+from app.call_counting import DatabaseCalls, counting_calls
 from tests.conftest import GraphQLClient, add_memories, add_session, add_user, running_app
 
 NESTED = """

@@ -231,13 +231,14 @@ async def internal_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, count_calls: bool = False) -> Starlette:
+    """memql's ASGI app; `count_calls` makes the database count its calls (app.call_counting)."""
     settings = settings or load_settings()
     configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        db = Database.connect(settings)
+        db = Database.connect(settings, count_calls=count_calls)
         sweeper = None
         try:
             await db.ensure_indexes()
