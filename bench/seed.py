@@ -13,6 +13,7 @@ from app.db import Collection, Document
 from app.roles import RoleType
 from app.store import Store
 from app.store.memories import NewMemory
+from app.store.users import UserFields
 
 HOT_MEMORIES = 100
 """The first session's memories: the session whose latest 50 the benchmark reads."""
@@ -72,7 +73,7 @@ async def seed(store: Store, sizes: Sizes) -> None:
     round-robin: user i has sessions i, i + users, ..."""
     db = store.db
     admin = store.for_viewer(OPEN)
-    await admin.users.add(user_id(0), first_name="User 0", metadata={"plan": "bench"})
+    await admin.users.add(user_id(0), UserFields(first_name="User 0", metadata={"plan": "bench"}))
     await admin.sessions.add(session_id(0), user_id=user_id(0), metadata={"topic": "bench"})
     hot = sizes.memories_of(0)
     if hot:

@@ -11,6 +11,7 @@ from strawberry.extensions.field_extension import AsyncExtensionResolver, SyncEx
 from app.errors import BadUserInput
 from app.roles import RoleType
 from app.store.memories import NewMemory
+from app.store.users import UserFields
 from app.validation import parse_uuid
 from schema.errors import input_field
 from schema.global_ids import from_global_id
@@ -120,6 +121,15 @@ class PurgePayload:
     memories: int
 
 
+def user_fields(input: AddUserInput | UpdateUserInput) -> UserFields:
+    return UserFields(
+        email=input.email,
+        first_name=input.first_name,
+        last_name=input.last_name,
+        metadata=json_argument(input.metadata),
+    )
+
+
 def memory_uuid(value: str) -> str:
     """A memory's uuid from its global ID or from the uuid itself."""
     if (as_uuid := parse_uuid(value)) is not None:
@@ -156,25 +166,13 @@ class Mutation:
     @mutation()
     async def add_user(self, info: Info, input: AddUserInput) -> UserPayload:
         with input_field("input"):
-            doc = await info.context.store.users.add(
-                input.user_id,
-                email=input.email,
-                first_name=input.first_name,
-                last_name=input.last_name,
-                metadata=json_argument(input.metadata),
-            )
+            doc = await info.context.store.users.add(input.user_id, user_fields(input))
         return UserPayload(user=User.from_doc(doc))
 
     @mutation()
     async def update_user(self, info: Info, input: UpdateUserInput) -> UserPayload:
         with input_field("input"):
-            doc = await info.context.store.users.update(
-                input.user_id,
-                email=input.email,
-                first_name=input.first_name,
-                last_name=input.last_name,
-                metadata=json_argument(input.metadata),
-            )
+            doc = await info.context.store.users.update(input.user_id, user_fields(input))
         return UserPayload(user=User.from_doc(doc))
 
     @mutation(description="Soft-deletes the user, its sessions and their memories.")

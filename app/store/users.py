@@ -4,7 +4,8 @@ sessions."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bson import ObjectId
 from pymongo import ReturnDocument
@@ -24,10 +25,19 @@ if TYPE_CHECKING:
     from app.store import ViewerStore
 
 
-def _check_profile(email: str | None, first_name: str | None, last_name: str | None) -> None:
-    check_optional_text(email, "email")
-    check_optional_text(first_name, "firstName")
-    check_optional_text(last_name, "lastName")
+@dataclass(frozen=True, slots=True)
+class UserFields:
+    """A user's fields as a client gives them to `UserStore.add` or `UserStore.update`."""
+
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    metadata: JsonObject | None = None
+
+    def profile(self, *, keep_unset: bool) -> Document:
+        """The profile fields as stored; with `keep_unset`, those not given as null."""
+        fields = {"email": self.email, "firstName": self.first_name, "lastName": self.last_name}
+        return {name: value for name, value in fields.items() if keep_unset or value is not None}
 
 
 def _no_user(user_id: str) -> NotFound:
@@ -42,31 +52,29 @@ class UserStore:
         self.access = access
         self.stores = stores
 
-    async def add(
-        self,
-        user_id: str,
-        *,
-        email: str | None = None,
-        first_name: str | None = None,
-        last_name: str | None = None,
-        metadata: JsonObject | None = None,
-    ) -> UserDoc:
-        """Create a user; a soft-deleted user with this id is replaced by the new one."""
+    def _check(self, user_id: str, fields: UserFields) -> None:
         check_identifier(user_id, "userId")
         self.access.check_acting_for(user_id, "userId")
-        _check_profile(email, first_name, last_name)
-        fields = {
-            "email": email,
-            "firstName": first_name,
-            "lastName": last_name,
+        check_optional_text(fields.email, "email")
+        check_optional_text(fields.first_name, "firstName")
+        check_optional_text(fields.last_name, "lastName")
+
+    async def add(self, user_id: str, fields: UserFields | None = None) -> UserDoc:
+        """Create a user; a soft-deleted user with this id is replaced by the new one."""
+        fields = fields or UserFields()
+        self._check(user_id, fields)
+        stored = {
+            **fields.profile(keep_unset=True),
             "metadata": new_metadata(
-                metadata, "metadata", may_write_reserved=self.access.may_write_reserved_metadata
+                fields.metadata,
+                "metadata",
+                may_write_reserved=self.access.may_write_reserved_metadata,
             ),
         }
         raw = await create_or_revive(
             self.collection,
             {"userId": user_id},
-            fields,
+            stored,
             taken=AlreadyExists(f"a user with userId {user_id!r} already exists", field="userId"),
         )
         return UserDoc.from_mongo(raw)
@@ -90,38 +98,21 @@ class UserStore:
         if await self.collection.find_one({"userId": user_id, **LIVE}, {"_id": 1}) is None:
             raise _no_user(user_id)
 
-    async def update(
-        self,
-        user_id: str,
-        *,
-        email: str | None = None,
-        first_name: str | None = None,
-        last_name: str | None = None,
-        metadata: JsonObject | None = None,
-    ) -> UserDoc:
-        """Change the given fields (None leaves a field as it is) and merge `metadata`."""
-        check_identifier(user_id, "userId")
-        self.access.check_acting_for(user_id, "userId")
-        _check_profile(email, first_name, last_name)
+    async def update(self, user_id: str, fields: UserFields) -> UserDoc:
+        """Change the fields given (None leaves a field as it is) and merge the metadata."""
+        self._check(user_id, fields)
         patch = None
-        if metadata is not None:
+        if fields.metadata is not None:
             patch = checked_patch(
-                metadata, "metadata", may_write_reserved=self.access.may_write_reserved_metadata
+                fields.metadata,
+                "metadata",
+                may_write_reserved=self.access.may_write_reserved_metadata,
             )
-        changes: dict[str, Any] = {
-            name: value
-            for name, value in (
-                ("email", email),
-                ("firstName", first_name),
-                ("lastName", last_name),
-            )
-            if value is not None
-        }
         raw = await update_merging_metadata(
             self.collection,
             {"userId": user_id, **LIVE},
             patch,
-            set_fields={**changes, "updatedAt": utc_now()},
+            set_fields={**fields.profile(keep_unset=False), "updatedAt": utc_now()},
         )
         if raw is None:
             raise _no_user(user_id)
