@@ -40,15 +40,15 @@ class IndexSpec:
 
 
 def index_specs(*, embedded: bool, purge_after_seconds: int) -> list[IndexSpec]:
-    """The indexes of SPEC §4 for MongoDB; for the embedded store only those it needs.
+    """The indexes memql's queries need on MongoDB; for the embedded store only those it needs.
 
     mongomock scans a whole collection for every query whatever its indexes, and a unique index
-    makes every insert scan it too (SPEC §12). The embedded store's writes are single atomic
+    makes every insert scan it too. The embedded store's writes are single atomic
     calls, so uniqueness holds there without the indexes (every create is an upsert keyed on
     the identifier) and it gets none of them. A memory's uuid is its `_id`, unique on both.
 
     The TTL indexes on `deletedAt` purge soft-deleted documents `purge_after_seconds` after
-    their deletion (SPEC §8). mongomock would honour them by scanning the collection on every
+    their deletion (Zep's purge). mongomock would honour them by scanning the collection on every
     read and write, so the embedded store has none and `app.sweeper.Sweeper` does their work.
     """
     if embedded:

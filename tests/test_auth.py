@@ -1,4 +1,4 @@
-"""Per-user tokens (SPEC §9): admins see everything; a user sees and changes only their own data,
+"""Per-user tokens: admins see everything; a user sees and changes only their own data,
 by every route, and learns nothing about anyone else's."""
 
 from __future__ import annotations

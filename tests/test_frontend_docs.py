@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from graphql import OperationDefinitionNode, build_schema, parse, validate
 
+from tests.contract import CONTRACT, require
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "frontend.md"
 SCHEMAS = {
     "printed-schema": ROOT / "schema" / "schema.graphql",
-    "contract": ROOT.parent / "shared" / "api.graphql",
+    "contract": CONTRACT,
 }
 
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -55,9 +57,6 @@ def test_frontend_doc_shows_the_sidebar_chat_view_and_send_in_graphql_apollo_and
     ids=[f"{index}-{operation_name(document)}" for index, document in enumerate(DOCUMENTS)],
 )
 def test_frontend_doc_graphql_is_valid_against_the_schema(document: str, schema_name: str) -> None:
-    path = SCHEMAS[schema_name]
-    if not path.exists():
-        pytest.skip(f"{path} is absent")
-    schema = build_schema(path.read_text(encoding="utf-8"))
+    schema = build_schema(require(SCHEMAS[schema_name]).read_text(encoding="utf-8"))
     assert "${" not in document, "interpolated documents cannot be checked"
     assert validate(schema, parse(document)) == [], document

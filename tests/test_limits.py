@@ -1,4 +1,4 @@
-"""Limits against abusive queries (SPEC §9): refused with QUERY_TOO_COMPLEX before any
+"""Limits against abusive queries: refused with QUERY_TOO_COMPLEX before any
 database call, and each one a setting."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Metadata merge (SPEC §6): nested merge, replacement, null removal, limits, atomicity."""
+"""Metadata merge: nested merge, replacement, null removal, limits, atomicity."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Nested queries without N+1 (SPEC §7): each nesting level costs one round of database calls,
+"""Nested queries without N+1: each nesting level costs one round of database calls,
 counted at the store boundary, and every parent's page is exactly what it would be alone."""
 
 from __future__ import annotations

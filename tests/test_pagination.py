@@ -1,4 +1,4 @@
-"""Relay keyset pagination (SPEC §7): complete, ordered walks both ways, stable under writes."""
+"""Relay keyset pagination: complete, ordered walks both ways, stable under writes."""
 
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ def test_dependencies_are_bounded_above() -> None:
     unbounded = [req for req in requirements if "<" not in req and "==" not in req]
     assert unbounded == []
     names = {re.split(r"[<>=]", req, maxsplit=1)[0] for req in project["dependencies"]}
-    # mongomock-motor imports typing_extensions without declaring it (SPEC §12).
+    # mongomock-motor imports typing_extensions without declaring it.
     assert {
         "strawberry-graphql",
         "starlette",

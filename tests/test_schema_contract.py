@@ -1,4 +1,4 @@
-"""The printed schema is committed, and honours the public contract in ../shared/api.graphql."""
+"""The printed schema is committed, and honours the public contract (tests/contract.py)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from schema import SDL_PATH, build_schema
+from tests.contract import CHECKER, CONTRACT, require
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECKER = ROOT.parent / "shared" / "tools" / "check_contract.py"
 
 
 def test_committed_schema_is_what_the_code_prints() -> None:
@@ -32,10 +30,13 @@ def test_memql_schema_command_prints_the_committed_schema() -> None:
     assert result.stdout == SDL_PATH.read_text(encoding="utf-8")
 
 
-@pytest.mark.skipif(not CHECKER.exists(), reason="../shared/tools/check_contract.py is absent")
 def test_schema_has_zero_differences_from_the_contract() -> None:
+    require(CONTRACT)
     result = subprocess.run(
-        [sys.executable, str(CHECKER), str(SDL_PATH)], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, str(require(CHECKER)), str(SDL_PATH)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 difference(s)" in result.stdout

@@ -17,13 +17,13 @@ from graphql import (
     parse,
     validate,
 )
+from tests.contract import CONTRACT, require
 
 from memql_client import AsyncMemqlClient, MemoryInput, MemqlClient
 from memql_client import operations as ops
 
 ROOT = Path(__file__).resolve().parents[3]
 PRINTED_SCHEMA = ROOT / "schema" / "schema.graphql"
-CONTRACT = ROOT.parent / "shared" / "api.graphql"
 
 EVERY_OPERATION: dict[str, ops.Operation[Any]] = {
     "node": ops.node("id"),
@@ -48,9 +48,7 @@ EVERY_OPERATION: dict[str, ops.Operation[Any]] = {
 
 @functools.cache
 def schema_from(path: Path) -> GraphQLSchema:
-    if not path.exists():
-        pytest.skip(f"{path} is absent")
-    return build_schema(path.read_text(encoding="utf-8"))
+    return build_schema(require(path).read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("path", [PRINTED_SCHEMA, CONTRACT], ids=["printed-schema", "contract"])
