@@ -209,6 +209,35 @@ async def test_a_cursor_outside_the_64_bit_range_is_bad_user_input(
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "after"}
 
 
+@pytest.mark.parametrize(
+    "payload",
+    ["memory: 1", "memory:1 ", "memory:01", "memory:+1", "memory:\u0661", "memory:1_0"],
+    ids=["leading-space", "trailing-space", "leading-zero", "plus", "arabic-digit", "underscore"],
+)
+async def test_a_cursor_not_in_its_canonical_form_is_bad_user_input(
+    api: GraphQLClient, payload: str
+) -> None:
+    """Python's int() reads each of these as a number; only the form memql writes is a cursor."""
+    await add_memories(api, "s", ["m", "n"])
+    error = await api.error(
+        'query($c: String!) { session(sessionId: "s") { memories(after: $c) { totalCount } } }',
+        {"c": crafted_cursor(payload)},
+    )
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "after"}
+
+
+async def test_a_session_cursor_with_a_non_hex_object_id_is_bad_user_input(
+    api: GraphQLClient,
+) -> None:
+    """bson reads any 12-byte string as an ObjectId; a cursor carries its 24 hex digits."""
+    await add_session(api, "s")
+    error = await api.error(
+        "query($c: String!) { sessions(after: $c) { totalCount } }",
+        {"c": crafted_cursor("session:0:abcdefghijkl")},
+    )
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "after"}
+
+
 async def test_update_memory_filters_on_the_session_id_the_shard_key(
     api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
