@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
+from graphql.validation.validate import ValidationAbortedError
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from app.errors import ERROR_CODES, BadUserInput, InternalServerError, MemqlError, QueryTooComplex
@@ -81,7 +82,7 @@ def coded_error(error: GraphQLError, request_id: str) -> GraphQLError:
         extensions = {**(error.extensions or {}), **original.extensions}
     elif (error.extensions or {}).get("code") in ERROR_CODES:
         extensions = dict(error.extensions or {})
-    elif is_token_limit_error(error):
+    elif is_token_limit_error(error) or isinstance(error, ValidationAbortedError):
         extensions = {"code": QueryTooComplex.code}
     elif is_unexpected(error):
         extensions = {"code": InternalServerError.code, "requestId": request_id}

@@ -22,6 +22,7 @@ from graphql import (
     ValidationContext,
 )
 from graphql.language.parser import MAX_NESTING_DEPTH
+from graphql.validation.rules import overlapping_fields_can_be_merged
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -92,13 +93,7 @@ class Expansion:
             if isinstance(definition, OperationDefinitionNode):
                 fields = min(fields + self._measure(definition.selection_set, 1)[0], self._cap)
         if fields > self.max_fields:
-            raise as_graphql_error(
-                QueryTooComplex(
-                    f"this document selects more than {self.max_fields:,} fields once its "
-                    "fragment spreads are expanded (each spread counts its fragment's fields "
-                    "again): select fewer fields or spread fragments fewer times"
-                )
-            )
+            raise _too_many_fields(self.max_fields)
 
     def _measure(self, selection_set: SelectionSetNode, depth: int) -> tuple[int, int]:
         """Fields and nesting of a selection set found `depth` levels deep in its operation;
@@ -137,6 +132,91 @@ class Expansion:
         return measured
 
 
+class _Place:
+    """One place of a document's response (a response path), and how many fields select it."""
+
+    __slots__ = ("children", "fields")
+
+    def __init__(self) -> None:
+        self.fields = 0
+        self.children: dict[str, _Place] = {}
+
+
+class Overlaps:
+    """Pairs of fields selecting one place of the response (the same response name under the
+    same path), fragment spreads expanded, counted in one walk of each operation and fragment.
+
+    Validation's OverlappingFieldsCanBeMerged rule compares every such pair, and the pairs
+    below them, so its work grows with the square of how often a place is selected: 400 copies
+    of `users { totalCount }` (1,600 tokens) kept it busy for over a second. Counted before
+    validation runs, such a document is refused in linear time. A place selected n times makes
+    n·(n-1)/2 pairs; a document that selects each place once makes none.
+    """
+
+    def __init__(self, document: DocumentNode, max_pairs: int, max_fields: int) -> None:
+        self.document = document
+        self.max_pairs = max_pairs
+        self.max_visits = max_fields
+        self.fragments = {
+            definition.name.value: definition
+            for definition in document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+        self.pairs = 0
+        self.visits = 0
+
+    def check(self) -> None:
+        """Raises a GraphQLError when the document makes more pairs than allowed."""
+        for definition in self.document.definitions:
+            if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
+                self._walk(definition.selection_set, _Place(), set())
+
+    def _walk(self, selection_set: SelectionSetNode, place: _Place, spread: set[str]) -> None:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                self._field(selection, place, spread)
+            elif isinstance(selection, InlineFragmentNode):
+                self._walk(selection.selection_set, place, spread)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is not None and name not in spread:
+                    self._walk(fragment.selection_set, place, spread | {name})
+
+    def _field(self, field: FieldNode, place: _Place, spread: set[str]) -> None:
+        self.visits += 1
+        if self.visits > self.max_visits:
+            # Only fragments no operation uses get here (Expansion measured the operations).
+            raise _too_many_fields(self.max_visits)
+        key = (field.alias or field.name).value
+        child = place.children.get(key)
+        if child is None:
+            child = place.children[key] = _Place()
+        self.pairs += child.fields
+        child.fields += 1
+        if self.pairs > self.max_pairs:
+            raise as_graphql_error(
+                QueryTooComplex(
+                    f"this document selects some fields too many times at one place: over "
+                    f"{self.max_pairs:,} pairs of fields share a response name once fragment "
+                    "spreads are expanded (a field selected n times at one place makes "
+                    "n·(n-1)/2 pairs): select each field once per place"
+                )
+            )
+        if field.selection_set is not None:
+            self._walk(field.selection_set, child, spread)
+
+
+def _too_many_fields(max_fields: int) -> GraphQLError:
+    return as_graphql_error(
+        QueryTooComplex(
+            f"this document selects more than {max_fields:,} fields once its fragment spreads "
+            "are expanded (each spread counts its fragment's fields again): select fewer fields "
+            "or spread fragments fewer times"
+        )
+    )
+
+
 def _too_deep() -> GraphQLError:
     return as_graphql_error(
         QueryTooComplex(
@@ -147,8 +227,8 @@ def _too_deep() -> GraphQLError:
 
 
 class FieldLimit(SchemaExtension):
-    """Measures the document right after parsing (see Expansion) and refuses it, before any
-    validation rule walks it, when it is too large once expanded.
+    """Measures the document right after parsing (see Expansion and Overlaps) and refuses it,
+    before any validation rule walks it, when it is too large once expanded.
 
     List it before ParserCache: its code after `yield` then runs once the document is parsed.
     Raising there ends the request with that error, as a parse error would.
@@ -156,17 +236,31 @@ class FieldLimit(SchemaExtension):
 
     def __init__(self, settings: Settings) -> None:
         self.max_fields = settings.max_fields
+        self.max_pairs = settings.max_overlapping_fields
 
     def on_parse(self) -> Iterator[None]:
         yield
         document = self.execution_context.graphql_document
         if document is not None:
             Expansion(document, self.max_fields).check()
+            Overlaps(document, self.max_pairs, self.max_fields).check()
+
+
+def validation_work_budget(settings: Settings) -> int:
+    """The most units of work graphql-core's OverlappingFieldsCanBeMerged rule may spend on one
+    document before it aborts validation. A document within `max_overlapping_fields` spends at
+    most about three units a pair (tests/test_limits.py builds the worst it can); this bound
+    holds should a shape make more."""
+    return 5 * settings.max_overlapping_fields + 1000
 
 
 def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     """The limit extensions, as factories. The validation rules are made once here, so the
-    validation cache (keyed on the rule classes) keeps hitting across requests."""
+    validation cache (keyed on the rule classes) keeps hitting across requests.
+
+    graphql-core reads the overlap rule's budget from a module attribute, documented as the
+    place to set it: one value for the process, as memql runs one schema a process."""
+    overlapping_fields_can_be_merged.MAX_COMPLEXITY_BUDGET = validation_work_budget(settings)
     rules = [
         _coded_rule(rule, QueryTooComplex.code)
         for limiter in (

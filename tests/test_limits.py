@@ -17,12 +17,13 @@ from graphql import (
     VariableValues,
     get_named_type,
     parse,
+    validate,
 )
 
 from app.settings import Settings
 from app.web.playground import EXAMPLE_MUTATION, EXAMPLE_QUERY
 from schema import build_schema
-from schema.limits import Expansion
+from schema.limits import Expansion, Overlaps, validation_work_budget
 from schema.node_limit import NodeEstimate, declared_cost
 from schema.pagination import Paging
 from tests.conftest import (
@@ -678,3 +679,85 @@ async def test_a_refused_page_is_named_by_its_alias(api: GraphQLClient) -> None:
         " recent: memories(last: -1) { totalCount } } } }"
     )
     assert error["message"].startswith("recent: last must not be negative")
+
+
+REPEATED_FIELD = "query Q1 {" + " users { totalCount }" * 400 + "}"
+
+
+async def test_a_field_repeated_hundreds_of_times_is_refused_before_validation(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """400 copies of one field pass every other limit (1,604 tokens, 800 fields, no alias) and
+    kept graphql-core's overlapping-fields rule busy for 1-3 s: pairs of fields at one place
+    are counted first, and such a document is never validated."""
+    validation = RecordedValidation(monkeypatch)
+    error = await api.error(REPEATED_FIELD)
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert "2,000 pairs" in error["message"]
+    assert validation.documents == []
+
+
+async def test_repeated_fields_are_counted_per_place_once_fragments_are_expanded() -> None:
+    async with running_app(make_settings(max_overlapping_fields=4)) as api:
+        # `users` twice (one pair) and users.totalCount three times, once through a spread
+        # (three pairs): four.
+        within = (
+            "{ users { totalCount ...C } users { totalCount } } "
+            "fragment C on UserConnection { totalCount }"
+        )
+        assert await api.data(within) == {"users": {"totalCount": 0}}
+        # The same place selected four times through spreads: six pairs.
+        over = "{ ...U ...U ...U ...U } fragment U on Query { __typename }"
+        assert await api.code(over) == "QUERY_TOO_COMPLEX"
+        # A fragment no operation uses is validated too, and so counted.
+        unused = "{ __typename } fragment X on Query { " + "a: __typename " * 4 + "}"
+        assert await api.code(unused) == "QUERY_TOO_COMPLEX"
+
+
+def worst_documents_within_the_default_limits() -> dict[str, str]:
+    """The costliest shapes for the overlap rule found within the default limits (2,000
+    tokens, 2,000 pairs): one place selected as often as allowed, with arguments, with sub-
+    selections, through fragments, and a Relay-style stack of fragments on one type."""
+    relay = " ".join(f"fragment F{i} on User {{ id userId }}" for i in range(30))
+    return {
+        "users-45": "{" + " users { totalCount }" * 45 + "}",
+        "node-with-argument-45": "{" + ' node(id: "a") { id }' * 45 + "}",
+        "typename-63": "{" + " __typename" * 63 + "}",
+        "sub-selections-9x7": "{" + (" users { " + "totalCount " * 7 + "}") * 9 + "}",
+        "fragments-45": "{" + " ...U" * 45 + " } fragment U on Query { users { totalCount } }",
+        "relay-30-fragments": "{ users { edges { node { "
+        + " ".join(f"...F{i}" for i in range(30))
+        + " } } } } "
+        + relay,
+        "paged-45": "{"
+        + ' users(first: 1, after: "x", last: 2, before: "y") { totalCount }' * 45
+        + "}",
+    }
+
+
+@pytest.mark.parametrize(
+    "document",
+    list(worst_documents_within_the_default_limits().values()),
+    ids=list(worst_documents_within_the_default_limits()),
+)
+def test_validation_work_stays_within_its_budget_for_the_worst_documents_allowed(
+    document: str,
+) -> None:
+    """A count of work, not a time: graphql-core meters the overlap rule in units and aborts
+    validation past its budget (set from the settings); every document the limits let through
+    validates within it. bench/README.md gives the wall time of these documents."""
+    settings = make_settings()
+    schema = build_schema(settings)
+    parsed = parse(document, max_tokens=settings.max_tokens)
+    Expansion(parsed, settings.max_fields).check()
+    Overlaps(parsed, settings.max_overlapping_fields, settings.max_fields).check()
+    assert validation_work_budget(settings) == 11_000
+    errors = validate(schema._schema, parsed)
+    assert not any("aborted" in error.message for error in errors), errors
+
+
+async def test_a_document_over_the_validation_budget_is_query_too_complex() -> None:
+    """Should a shape spend more than the pair count predicts, graphql-core stops at the
+    budget, and the client is told the query is too complex."""
+    async with running_app(make_settings(max_overlapping_fields=10**6)) as api:
+        assert await api.code("{" + " __typename" * 1500 + "}") == "QUERY_TOO_COMPLEX"
