@@ -131,6 +131,15 @@ async def test_malformed_requests_are_4xx_json(
     assert response.json()["errors"][0]["message"]
 
 
+async def test_the_json_media_type_of_a_body_is_read_whatever_its_case(api: GraphQLClient) -> None:
+    response = await api.http.post(
+        "/graphql",
+        content=b'{"query": "{ __typename }"}',
+        headers={"content-type": "Application/JSON; charset=UTF-8"},
+    )
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
 def test_graphql_http_server_audits_pass() -> None:
     """graphql-http's audit suite (npm) against a live memql: every MUST passes, and any SHOULD
     that does not is listed in the README with the reason."""
