@@ -1,4 +1,5 @@
-"""Per-request state handed to every resolver: the store, settings, loaders and request id."""
+"""Per-request state handed to every resolver: the store, settings, loaders and request id; and
+the operationName the client sent, with the name of the operation that ran (for the log)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class Context:
     request_id: str = "-"
     request: Request | None = None
     viewer: Viewer = OPEN
+    requested_operation_name: str | None = None
     operation_name: str | None = None
     loaders: Loaders = field(init=False)
 

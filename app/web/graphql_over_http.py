@@ -207,6 +207,7 @@ class GraphQLOverHTTP:
             request_id=request_id_of(request),
             request=request,
             viewer=viewer,
+            requested_operation_name=graphql_request.operation_name,
         )
         try:
             result = await self.execute(graphql_request, context, request.method)
