@@ -1,5 +1,5 @@
 """Per-request state handed to every resolver: the caller's store, settings, loaders and request
-id."""
+id; and the operationName the client sent, with the name of the operation that ran (for the log)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class Context:
     settings: Settings
     request_id: str = "-"
     request: Request | None = None
+    requested_operation_name: str | None = None
     operation_name: str | None = None
     loaders: Loaders = field(init=False)
 

@@ -80,9 +80,7 @@ def decode_cursor(kind: str, order: SortOrder, cursor: str, field: str) -> SortK
     if cursor_kind != kind or len(parts) != len(order.types):
         raise invalid
     try:
-        key = tuple(
-            _DECODERS[type_](part) for type_, part in zip(order.types, parts, strict=True)
-        )
+        key = tuple(_DECODERS[type_](part) for type_, part in zip(order.types, parts, strict=True))
     except (ValueError, OverflowError, OSError):
         raise invalid from None
     # Only the form encode_cursor writes: int() and ObjectId() also read " 7", Arabic-Indic

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from schema import build_schema
+from schema.context import Context
 from schema.limits import Expansion
 from tests.conftest import GraphQLClient, make_settings
 from tests.live_server import live_server
@@ -129,6 +131,15 @@ async def test_malformed_requests_are_4xx_json(
     response = await api.http.post("/graphql", content=content, headers=headers)
     assert response.status_code == status
     assert response.json()["errors"][0]["message"]
+
+
+async def test_the_json_media_type_of_a_body_is_read_whatever_its_case(api: GraphQLClient) -> None:
+    response = await api.http.post(
+        "/graphql",
+        content=b'{"query": "{ __typename }"}',
+        headers={"content-type": "Application/JSON; charset=UTF-8"},
+    )
+    assert response.json() == {"data": {"__typename": "Query"}}
 
 
 def test_graphql_http_server_audits_pass() -> None:
@@ -280,6 +291,29 @@ async def test_operation_name_chooses_among_several_operations(api: GraphQLClien
     assert counted.json() == {"data": {"sessions": {"totalCount": 1}}}
     single = await api.http.post("/graphql", json={"query": "query Only { __typename }"})
     assert single.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_every_entry_point_passes_the_clients_operation_name_in_the_context(
+    api: GraphQLClient,
+) -> None:
+    """The schema, not the HTTP endpoint, refuses to guess: a caller that does not say in the
+    context which operation the client asked for gets several operations refused."""
+    schema = build_schema()
+
+    def context(requested: str | None) -> Context:
+        return Context(api.store, api.app.state.settings, requested_operation_name=requested)
+
+    chosen = await schema.execute(
+        TWO_OPERATIONS, context_value=context("Count"), operation_name="Count"
+    )
+    assert (chosen.data, chosen.errors) == ({"sessions": {"totalCount": 0}}, None)
+    for refused in [
+        await schema.execute(TWO_OPERATIONS, context_value=context(None)),
+        await schema.execute(TWO_OPERATIONS, context_value=None, operation_name="Count"),
+    ]:
+        assert refused.data is None
+        [error] = refused.errors or []
+        assert error.extensions == {"code": "BAD_USER_INPUT", "field": "operationName"}
 
 
 async def test_an_extension_that_crashes_is_an_internal_error_logged_with_the_request_id(

@@ -26,6 +26,11 @@ _GRAPHQL_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 MAX_LOGGED_OPERATION_NAME = 100
 
 
+def request_id_of(request: Request) -> str:
+    """The id RequestLogMiddleware gave the request."""
+    return str(getattr(request.state, "request_id", "-"))
+
+
 def loggable_operation_name(name: object) -> str:
     """The operation name as the access log shows it: a GraphQL name (so no control character
     can forge a line), cut to 100 characters; `-` for anything else."""
