@@ -25,19 +25,26 @@ class MemqlError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+        self.completed: list[str] | None = None
+        """In a mutation document, the fields before this one that ran (and wrote)."""
 
     def with_field_prefix(self, prefix: str) -> MemqlError:
         if self.field is None:
             return self
         field = f"{prefix}.{self.field}" if not self.field.startswith("[") else prefix + self.field
-        return type(self)(self.message, field=field)
+        prefixed = type(self)(self.message, field=field)
+        prefixed.completed = self.completed
+        return prefixed
 
     @property
-    def extensions(self) -> dict[str, str]:
+    def extensions(self) -> dict[str, object]:
         """`extensions` of the GraphQL error this failure is reported as."""
-        if self.field is None:
-            return {"code": self.code}
-        return {"code": self.code, "field": self.field}
+        extensions: dict[str, object] = {"code": self.code}
+        if self.field is not None:
+            extensions["field"] = self.field
+        if self.completed is not None:
+            extensions["completed"] = self.completed
+        return extensions
 
 
 class InternalServerError(MemqlError):

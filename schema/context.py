@@ -21,6 +21,8 @@ class Context:
     request: Request | None = None
     requested_operation_name: str | None = None
     operation_name: str | None = None
+    completed_mutations: list[str] = field(default_factory=list)
+    """The response keys of the mutation fields that ran, in order."""
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

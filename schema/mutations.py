@@ -8,7 +8,7 @@ import strawberry
 from strawberry.extensions import FieldExtension
 from strawberry.extensions.field_extension import AsyncExtensionResolver, SyncExtensionResolver
 
-from app.errors import BadUserInput
+from app.errors import BadUserInput, MemqlError
 from app.roles import RoleType
 from app.store.memories import NewMemory
 from app.store.users import UserFields
@@ -16,6 +16,7 @@ from app.validation import parse_uuid
 from schema.errors import input_field
 from schema.global_ids import from_global_id
 from schema.pagination import ListSize, sized_list_field
+from schema.preflight import CHECK, Check
 from schema.scalars import JSON, json_argument
 from schema.types import Info, Memory, Session, User
 
@@ -140,47 +141,77 @@ def memory_uuid(value: str) -> str:
     return as_uuid
 
 
-class FreshLoaders(FieldExtension):
-    """Mutation fields run one after another, each with its payload; each starts with empty
-    loaders, so a payload shows what the mutations before it in the document changed."""
+def new_memories(input: AddMemoryInput) -> list[NewMemory]:
+    return [
+        NewMemory(
+            role=memory.role,
+            content=memory.content,
+            role_type=memory.role_type,
+            metadata=json_argument(memory.metadata),
+        )
+        for memory in input.memories
+    ]
+
+
+class MutationField(FieldExtension):
+    """Mutation fields run one after another, each with its payload. Each starts with empty
+    loaders, so a payload shows what the mutations before it in the document changed; and an
+    error after others ran names them (they wrote) in `extensions.completed`."""
 
     def resolve(
         self, next_: SyncExtensionResolver, source: Any, info: Info, **kwargs: Any
     ) -> Any:  # pragma: no cover - every mutation is async
-        info.context.renew_loaders()
-        return next_(source, info, **kwargs)
+        raise NotImplementedError("mutation fields are async")
 
     async def resolve_async(
         self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any
     ) -> Any:
-        info.context.renew_loaders()
-        return await next_(source, info, **kwargs)
+        context = info.context
+        context.renew_loaders()
+        try:
+            result = await next_(source, info, **kwargs)
+        except MemqlError as error:
+            error.completed = list(context.completed_mutations) or None
+            raise
+        context.completed_mutations.append(str(info.path.key))
+        return result
 
 
-def mutation(**options: Any) -> Any:
-    return strawberry.mutation(extensions=[FreshLoaders()], **options)
+def mutation(*, check: Check, **options: Any) -> Any:
+    """A mutation field; `check` (the caller's store and the field's arguments) runs the store's
+    rules that no earlier field can change, before a document of several fields writes."""
+    return strawberry.mutation(extensions=[MutationField()], metadata={CHECK: check}, **options)
 
 
 @strawberry.type
 class Mutation:
-    @mutation()
+    @mutation(check=lambda store, input: store.users.check_add(input.user_id, user_fields(input)))
     async def add_user(self, info: Info, input: AddUserInput) -> UserPayload:
         with input_field("input"):
             doc = await info.context.store.users.add(input.user_id, user_fields(input))
         return UserPayload(user=User.from_doc(doc))
 
-    @mutation()
+    @mutation(
+        check=lambda store, input: store.users.check_update(input.user_id, user_fields(input))
+    )
     async def update_user(self, info: Info, input: UpdateUserInput) -> UserPayload:
         with input_field("input"):
             doc = await info.context.store.users.update(input.user_id, user_fields(input))
         return UserPayload(user=User.from_doc(doc))
 
-    @mutation(description="Soft-deletes the user, its sessions and their memories.")
+    @mutation(
+        check=lambda store, user_id: store.users.check_delete(user_id),
+        description="Soft-deletes the user, its sessions and their memories.",
+    )
     async def delete_user(self, info: Info, user_id: str) -> DeletePayload:
         doc = await info.context.store.users.delete(user_id)
         return DeletePayload(deleted_id=User.from_doc(doc).id)
 
-    @mutation()
+    @mutation(
+        check=lambda store, input: store.sessions.check_add(
+            input.session_id, user_id=input.user_id, metadata=json_argument(input.metadata)
+        )
+    )
     async def add_session(self, info: Info, input: AddSessionInput) -> SessionPayload:
         with input_field("input"):
             doc = await info.context.store.sessions.add(
@@ -190,7 +221,11 @@ class Mutation:
             )
         return SessionPayload(session=Session.from_doc(doc))
 
-    @mutation()
+    @mutation(
+        check=lambda store, input: store.sessions.check_update(
+            input.session_id, user_id=input.user_id, metadata=json_argument(input.metadata)
+        )
+    )
     async def update_session(self, info: Info, input: UpdateSessionInput) -> SessionPayload:
         with input_field("input"):
             doc = await info.context.store.sessions.update(
@@ -200,30 +235,32 @@ class Mutation:
             )
         return SessionPayload(session=Session.from_doc(doc))
 
-    @mutation(description="Soft-deletes the session and all its memories.")
+    @mutation(
+        check=lambda store, session_id: store.sessions.check_writable(session_id),
+        description="Soft-deletes the session and all its memories.",
+    )
     async def delete_session(self, info: Info, session_id: str) -> DeletePayload:
         doc = await info.context.store.sessions.delete(session_id)
         return DeletePayload(deleted_id=Session.from_doc(doc).id)
 
-    @mutation()
+    @mutation(
+        check=lambda store, input: store.memories.check_add(input.session_id, new_memories(input))
+    )
     async def add_memory(self, info: Info, input: AddMemoryInput) -> AddMemoryPayload:
-        memories = [
-            NewMemory(
-                role=memory.role,
-                content=memory.content,
-                role_type=memory.role_type,
-                metadata=json_argument(memory.metadata),
-            )
-            for memory in input.memories
-        ]
         with input_field("input"):
-            session, stored = await info.context.store.memories.add(input.session_id, memories)
+            session, stored = await info.context.store.memories.add(
+                input.session_id, new_memories(input)
+            )
         parent = Session.from_doc(session)
         return AddMemoryPayload(
             session=parent, memories=[Memory.from_doc(doc, session=parent) for doc in stored]
         )
 
-    @mutation()
+    @mutation(
+        check=lambda store, input: store.memories.check_update(
+            memory_uuid(input.id), json_argument(input.metadata)
+        )
+    )
     async def update_memory(self, info: Info, input: UpdateMemoryInput) -> MemoryPayload:
         with input_field("input"):
             doc = await info.context.store.memories.update(
@@ -232,14 +269,18 @@ class Mutation:
             )
         return MemoryPayload(memory=Memory.from_doc(doc))
 
-    @mutation(description="Soft-deletes every memory of the session; the session stays.")
+    @mutation(
+        check=lambda store, session_id: store.sessions.check_writable(session_id),
+        description="Soft-deletes every memory of the session; the session stays.",
+    )
     async def delete_memories(self, info: Info, session_id: str) -> DeleteMemoriesPayload:
         session, count = await info.context.store.memories.delete_all(session_id)
         return DeleteMemoriesPayload(session=Session.from_doc(session), deleted_count=count)
 
     @mutation(
+        check=lambda store: store.check_purge(),
         description="Hard-deletes everything soft-deleted now, without waiting for the TTL "
-        "(admin only)."
+        "(admin only).",
     )
     async def purge_deleted(self, info: Info) -> PurgePayload:
         counts = await info.context.store.purge_deleted()

@@ -43,10 +43,25 @@ _NO_ARGUMENTS: Arguments = {}
 
 def declared_cost(definition: GraphQLField) -> Paging | ListSize | None:
     """The cost the field's Strawberry definition declares in its metadata, if any."""
-    strawberry_field = (definition.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    metadata: Mapping[str, Any] = getattr(strawberry_field, "metadata", None) or {}
+    metadata: Mapping[str, Any] = getattr(strawberry_field_of(definition), "metadata", None) or {}
     cost = metadata.get(COST)
     return cost if isinstance(cost, Paging | ListSize) else None
+
+
+def included(selection: SelectionNode, variables: VariableValues) -> bool:
+    """@skip and @include, as execution reads them (skip wins)."""
+    if not selection.directives:
+        return True
+    skip = get_directive_values(GraphQLSkipDirective, selection, variables)
+    if skip and skip["if"]:
+        return False
+    include = get_directive_values(GraphQLIncludeDirective, selection, variables)
+    return not (include and not include["if"])
+
+
+def strawberry_field_of(definition: GraphQLField) -> Any:
+    """The Strawberry field a GraphQL field was made from (None for introspection's)."""
+    return (definition.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
 
 
 def _argument_at(arguments: Arguments, path: str) -> Any:
@@ -130,14 +145,7 @@ class NodeEstimate:
         return None
 
     def _included(self, selection: SelectionNode) -> bool:
-        """@skip and @include, as execution reads them (skip wins)."""
-        if not selection.directives:
-            return True
-        skip = get_directive_values(GraphQLSkipDirective, selection, self.variables)
-        if skip and skip["if"]:
-            return False
-        include = get_directive_values(GraphQLIncludeDirective, selection, self.variables)
-        return not (include and not include["if"])
+        return included(selection, self.variables)
 
     def _fragment(self, name: str, parent: CompositeType, inherited: Arguments) -> int:
         key = (name, parent.name, id(inherited))

@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -207,3 +208,53 @@ async def raw_documents(api: GraphQLClient, collection: str, **match: Any) -> li
     cursor = api.store.db.collection(collection).find(match)
     documents: list[dict[str, Any]] = await cursor.to_list(None)
     return documents
+
+
+# Two users' data, for the tests of what each token may do.
+
+
+@dataclass
+class World:
+    """Users alice and bob with two sessions each of their own (a1, a2; b1) and one of no user
+    (free), each with a memory; clients for an admin and for each user's token."""
+
+    admin: GraphQLClient
+    alice: GraphQLClient
+    bob: GraphQLClient
+    ids: dict[str, str]
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[World]:
+    async with running_app(make_settings(auth_secret=SECRET)) as anonymous:
+        admin = anonymous.with_token(token_for())
+        ids: dict[str, str] = {}
+        for user in ("alice", "bob"):
+            data = await admin.data(
+                "mutation($u: String!) { addUser(input: {userId: $u}) { user { id } } }",
+                {"u": user},
+            )
+            ids[user] = data["addUser"]["user"]["id"]
+        for session, user in (("a1", "alice"), ("a2", "alice"), ("b1", "bob"), ("free", None)):
+            data = await admin.data(
+                "mutation($s: String!, $u: String) {"
+                " addSession(input: {sessionId: $s, userId: $u}) { session { id } } }",
+                {"s": session, "u": user},
+            )
+            ids[session] = data["addSession"]["session"]["id"]
+            added = await admin.data(
+                ADD_MEMORY,
+                {"input": {"sessionId": session, "memories": [{"role": "h", "content": session}]}},
+            )
+            ids[f"{session}:memory"] = added["addMemory"]["memories"][0]["id"]
+            ids[f"{session}:uuid"] = added["addMemory"]["memories"][0]["uuid"]
+        yield World(
+            admin,
+            anonymous.with_token(token_for("alice")),
+            anonymous.with_token(token_for("bob")),
+            ids,
+        )
+
+
+async def snapshot(api: GraphQLClient) -> dict[str, list[dict[str, Any]]]:
+    return {name: await raw_documents(api, name) for name in ("users", "sessions", "memories")}

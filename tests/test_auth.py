@@ -3,67 +3,17 @@ by every route, and learns nothing about anyone else's."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import jwt
 import pytest
 
 from tests.conftest import (
-    ADD_MEMORY,
     SECRET,
-    GraphQLClient,
-    make_settings,
-    raw_documents,
-    running_app,
+    World,
+    snapshot,
     token_for,
 )
-
-
-@dataclass
-class World:
-    admin: GraphQLClient
-    alice: GraphQLClient
-    bob: GraphQLClient
-    ids: dict[str, str]
-
-
-@pytest.fixture
-async def world() -> AsyncIterator[World]:
-    async with running_app(make_settings(auth_secret=SECRET)) as anonymous:
-        admin = anonymous.with_token(token_for())
-        ids: dict[str, str] = {}
-        for user in ("alice", "bob"):
-            data = await admin.data(
-                "mutation($u: String!) { addUser(input: {userId: $u}) { user { id } } }",
-                {"u": user},
-            )
-            ids[user] = data["addUser"]["user"]["id"]
-        for session, user in (("a1", "alice"), ("a2", "alice"), ("b1", "bob"), ("free", None)):
-            data = await admin.data(
-                "mutation($s: String!, $u: String) {"
-                " addSession(input: {sessionId: $s, userId: $u}) { session { id } } }",
-                {"s": session, "u": user},
-            )
-            ids[session] = data["addSession"]["session"]["id"]
-            added = await admin.data(
-                ADD_MEMORY,
-                {"input": {"sessionId": session, "memories": [{"role": "h", "content": session}]}},
-            )
-            ids[f"{session}:memory"] = added["addMemory"]["memories"][0]["id"]
-            ids[f"{session}:uuid"] = added["addMemory"]["memories"][0]["uuid"]
-        yield World(
-            admin,
-            anonymous.with_token(token_for("alice")),
-            anonymous.with_token(token_for("bob")),
-            ids,
-        )
-
-
-async def snapshot(api: GraphQLClient) -> dict[str, list[dict[str, Any]]]:
-    return {name: await raw_documents(api, name) for name in ("users", "sessions", "memories")}
 
 
 async def test_a_request_without_a_token_is_401(world: World) -> None:
@@ -206,13 +156,44 @@ async def test_forbidden_tells_nothing_about_whether_a_session_exists(world: Wor
         == {"code": "FORBIDDEN", "field": "sessionId"}
     )
     assert existing["message"].replace("b1", "b2") == missing["message"]
-    add_existing = await world.alice.error(
-        'mutation { addSession(input: {sessionId: "b1"}) { session { id } } }'
+    update_existing = await world.alice.error(
+        'mutation { updateSession(input: {sessionId: "b1", metadata: {}}) { session { id } } }'
     )
     update_missing = await world.alice.error(
         'mutation { updateSession(input: {sessionId: "b2", metadata: {}}) { session { id } } }'
     )
-    assert add_existing["extensions"]["code"] == update_missing["extensions"]["code"] == "FORBIDDEN"
+    assert update_existing["extensions"] == update_missing["extensions"]
+    assert update_existing["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_creating_a_session_id_another_user_holds_answers_as_for_ones_own(
+    world: World,
+) -> None:
+    """Session ids are one namespace (as in Zep): creating one that exists is ALREADY_EXISTS,
+    whoever holds it, so the answer does not tell that another user holds it."""
+    others = await world.alice.error(
+        'mutation { addSession(input: {sessionId: "b1"}) { session { id } } }'
+    )
+    own = await world.alice.error(
+        'mutation { addSession(input: {sessionId: "a1"}) { session { id } } }'
+    )
+    assert (
+        others["extensions"]
+        == own["extensions"]
+        == {
+            "code": "ALREADY_EXISTS",
+            "field": "input.sessionId",
+        }
+    )
+    assert others["message"].replace("b1", "a1") == own["message"]
+    # A session another user deleted is still theirs until it is purged: it is not revived.
+    await world.admin.data('mutation { deleteSession(sessionId: "b1") { deletedId } }')
+    before = await snapshot(world.admin)
+    again = await world.alice.error(
+        'mutation { addSession(input: {sessionId: "b1"}) { session { id } } }'
+    )
+    assert again["extensions"]["code"] == "ALREADY_EXISTS"
+    assert await snapshot(world.admin) == before
 
 
 MUTATIONS_ON_OTHERS = [
@@ -221,7 +202,6 @@ MUTATIONS_ON_OTHERS = [
     'mutation { deleteSession(sessionId: "b1") { deletedId } }',
     'mutation { deleteSession(sessionId: "free") { deletedId } }',
     'mutation { deleteMemories(sessionId: "b1") { deletedCount } }',
-    'mutation { addSession(input: {sessionId: "b1", metadata: {x: 1}}) { session { id } } }',
     'mutation { addSession(input: {sessionId: "new", userId: "bob"}) { session { id } } }',
     'mutation { addMemory(input: {sessionId: "b1", memories: [{role: "x", content: "y"}]})'
     " { memories { id } } }",

@@ -45,10 +45,13 @@ class ViewerStore:
         self.sessions = SessionStore(db, access, self)
         self.memories = MemoryStore(db, access, self)
 
+    async def check_purge(self) -> None:
+        self.access.require_admin("purgeDeleted")
+
     async def purge_deleted(self, *, deleted_before: datetime | None = None) -> PurgeCounts:
         """Hard-delete every soft-deleted document (or those deleted before `deleted_before`);
         admins only."""
-        self.access.require_admin("purgeDeleted")
+        await self.check_purge()
         deleted: Document = {"$ne": None} if deleted_before is None else {"$lt": deleted_before}
         # Memories first: a session is never gone while memories that point to it remain.
         memories = await self.memories.purge(deleted)

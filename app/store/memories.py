@@ -14,6 +14,7 @@ from bson import ObjectId
 from app.clock import utc_now
 from app.db import Database, Document
 from app.documents import MemoryDoc, SessionDoc
+from app.errors import Forbidden
 from app.metadata import JsonObject, checked_patch, new_metadata
 from app.roles import RoleType
 from app.store.access import Access
@@ -65,6 +66,11 @@ class MemoryStore:
             )
         return stored
 
+    async def check_add(self, session_id: str, memories: Sequence[NewMemory]) -> None:
+        """Every rule `add` can be refused by that no earlier write of the caller's changes."""
+        self._check_new(memories)
+        await self.stores.sessions.check_writable(session_id)
+
     async def add(
         self, session_id: str, memories: Sequence[NewMemory]
     ) -> tuple[SessionDoc, list[MemoryDoc]]:
@@ -106,6 +112,19 @@ class MemoryStore:
         raws = await self.collection.find({"_id": any_of(uuids), **LIVE}).to_list(None)
         visible = await self.stores.sessions.visible(raw["sessionId"] for raw in raws)
         return [MemoryDoc.from_mongo(raw) for raw in raws if raw["sessionId"] in visible]
+
+    async def check_update(self, memory_uuid: str, metadata: JsonObject) -> None:
+        """Every rule `update` can be refused by that no earlier write of the caller's changes:
+        the patch, and a memory in a session another user holds."""
+        checked_patch(
+            metadata, "metadata", may_write_reserved=self.access.may_write_reserved_metadata
+        )
+        memory = await self.collection.find_one({"_id": memory_uuid}, {"sessionId": 1})
+        if memory is not None:
+            try:
+                await self.stores.sessions.check_writable(memory["sessionId"])
+            except Forbidden:
+                raise self.access.denied("memory", memory_uuid, "id") from None
 
     async def update(self, memory_uuid: str, metadata: JsonObject) -> MemoryDoc:
         """Merge `metadata` into the memory's."""

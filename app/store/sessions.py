@@ -50,22 +50,51 @@ class SessionStore:
     def _missing(self, session_id: str) -> Exception:
         return self.access.missing("session", session_id, "sessionId")
 
+    def _taken(self, session_id: str) -> AlreadyExists:
+        return AlreadyExists(
+            f"a session with sessionId {session_id!r} already exists", field="sessionId"
+        )
+
+    async def _held_by_another(self, session_id: str) -> bool:
+        """A session with this id exists (live or deleted) and is not the caller's to touch;
+        never for an admin. What no earlier write of the caller's own can change."""
+        if self.access.admin:
+            return False
+        raw = await self.collection.find_one({"sessionId": session_id}, {"userId": 1})
+        return raw is not None and not self.access.may_see(raw.get("userId"))
+
+    def _add_input(
+        self, session_id: str, user_id: str | None, metadata: JsonObject | None
+    ) -> JsonObject:
+        check_identifier(session_id, "sessionId")
+        self.access.check_acting_for(user_id, "userId")
+        return new_metadata(
+            metadata, "metadata", may_write_reserved=self.access.may_write_reserved_metadata
+        )
+
+    async def check_add(
+        self, session_id: str, *, user_id: str | None = None, metadata: JsonObject | None = None
+    ) -> None:
+        """Every rule `add` can be refused by that no earlier write of the caller's changes."""
+        self._add_input(session_id, user_id, metadata)
+        if await self._held_by_another(session_id):
+            raise self._taken(session_id)
+
     async def add(
         self, session_id: str, *, user_id: str | None = None, metadata: JsonObject | None = None
     ) -> SessionDoc:
         """Create a session; a soft-deleted one comes back with the new fields, its memories
-        staying deleted. A user token creates sessions belonging to its own user."""
-        check_identifier(session_id, "sessionId")
-        self.access.check_acting_for(user_id, "userId")
-        stored_metadata = new_metadata(
-            metadata, "metadata", may_write_reserved=self.access.may_write_reserved_metadata
-        )
+        staying deleted. A user token creates sessions belonging to its own user.
+
+        Session ids are one namespace, as in Zep: a user token creating an id another user
+        holds is told what creating one of its own existing ids is told, ALREADY_EXISTS."""
+        stored_metadata = self._add_input(session_id, user_id, metadata)
         if self.access.admin and user_id is not None:
             await self.stores.users.require_live(user_id)
 
         def check_existing(raw: Document) -> None:
             if not self.access.may_see(raw.get("userId")):
-                raise self.access.denied("session", session_id, "sessionId")
+                raise self._taken(session_id)
 
         # memorySeq is kept on revival, so new memories sort after the deleted ones and never
         # reuse a seq.
@@ -74,9 +103,7 @@ class SessionStore:
             {"sessionId": session_id},
             {"userId": self.access.user_for_new(user_id), "metadata": stored_metadata},
             on_insert={"memorySeq": 0},
-            taken=AlreadyExists(
-                f"a session with sessionId {session_id!r} already exists", field="sessionId"
-            ),
+            taken=self._taken(session_id),
             check_existing=check_existing,
         )
         return self._doc(raw)
@@ -107,18 +134,37 @@ class SessionStore:
             self._seen.update(raw["sessionId"] for raw in raws)
         return wanted & self._seen
 
+    def _update_input(
+        self, session_id: str, user_id: str | None, metadata: JsonObject | None
+    ) -> JsonObject | None:
+        check_identifier(session_id, "sessionId")
+        self.access.check_acting_for(user_id, "userId")
+        if metadata is None:
+            return None
+        return checked_patch(
+            metadata, "metadata", may_write_reserved=self.access.may_write_reserved_metadata
+        )
+
+    async def check_writable(self, session_id: str) -> None:
+        """Refuses a write to a session another user holds (a user token writes only to its
+        own, and creates those that do not exist yet)."""
+        check_identifier(session_id, "sessionId")
+        if await self._held_by_another(session_id):
+            raise self.access.denied("session", session_id, "sessionId")
+
+    async def check_update(
+        self, session_id: str, *, user_id: str | None = None, metadata: JsonObject | None = None
+    ) -> None:
+        """Every rule `update` can be refused by that no earlier write of the caller's changes."""
+        self._update_input(session_id, user_id, metadata)
+        await self.check_writable(session_id)
+
     async def update(
         self, session_id: str, *, user_id: str | None = None, metadata: JsonObject | None = None
     ) -> SessionDoc:
         """Merge `metadata`, set `user_id` when given; like Zep, a deleted session is undeleted
         (its memories stay deleted)."""
-        check_identifier(session_id, "sessionId")
-        self.access.check_acting_for(user_id, "userId")
-        patch = None
-        if metadata is not None:
-            patch = checked_patch(
-                metadata, "metadata", may_write_reserved=self.access.may_write_reserved_metadata
-            )
+        patch = self._update_input(session_id, user_id, metadata)
         if user_id is not None and self.access.admin:
             await self.stores.users.require_live(user_id)
         changes: Document = {"updatedAt": utc_now()}

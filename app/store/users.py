@@ -59,11 +59,10 @@ class UserStore:
         check_optional_text(fields.first_name, "firstName")
         check_optional_text(fields.last_name, "lastName")
 
-    async def add(self, user_id: str, fields: UserFields | None = None) -> UserDoc:
-        """Create a user; a soft-deleted user with this id is replaced by the new one."""
-        fields = fields or UserFields()
+    async def check_add(self, user_id: str, fields: UserFields) -> Document:
+        """What `add` stores, once every rule it can be refused by before writing holds."""
         self._check(user_id, fields)
-        stored = {
+        return {
             **fields.profile(keep_unset=True),
             "metadata": new_metadata(
                 fields.metadata,
@@ -71,6 +70,10 @@ class UserStore:
                 may_write_reserved=self.access.may_write_reserved_metadata,
             ),
         }
+
+    async def add(self, user_id: str, fields: UserFields | None = None) -> UserDoc:
+        """Create a user; a soft-deleted user with this id is replaced by the new one."""
+        stored = await self.check_add(user_id, fields or UserFields())
         raw = await create_or_revive(
             self.collection,
             {"userId": user_id},
@@ -98,16 +101,19 @@ class UserStore:
         if await self.collection.find_one({"userId": user_id, **LIVE}, {"_id": 1}) is None:
             raise _no_user(user_id)
 
+    async def check_update(self, user_id: str, fields: UserFields) -> JsonObject | None:
+        """The metadata patch `update` merges, once every rule it can be refused by before
+        writing holds."""
+        self._check(user_id, fields)
+        if fields.metadata is None:
+            return None
+        return checked_patch(
+            fields.metadata, "metadata", may_write_reserved=self.access.may_write_reserved_metadata
+        )
+
     async def update(self, user_id: str, fields: UserFields) -> UserDoc:
         """Change the fields given (None leaves a field as it is) and merge the metadata."""
-        self._check(user_id, fields)
-        patch = None
-        if fields.metadata is not None:
-            patch = checked_patch(
-                fields.metadata,
-                "metadata",
-                may_write_reserved=self.access.may_write_reserved_metadata,
-            )
+        patch = await self.check_update(user_id, fields)
         raw = await update_merging_metadata(
             self.collection,
             {"userId": user_id, **LIVE},
@@ -118,10 +124,13 @@ class UserStore:
             raise _no_user(user_id)
         return UserDoc.from_mongo(raw)
 
-    async def delete(self, user_id: str) -> UserDoc:
-        """Soft-delete the user, then its live sessions and their memories."""
+    async def check_delete(self, user_id: str) -> None:
         check_identifier(user_id, "userId")
         self.access.check_acting_for(user_id, "userId")
+
+    async def delete(self, user_id: str) -> UserDoc:
+        """Soft-delete the user, then its live sessions and their memories."""
+        await self.check_delete(user_id)
         now = utc_now()
         raw = await self.collection.find_one_and_update(
             {"userId": user_id, **LIVE}, soft_delete(now), return_document=ReturnDocument.AFTER
