@@ -3,14 +3,22 @@ by every route, and learns nothing about anyone else's."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import jwt
 import pytest
 
+from app.auth import Viewer
+from app.call_counting import counting_calls
+from app.clock import utc_now
+from app.db import Database
+from app.errors import Unauthenticated
+from app.store.deleted_users import DeletedUsers
 from tests.conftest import (
     SECRET,
     World,
+    make_settings,
     snapshot,
     token_for,
 )
@@ -333,3 +341,62 @@ async def test_the_playground_page_needs_no_token(world: World) -> None:
         "/graphql", params={"query": "{ users { totalCount } }"}, headers={"accept": "text/html"}
     )
     assert query.status_code == 401
+
+
+DELETED_USER_REQUESTS = [
+    'mutation { addMemory(input: {sessionId: "a1", memories: [{role: "h", content: "x"}]}) '
+    "{ memories { id } } }",
+    'mutation { addSession(input: {sessionId: "a9"}) { session { id } } }',
+    'mutation { addUser(input: {userId: "alice"}) { user { id } } }',
+    "{ users { totalCount } }",
+]
+
+
+async def test_a_deleted_users_token_is_refused_until_the_user_is_created_again(
+    world: World,
+) -> None:
+    await world.admin.data('mutation { deleteUser(userId: "alice") { deletedId } }')
+    before = await snapshot(world.admin)
+    for document in DELETED_USER_REQUESTS:
+        response = await world.alice.http.post(
+            "/graphql", json={"query": document}, headers=world.alice.headers
+        )
+        assert response.status_code == 401, document
+        [error] = response.json()["errors"]
+        assert error["extensions"]["code"] == "UNAUTHENTICATED"
+        assert "deleted" in error["message"]
+    assert await snapshot(world.admin) == before
+    await world.admin.data('mutation { addUser(input: {userId: "alice"}) { user { id } } }')
+    assert await world.alice.data("{ users { totalCount } }") == {"users": {"totalCount": 1}}
+
+
+async def test_a_user_token_is_checked_against_deletion_once_per_few_seconds(
+    world: World,
+) -> None:
+    """No database read per request: the first request of a token reads its user, the next
+    ones (within DELETED_USERS_TTL seconds) do not."""
+    zoe = world.admin.with_token(token_for("zoe"))
+    reads = []
+    for _ in range(3):
+        with counting_calls() as calls:
+            await zoe.data("{ users { totalCount } }")
+        reads.append(calls.of("users").count("users.find_one"))
+    assert reads == [1, 0, 0]
+
+
+async def test_another_processs_deletion_is_seen_within_the_ttl() -> None:
+    db = Database.connect(make_settings(mongodb_url=None))
+    await db.users.insert_many([{"userId": "carol", "deletedAt": None}])
+    deleted_users = DeletedUsers(db.users, ttl=0.05)
+    carol = Viewer(admin=False, user_id="carol")
+    assert await deleted_users.admit(carol) == carol
+    # Deleted by another process: this one still answers from what it read...
+    await db.users.update_one({"userId": "carol"}, {"$set": {"deletedAt": utc_now()}})
+    assert await deleted_users.admit(carol) == carol
+    await asyncio.sleep(0.06)
+    # ...for at most the ttl.
+    with pytest.raises(Unauthenticated):
+        await deleted_users.admit(carol)
+    # A userId never created is not a deleted one.
+    assert await deleted_users.admit(Viewer(admin=False, user_id="dave"))
+    db.close()

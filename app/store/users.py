@@ -80,6 +80,7 @@ class UserStore:
             stored,
             taken=AlreadyExists(f"a user with userId {user_id!r} already exists", field="userId"),
         )
+        self.stores.deleted_users.note(user_id, deleted=False)
         return UserDoc.from_mongo(raw)
 
     async def get_many(self, user_ids: Iterable[str]) -> list[UserDoc]:
@@ -137,6 +138,7 @@ class UserStore:
         )
         if raw is None:
             raise _no_user(user_id)
+        self.stores.deleted_users.note(user_id, deleted=True)
         await self.stores.sessions.delete_of_user(user_id, now)
         return UserDoc.from_mongo(raw)
 

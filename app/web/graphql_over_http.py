@@ -16,10 +16,11 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from app.auth import OPEN, Viewer, authenticate
+from app.auth import OPEN
 from app.errors import BadUserInput, Unauthenticated
 from app.settings import Settings
 from app.store import Store
+from app.web.callers import caller
 from app.web.error_responses import ErrorResponse
 from app.web.middleware import request_id_of
 from app.web.playground import Playground
@@ -194,7 +195,13 @@ class GraphQLOverHTTP:
 
     async def answer(self, request: Request, media_type: str) -> Response:
         page = asks_for_the_page(request)
-        viewer = self.viewer_of(request, page)
+        store: Store = request.app.state.store
+        # The playground page itself is public; its requests carry the token.
+        viewer = (
+            OPEN
+            if page and self.playground
+            else await caller(request.headers.get("authorization"), self.settings, store)
+        )
         if request.method not in ALLOWED_OPERATIONS:
             raise RequestRefused("GraphQL only supports GET and POST requests.", 405)
         if page:
@@ -202,7 +209,6 @@ class GraphQLOverHTTP:
                 raise RequestRefused("Not Found", 404)
             return self.playground.page(request)
         graphql_request = await read_graphql_request(request)
-        store: Store = request.app.state.store
         context = Context(
             store=store.for_viewer(viewer),
             settings=self.settings,
@@ -232,9 +238,3 @@ class GraphQLOverHTTP:
             raise RequestRefused(exc.as_http_error_reason()) from exc
         except InvalidOperationTypeError as exc:
             raise RequestRefused("mutations are only accepted over POST", 405) from exc
-
-    def viewer_of(self, request: Request, page: bool) -> Viewer:
-        secret = self.settings.auth_secret
-        if secret is None or (page and self.playground):
-            return OPEN  # the playground page itself is public; its requests carry the token
-        return authenticate(request.headers.get("authorization"), secret.get_secret_value())
