@@ -14,6 +14,9 @@ _ORIGIN = re.compile(
 )
 
 
+_HOST = re.compile(r"\*|(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\]")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MEMQL_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -30,6 +33,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # MongoDB's expireAfterSeconds is a 32-bit integer.
     purge_after_seconds: int = Field(default=3600, ge=0, le=2_147_483_647)
     purge_interval_seconds: float = Field(default=60, gt=0, le=86_400)
@@ -45,6 +49,9 @@ class Settings(BaseSettings):
     max_fields: int = Field(default=5000, ge=1, le=1_000_000)
     max_overlapping_fields: int = Field(default=2000, ge=0, le=1_000_000)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    max_connections: int = Field(default=1000, ge=1, le=1_000_000)
+    keep_alive_seconds: float = Field(default=5, gt=0, le=3600)
 
     @field_validator("mongodb_url")
     @classmethod
@@ -80,9 +87,9 @@ class Settings(BaseSettings):
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
@@ -100,6 +107,18 @@ class Settings(BaseSettings):
                     "case, without a path or trailing slash, e.g. https://chat.example.com"
                 )
         return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts_are_host_names(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if not _HOST.fullmatch(host):
+                raise ValueError(
+                    f"{host!r} is not a host name: give names as a Host header carries them "
+                    "without the port (chat.example.com, 10.0.0.5, [fd00::5]), `*.example.com` "
+                    "for every subdomain, or `*` for any"
+                )
+        return [host.lower() for host in value]
 
     @model_validator(mode="after")
     def _default_page_fits(self) -> Settings:

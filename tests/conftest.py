@@ -100,7 +100,7 @@ async def running_app(settings: Settings | None = None) -> AsyncIterator[GraphQL
     app = create_app(settings, count_calls=True)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://memql.test") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
             try:
                 yield GraphQLClient(http, app)
             finally:

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
@@ -16,10 +17,12 @@ START_TIMEOUT = 20.0
 
 
 @contextmanager
-def live_server(settings: Settings) -> Iterator[str]:
-    """Serve memql on a free loopback port; yields its base URL and stops it afterwards."""
+def live_server(settings: Settings, **options: Any) -> Iterator[str]:
+    """Serve memql on a free loopback port; yields its base URL and stops it afterwards.
+    `options` are uvicorn's (app.web.serving.server_options gives memql's own)."""
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+        create_app(settings),
+        **{"host": "127.0.0.1", "port": 0, "log_level": "warning", "lifespan": "on", **options},
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="memql-live-server", daemon=True)

@@ -111,8 +111,12 @@ async def test_a_mutation_over_get_is_405(api: GraphQLClient) -> None:
 @pytest.mark.parametrize(
     ("content", "content_type", "status"),
     [
-        (b'{"query": "{ __typename }"}', "text/plain", 400),
-        (b'{"query": "{ __typename }"}', None, 400),
+        (b'{"query": "{ __typename }"}', "text/plain", 415),
+        (b'{"query": "{ __typename }"}', None, 415),
+        (b'{"query": "{ __typename }"}', "application/jsonx", 415),
+        (b'{"query": "{ __typename }"}', "application/json-patch+json", 415),
+        (b'{"query": "{ __typename }"}', "application/json-seq", 415),
+        (b'{"query": "{ __typename }"}', "application/x-www-form-urlencoded", 415),
         (b"{", "application/json", 400),
         (b"{}", "application/json", 400),
         (b'{"query": {"a": 1}}', "application/json", 400),
@@ -131,6 +135,26 @@ async def test_malformed_requests_are_4xx_json(
     response = await api.http.post("/graphql", content=content, headers=headers)
     assert response.status_code == status
     assert response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/graphql-response+json",
+        "application/graphql-response+json;charset=utf-8",
+    ],
+)
+async def test_both_graphql_media_types_are_read_as_json_bodies(
+    api: GraphQLClient, content_type: str
+) -> None:
+    response = await api.http.post(
+        "/graphql",
+        content=b'{"query": "{ __typename }"}',
+        headers={"content-type": content_type},
+    )
+    assert response.json() == {"data": {"__typename": "Query"}}
 
 
 async def test_the_json_media_type_of_a_body_is_read_whatever_its_case(api: GraphQLClient) -> None:

@@ -131,9 +131,9 @@ def http_scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> Sc
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [*headers, (b"host", b"memql.test")],
+        "headers": [*headers, (b"host", b"localhost")],
         "client": ("127.0.0.1", 50000),
-        "server": ("memql.test", 80),
+        "server": ("localhost", 80),
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 _DURATION = re.compile(r"^([0-9]+)([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 MAX_TOKEN_LIFETIME = timedelta(days=3650)
+WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})
 
 
 def _settings() -> Settings:
@@ -69,6 +71,8 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
     """Run the GraphQL server with uvicorn."""
     import uvicorn
 
+    from app.web.serving import server_options
+
     settings = _settings()
     if workers > 1 and settings.embedded:
         raise click.UsageError(
@@ -82,6 +86,19 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
             "token`), or set MEMQL_ALLOW_UNAUTHENTICATED=true if something in front of memql "
             "already controls access."
         )
+    if not settings.auth_enabled and not is_loopback(host):
+        if host in WILDCARD_ADDRESSES:
+            click.echo(
+                f"warning: authentication is off and memql listens on every interface ({host}): "
+                "anything that reaches it may read and change every user's data. Only requests "
+                "naming Host 127.0.0.1, localhost or a name in MEMQL_ALLOWED_HOSTS are answered.",
+                err=True,
+            )
+        else:
+            # The bound address is a Host name clients use: allowed, like the loopback names,
+            # in the server process the factory below builds.
+            bound = f"[{host}]" if ":" in host else host
+            os.environ["MEMQL_ALLOWED_HOSTS"] = ",".join([*settings.allowed_hosts, bound])
     uvicorn.run(
         "app.web.http:create_app",
         factory=True,
@@ -89,8 +106,7 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
         port=port,
         reload=reload,
         workers=workers,
-        log_level=settings.log_level.lower(),
-        access_log=False,  # memql logs one line per request itself
+        **server_options(settings),
     )
 
 

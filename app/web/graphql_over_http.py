@@ -30,6 +30,8 @@ from schema.errors import coded_errors, is_request_error, is_unexpected
 
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+BODY_MEDIA_TYPES = (JSON, GRAPHQL_RESPONSE)
+"""The media types a POST body is read as (parameters such as charset aside), exactly."""
 # GraphQL over HTTP: a GET only reads; a POST may also write.
 ALLOWED_OPERATIONS = {
     "GET": frozenset(OperationType) - {OperationType.MUTATION},
@@ -128,8 +130,12 @@ async def read_graphql_request(request: Request) -> GraphQLRequest:
                 data[name] = decode_json(data[name])
         return GraphQLRequest.of(data)
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != JSON:
-        raise RequestRefused("Unsupported content type")
+    if media_type not in BODY_MEDIA_TYPES:
+        raise RequestRefused(
+            f"a POST body must be {' or '.join(BODY_MEDIA_TYPES)} (Content-Type), not "
+            f"{media_type or 'untyped'}",
+            415,
+        )
     return GraphQLRequest.of(decode_json(await request.body()))
 
 

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -32,6 +33,9 @@ from app.web.middleware import (
 from app.web.playground import load_playground
 
 logger = logging.getLogger("memql.http")
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+"""Host names that always reach memql: how a browser on the same machine names it."""
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -81,6 +85,15 @@ def create_app(settings: Settings | None = None, *, count_calls: bool = False) -
     # the innermost answers a route's unexpected exception, so that its 500 gets both headers
     # (the exception handler below remains for failures in the middleware itself).
     middleware = [Middleware(RequestLogMiddleware)]
+    if not settings.auth_enabled:
+        # Without tokens, a loopback-only server trusts whoever reaches it; a page on another
+        # site could reach it through DNS rebinding (attacker.example resolving to 127.0.0.1),
+        # but sends its own name as Host. 400 for any Host not named here.
+        middleware.append(
+            Middleware(
+                TrustedHostMiddleware, allowed_hosts=[*LOOPBACK_HOSTS, *settings.allowed_hosts]
+            )
+        )
     if settings.cors_origins:
         middleware.append(
             Middleware(

@@ -72,7 +72,7 @@ class AsyncHarness:
 async def harness() -> AsyncIterator[AsyncHarness]:
     async with app_running() as app:
         transport = httpx.ASGITransport(app=app)
-        async with AsyncMemqlClient("http://memql.test/graphql", transport=transport) as client:
+        async with AsyncMemqlClient("http://localhost/graphql", transport=transport) as client:
             yield AsyncHarness(client, app.state.store)
 
 

@@ -1,0 +1,36 @@
+"""How uvicorn serves memql: its connection limits from the settings, and a timeout for
+connections that never send a request."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from app.settings import Settings
+
+
+class SilentConnectionTimeout(H11Protocol):
+    """uvicorn's h11 protocol, closing a connection that sends nothing for `timeout_keep_alive`
+    seconds after it opens. uvicorn starts that timer only once a response is sent, so a client
+    that connects and stays silent would otherwise hold its connection (and a file descriptor)
+    for good; any bytes it sends stop the timer, as for a keep-alive connection."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for memql, as `uvicorn.run(app, **server_options(settings))` takes them."""
+    return {
+        "http": SilentConnectionTimeout,
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        "limit_concurrency": settings.max_connections,
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "log_level": settings.log_level.lower(),
+        "access_log": False,  # memql logs one line per request itself
+    }

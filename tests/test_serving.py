@@ -1,0 +1,114 @@
+"""How memql is served: Host checks against DNS rebinding when authentication is off, and
+uvicorn's connection limits from the settings."""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from app.web.cli import main
+from app.web.serving import SilentConnectionTimeout, server_options
+from tests.conftest import SECRET, make_settings, running_app
+from tests.live_server import live_server
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("127.0.0.1:8000", 200),
+        ("localhost", 200),
+        ("[::1]:8000", 200),
+        ("attacker.example:8000", 400),
+        ("127.0.0.1.attacker.example", 400),
+    ],
+)
+async def test_without_authentication_only_loopback_host_names_are_answered(
+    host: str, status: int
+) -> None:
+    async with running_app(make_settings()) as api:
+        response = await api.http.post(
+            "/graphql", json={"query": "{ users { totalCount } }"}, headers={"host": host}
+        )
+        assert response.status_code == status
+
+
+async def test_allowed_hosts_are_answered_too_and_any_host_when_tokens_guard() -> None:
+    async with running_app(make_settings(allowed_hosts="chat.internal,*.corp.example")) as api:
+        for host, status in (("chat.internal", 200), ("a.corp.example", 200), ("x.example", 400)):
+            response = await api.http.get("/healthz", headers={"host": host})
+            assert response.status_code == status, host
+    async with running_app(make_settings(auth_secret=SECRET)) as api:
+        response = await api.http.get("/healthz", headers={"host": "attacker.example"})
+        assert response.status_code == 200
+
+
+def test_allowed_hosts_must_be_host_names() -> None:
+    from app.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="MEMQL_ALLOWED_HOSTS"):
+        load_settings(_env_file=None, allowed_hosts="http://chat.example.com")
+
+
+def test_serve_passes_the_connection_limits_to_uvicorn_and_allows_the_bound_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: calls.append(kwargs))
+    monkeypatch.delenv("MEMQL_ALLOWED_HOSTS", raising=False)
+    environment = {
+        "MEMQL_MAX_CONNECTIONS": "50",
+        "MEMQL_KEEP_ALIVE_SECONDS": "2.5",
+        "MEMQL_MAX_HEADER_BYTES": "8192",
+        "MEMQL_ALLOW_UNAUTHENTICATED": "true",
+    }
+    result = CliRunner().invoke(main, ["serve", "--host", "10.1.2.3"], env=environment)
+    assert result.exit_code == 0, result.output
+    [options] = calls
+    assert options["limit_concurrency"] == 50
+    assert options["timeout_keep_alive"] == 2.5
+    assert options["h11_max_incomplete_event_size"] == 8192
+    assert options["http"] is SilentConnectionTimeout
+    import os
+
+    assert os.environ["MEMQL_ALLOWED_HOSTS"] == "10.1.2.3"
+
+
+def test_serving_every_interface_without_authentication_warns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: None)
+    result = CliRunner().invoke(
+        main, ["serve", "--host", "0.0.0.0"], env={"MEMQL_ALLOW_UNAUTHENTICATED": "true"}
+    )
+    assert result.exit_code == 0
+    assert "warning: authentication is off" in result.output
+
+
+def test_connections_that_send_nothing_are_closed_after_the_keep_alive_time() -> None:
+    """uvicorn alone keeps a silent new connection open for good; memql closes it."""
+    settings = make_settings(keep_alive_seconds=0.3)
+    with live_server(settings, **server_options(settings)) as url:
+        port = int(url.rsplit(":", 1)[1])
+        sockets = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(20)]
+        started = time.monotonic()
+        closed = [sock.recv(1) == b"" for sock in sockets]
+        elapsed = time.monotonic() - started
+        for sock in sockets:
+            sock.close()
+    assert all(closed)
+    assert elapsed < 3
+
+
+def test_a_request_head_over_the_limit_is_refused() -> None:
+    settings = make_settings(max_header_bytes=2048)
+    with live_server(settings, **server_options(settings)) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            # A head that does not end: the server may not buffer it past the limit.
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 4096)
+            answer = sock.recv(200)
+    assert answer.startswith(b"HTTP/1.1 4")
