@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from app.web.http import create_app
+from app.web.live_server import ServerThread
 from schema.limits import Expansion
 from tests.conftest import GraphQLClient, make_settings
-from tests.live_server import live_server
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -156,9 +157,9 @@ def test_graphql_http_server_audits_pass() -> None:
         )
     script = AUDIT_CACHE / "audit.mjs"
     shutil.copyfile(ROOT / "tests" / "graphql_http_audit.mjs", script)
-    with live_server(make_settings()) as url:
+    with ServerThread(create_app(make_settings())) as server:
         run = subprocess.run(
-            [node, str(script), f"{url}/graphql"],
+            [node, str(script), f"{server.url}/graphql"],
             capture_output=True,
             text=True,
             timeout=120,
