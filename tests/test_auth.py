@@ -41,11 +41,11 @@ async def world() -> AsyncIterator[World]:
                 {"u": user},
             )
             ids[user] = data["addUser"]["user"]["id"]
-        for session, user in (("a1", "alice"), ("a2", "alice"), ("b1", "bob"), ("free", None)):
+        for session, owner in (("a1", "alice"), ("a2", "alice"), ("b1", "bob"), ("free", None)):
             data = await admin.data(
                 "mutation($s: String!, $u: String) {"
                 " addSession(input: {sessionId: $s, userId: $u}) { session { id } } }",
-                {"s": session, "u": user},
+                {"s": session, "u": owner},
             )
             ids[session] = data["addSession"]["session"]["id"]
             added = await admin.data(

@@ -1,5 +1,5 @@
-"""ruff (lint and format) and mypy --strict on app/, schema/, bench/ and the Python client, run
-by the test command."""
+"""ruff (lint and format) and mypy --strict on app/, schema/, bench/, the tests and the Python
+client, run by the test command."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,9 @@ AUDIT_PACKAGES = ["graphql-http@1.23.1", "graphql@16.9.0"]
 AUDIT_CACHE = Path.home() / ".cache" / "memql-tests" / "graphql-http-1.23.1"
 
 
-async def post(api: GraphQLClient, body: object, accept: str | None) -> tuple[int, str, dict]:
+async def post(
+    api: GraphQLClient, body: object, accept: str | None
+) -> tuple[int, str, dict[str, Any]]:
     headers = {"accept": accept} if accept else {}
     response = await api.http.post("/graphql", json=body, headers=headers)
     return response.status_code, response.headers["content-type"], response.json()
@@ -75,7 +78,7 @@ BAD_REQUESTS = [
     ],
 )
 async def test_request_errors_are_400_without_data_for_graphql_response_json(
-    api: GraphQLClient, body: dict
+    api: GraphQLClient, body: dict[str, Any]
 ) -> None:
     status, media, answer = await post(api, body, GRAPHQL_RESPONSE)
     assert status == 400

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -55,7 +56,8 @@ def memql_serve(workdir: Path) -> Iterator[str]:
             yield server.url
     finally:
         if ON_MONGODB:
-            with pymongo.MongoClient(settings.mongodb_url) as client:
+            client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(settings.mongodb_url)
+            with client:
                 client.drop_database(settings.database)
 
 
