@@ -61,7 +61,10 @@ class ServerThread:
         self.app = app
         self.start_seconds = start_seconds
         self.stop_seconds = stop_seconds
-        config = uvicorn.Config(app, host=LOOPBACK, port=0, log_level="warning", lifespan="on")
+        # log_config=None: uvicorn's records go to this process's logging as it is set up.
+        config = uvicorn.Config(
+            app, host=LOOPBACK, port=0, log_level="warning", log_config=None, lifespan="on"
+        )
         self.server = uvicorn.Server(config)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._serve, name="memql-server", daemon=True)
