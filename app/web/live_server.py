@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, NoReturn, Self, TypeVar
 
 import uvicorn
@@ -117,12 +116,7 @@ class ServerThread:
         self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_: object) -> None:
         self.stop()
 
 
@@ -172,12 +166,7 @@ class ServerProcess:
             self._running = starting.pop_all()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_: object) -> None:
         self._running.close()
 
     def _wait_until_it_answers(self, process: subprocess.Popen[bytes]) -> None:
