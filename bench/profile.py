@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 
 from bench.cases import Case, cases
 from bench.client import Call, drive
-from bench.run import started_server, wait_until_up
+from bench.run import bench_server
 from bench.seed import Sizes
 from bench.server import CountCalls, bench_app
 
@@ -98,15 +98,12 @@ async def sampled(case: Case, sizes: Sizes, seconds: float, *, floor: bool) -> s
     if spy is None:
         raise SystemExit("--by-package needs py-spy: pip install py-spy")
     calls: list[Call] = case.floor if floor else case.graphql
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        tempfile.TemporaryFile() as log,
-        started_server(sizes, log) as (process, port),
-    ):
-        await wait_until_up(process, port, 300, log)
+    with tempfile.TemporaryDirectory() as folder, bench_server(sizes, 300) as server:
+        assert server.process is not None
+        port, pid = server.port, server.process.pid
         await drive(port, calls, concurrency=1, duration=1)
         output = Path(folder) / "samples.txt"
-        command = [spy, "record", "--pid", str(process.pid), "--rate", "500", "--format", "raw"]
+        command = [spy, "record", "--pid", str(pid), "--rate", "500", "--format", "raw"]
         command += ["--duration", str(round(seconds)), "--nonblocking", "--output", str(output)]
         recorder = await asyncio.create_subprocess_exec(
             *command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

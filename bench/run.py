@@ -3,20 +3,13 @@ in alternating rounds, and the tables printed."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
+from app.web.live_server import ServerProcess
 from bench.cases import Case, cases
-from bench.client import Call, Samples, drive, fetch
+from bench.client import Samples, drive, fetch
 from bench.report import Row, ScalingRow, main_table, scaling_table
 from bench.seed import Sizes
 
@@ -38,30 +31,20 @@ SCALING_CASE = "session { memories(last: 50) }"
 
 
 class ServerError(Exception):
-    """The benchmark server did not start or answered wrongly; the message has its log."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """The benchmark server answered wrongly; the message has both answers."""
 
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@contextlib.contextmanager
-def started_server(sizes: Sizes, log: IO[bytes]) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """A seeded benchmark server process on 127.0.0.1 and its port; stopped on the way out."""
-    port = free_port()
-    process = subprocess.Popen(
+def bench_server(sizes: Sizes, startup_seconds: float) -> ServerProcess:
+    """`python -m bench.server`, seeded with `sizes`, through the live-server harness; it
+    answers once seeding is done (uvicorn listens only after the app's start-up)."""
+    return ServerProcess(
         [
             sys.executable,
             "-m",
             "bench.server",
-            "--port",
-            str(port),
             "--users",
             str(sizes.users),
             "--sessions",
@@ -69,55 +52,9 @@ def started_server(sizes: Sizes, log: IO[bytes]) -> Iterator[tuple[subprocess.Po
             "--memories",
             str(sizes.memories),
         ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
         cwd=ROOT,
+        start_seconds=startup_seconds,
     )
-    try:
-        yield process, port
-    finally:
-        stop(process)
-
-
-@contextlib.asynccontextmanager
-async def server(sizes: Sizes, startup_seconds: float) -> AsyncIterator[int]:
-    """The port of a seeded benchmark server that answers, for as long as the block runs."""
-    with tempfile.TemporaryFile() as log, started_server(sizes, log) as (process, port):
-        await wait_until_up(process, port, startup_seconds, log)
-        yield port
-
-
-def log_text(log: IO[bytes]) -> str:
-    log.seek(0)
-    return log.read().decode(errors="replace")[-4000:]
-
-
-async def wait_until_up(
-    process: subprocess.Popen[bytes], port: int, startup_seconds: float, log: IO[bytes]
-) -> None:
-    # uvicorn listens only once the app's start-up (seeding included) is done.
-    deadline = time.monotonic() + startup_seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServerError(
-                f"the benchmark server exited with {process.returncode}:\n" + log_text(log)
-            )
-        with contextlib.suppress(OSError):
-            await fetch(port, Call("GET", "/healthz"))
-            return
-        await asyncio.sleep(0.1)
-    raise ServerError(
-        f"the benchmark server did not answer in {startup_seconds:.0f} s:\n" + log_text(log)
-    )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 async def check_same_data(port: int, case: Case) -> None:
@@ -150,10 +87,10 @@ async def measure(
 
 async def run(options: Options) -> str:
     rows = []
-    async with server(options.sizes, options.startup_seconds) as port:
+    with bench_server(options.sizes, options.startup_seconds) as server:
         for case in cases(options.sizes):
             gql, floor = await measure(
-                port,
+                server.port,
                 case,
                 options,
                 concurrency=options.concurrency,
@@ -164,9 +101,9 @@ async def run(options: Options) -> str:
     for memories in options.scaling:
         sizes = Sizes(options.sizes.users, options.sizes.sessions, memories)
         (latest,) = [case for case in cases(sizes) if case.name == SCALING_CASE]
-        async with server(sizes, options.startup_seconds) as port:
+        with bench_server(sizes, options.startup_seconds) as server:
             gql, floor = await measure(
-                port, latest, options, concurrency=1, duration=options.scaling_duration
+                server.port, latest, options, concurrency=1, duration=options.scaling_duration
             )
             scaling.append(ScalingRow.of(memories, gql, floor))
     report = [

@@ -1,5 +1,6 @@
-"""The benchmark's server (`python -m bench.server --port N`, uvicorn on 127.0.0.1): memql's app,
-seeded at start-up, with the REST floor and each response's database call count as a header."""
+"""The benchmark's server (`python -m bench.server --port N`, uvicorn on 127.0.0.1 as `memql
+serve`, `--host` included): memql's app, seeded at start-up, with the REST floor and each
+response's database call count as a header."""
 
 from __future__ import annotations
 
@@ -66,6 +67,7 @@ def bench_app(sizes: Sizes) -> ASGIApp:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.server")
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--users", type=int, default=Sizes.users)
     parser.add_argument("--sessions", type=int, default=Sizes.sessions)
@@ -73,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = Sizes(args.users, args.sessions, args.memories)
     uvicorn.run(
-        bench_app(sizes), host="127.0.0.1", port=args.port, log_level="warning", access_log=False
+        bench_app(sizes), host=args.host, port=args.port, log_level="warning", access_log=False
     )
 
 

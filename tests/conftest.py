@@ -27,6 +27,25 @@ requires_mongodb = pytest.mark.skipif(
     not ON_MONGODB, reason="needs a real MongoDB: set MEMQL_TEST_MONGODB_URL"
 )
 
+SKIP_SLOW = pytest.mark.skip(
+    reason="slow: runs under CI=true (as .ci/run sets) or with `python -m pytest --slow`"
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow", action="store_true", help="also run the tests marked slow (CI=true does too)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked slow keep a local run short; CI runs them all."""
+    if config.getoption("--slow") or os.environ.get("CI") == "true":
+        return
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(SKIP_SLOW)
+
 
 def make_settings(**overrides: Any) -> Settings:
     """Settings for one test: its own database, never the developer's environment."""
@@ -235,11 +254,11 @@ async def world() -> AsyncIterator[World]:
                 {"u": user},
             )
             ids[user] = data["addUser"]["user"]["id"]
-        for session, user in (("a1", "alice"), ("a2", "alice"), ("b1", "bob"), ("free", None)):
+        for session, holder in (("a1", "alice"), ("a2", "alice"), ("b1", "bob"), ("free", None)):
             data = await admin.data(
                 "mutation($s: String!, $u: String) {"
                 " addSession(input: {sessionId: $s, userId: $u}) { session { id } } }",
-                {"s": session, "u": user},
+                {"s": session, "u": holder},
             )
             ids[session] = data["addSession"]["session"]["id"]
             added = await admin.data(

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.report import MAIN_HEADER, SCALING_HEADER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +36,7 @@ def tables(output: str) -> list[list[list[str]]]:
     return found
 
 
+@pytest.mark.slow
 def test_quick_benchmark_prints_both_tables_with_numbers() -> None:
     result = subprocess.run(
         [

@@ -1,5 +1,5 @@
-"""ruff (lint and format), mypy --strict and vulture (dead code) on app/, schema/, bench/ and the
-Python client, run by the test command."""
+"""ruff (lint and format), mypy --strict and vulture (dead code) on app/, schema/, bench/, the
+tests and the Python client, run by the test command."""
 
 from __future__ import annotations
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from motor.motor_asyncio import AsyncIOMotorClient
 
 from app.call_counting import CountingCollection
 from app.db import Database, index_specs
-from tests.conftest import ON_MONGODB, make_settings, requires_mongodb
+from tests.conftest import make_settings, requires_mongodb, running_app
+from tests.fake_mongodb import FakeMongoClient
+
+MotorClient = AsyncIOMotorClient[dict[str, Any]]
 
 
 def test_embedded_store_gets_no_index_that_would_make_it_scan() -> None:
@@ -35,34 +38,26 @@ def test_mongodb_gets_the_indexes_of_the_spec() -> None:
     }
 
 
-class RecordingCollection:
-    def __init__(self, name: str, calls: list[tuple[str, list[Any]]]) -> None:
-        self.name = name
-        self.calls = calls
-
-    async def list_indexes(self) -> AsyncIterator[dict[str, Any]]:
-        for index in ():
-            yield index
-
-    async def create_indexes(self, models: list[Any]) -> list[str]:
-        self.calls.append((self.name, [model.document for model in models]))
-        return [model.document["name"] for model in models]
-
-
 async def test_ensure_indexes_creates_each_collections_indexes_in_one_call() -> None:
-    db = Database.connect(
-        make_settings(mongodb_url="mongodb://127.0.0.1:1", mongodb_timeout_ms=100)
-    )
-    calls: list[tuple[str, list[Any]]] = []
-    db.collection = lambda name: RecordingCollection(name, calls)  # type: ignore[method-assign]
+    server = FakeMongoClient()
+    db = Database(cast(MotorClient, server), "memql", embedded=False, purge_after_seconds=3600)
     await db.ensure_indexes()
+    created_at_first = list(server.created)
     await db.ensure_indexes()
-    db.close()
+    calls = [
+        (collection, body["indexes"])
+        for name, collection, body in server.commands
+        if name == "createIndexes"
+    ]
     assert [name for name, _ in calls] == ["users", "sessions", "memories"] * 2
     users = calls[0][1]
     assert {"key": {"userId": 1}, "name": "userId_unique", "unique": True} in [
         {k: v for k, v in doc.items() if k in ("key", "name", "unique")} for doc in users
     ]
+    # Idempotent: the second start-up lists what the first created and creates nothing.
+    specs = index_specs(embedded=False, purge_after_seconds=3600)
+    assert sorted(created_at_first) == sorted((spec.collection, spec.name) for spec in specs)
+    assert server.created == created_at_first
 
 
 async def test_embedded_store_logs_one_warning_that_data_is_not_persisted(
@@ -79,10 +74,11 @@ async def test_embedded_store_logs_one_warning_that_data_is_not_persisted(
 
 @requires_mongodb
 async def test_indexes_exist_on_mongodb_after_start_up() -> None:
-    from tests.conftest import running_app
-
-    assert ON_MONGODB
     async with running_app() as api:
+        # The suite really runs against a MongoDB deployment memql can write to.
+        assert not api.store.db.embedded
+        hello = await api.store.db.client.admin.command("hello")
+        assert hello["isWritablePrimary"], hello
         await api.store.db.ensure_indexes()  # a second time: idempotent
         names = {index["name"] async for index in api.store.db.sessions.list_indexes()}
         assert {"sessionId_unique", "createdAt_id", "userId_createdAt_id"} <= names

@@ -407,6 +407,7 @@ async def fuzz() -> AsyncIterator[FuzzRun]:
 
 # Each example is one request against the shared app, so shrinking (which replays examples
 # against data that has since changed) is off: a failure's message names the request at fault.
+@pytest.mark.slow
 @settings(
     max_examples=REQUESTS,
     deadline=None,

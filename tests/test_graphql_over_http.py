@@ -9,14 +9,16 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from app.web.http import create_app
+from app.web.live_server import ServerThread
 from schema import build_schema
 from schema.context import Context
 from schema.limits import Expansion
 from tests.conftest import GraphQLClient, make_settings
-from tests.live_server import live_server
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -24,7 +26,9 @@ AUDIT_PACKAGES = ["graphql-http@1.23.1", "graphql@16.9.0"]
 AUDIT_CACHE = Path.home() / ".cache" / "memql-tests" / "graphql-http-1.23.1"
 
 
-async def post(api: GraphQLClient, body: object, accept: str | None) -> tuple[int, str, dict]:
+async def post(
+    api: GraphQLClient, body: object, accept: str | None
+) -> tuple[int, str, dict[str, Any]]:
     headers = {"accept": accept} if accept else {}
     response = await api.http.post("/graphql", json=body, headers=headers)
     return response.status_code, response.headers["content-type"], response.json()
@@ -76,7 +80,7 @@ BAD_REQUESTS = [
     ],
 )
 async def test_request_errors_are_400_without_data_for_graphql_response_json(
-    api: GraphQLClient, body: dict
+    api: GraphQLClient, body: dict[str, Any]
 ) -> None:
     status, media, answer = await post(api, body, GRAPHQL_RESPONSE)
     assert status == 400
@@ -191,9 +195,9 @@ def test_graphql_http_server_audits_pass() -> None:
         )
     script = AUDIT_CACHE / "audit.mjs"
     shutil.copyfile(ROOT / "tests" / "graphql_http_audit.mjs", script)
-    with live_server(make_settings()) as url:
+    with ServerThread(create_app(make_settings())) as server:
         run = subprocess.run(
-            [node, str(script), f"{url}/graphql"],
+            [node, str(script), f"{server.url}/graphql"],
             capture_output=True,
             text=True,
             timeout=120,

@@ -4,6 +4,7 @@ database call, and each one a setting."""
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +183,8 @@ async def test_a_body_over_the_limit_is_413_before_parsing(
     assert response.status_code == 413
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
-    async def chunks():  # no Content-Length: the limit is enforced while reading
+    # No Content-Length: the limit is enforced while reading.
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(20):
             yield b"x" * 65536
 
@@ -227,12 +229,12 @@ class RecordedValidation:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.documents: list[DocumentNode] = []
-        validate = strawberry.schema.schema.validate
 
         def recording(schema: Any, document: DocumentNode, *args: Any, **kwargs: Any) -> Any:
             self.documents.append(document)
             return validate(schema, document, *args, **kwargs)
 
+        # strawberry.schema.schema calls graphql-core's validate by the name it imported it as.
         monkeypatch.setattr(strawberry.schema.schema, "validate", recording)
 
 

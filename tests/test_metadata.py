@@ -167,6 +167,7 @@ async def test_a_type_change_between_read_and_write_is_retried(api: GraphQLClien
         nonlocal calls
         calls += 1
         doc = await real_find_one(*args, **kwargs)
+        assert doc is not None
         if calls == 1:  # the first read sees an older value: `a` still a scalar
             doc["metadata"] = {"a": 1}
         return doc

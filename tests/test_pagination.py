@@ -100,6 +100,7 @@ async def walk(api: GraphQLClient, kind: ListKind, size: int, *, forward: bool) 
     raise AssertionError("the walk did not end")
 
 
+@pytest.mark.slow
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     kind=st.sampled_from(sorted(KINDS)),

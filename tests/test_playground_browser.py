@@ -4,13 +4,11 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,6 +16,7 @@ import pymongo
 import pytest
 from playwright.sync_api import ConsoleMessage, Route, expect, sync_playwright
 
+from app.web.live_server import ServerProcess
 from app.web.playground import EXAMPLE_MUTATION
 from tests.conftest import ON_MONGODB, make_settings
 
@@ -42,60 +41,24 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
-def memql_server(workdir: Path) -> Iterator[str]:
+def memql_serve(workdir: Path) -> Iterator[str]:
     """`memql serve` in a child process on a free loopback port; yields its base URL."""
     settings = make_settings()
     env = {name: value for name, value in os.environ.items() if not name.startswith("MEMQL_")}
     env.update(MEMQL_DATABASE=settings.database, MEMQL_LOG_LEVEL="WARNING")
     if settings.mongodb_url:
         env["MEMQL_MONGODB_URL"] = settings.mongodb_url
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = workdir / "memql.log"
-    with log_path.open("wb") as log:
-        # The working directory is empty, so no developer's .env leaks into the server.
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_until_healthy(base, process, log_path)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-            if ON_MONGODB:
-                with pymongo.MongoClient(settings.mongodb_url) as client:
-                    client.drop_database(settings.database)
-
-
-def wait_until_healthy(base: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + START_UP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"memql serve exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"memql serve did not answer within {START_UP_SECONDS} s:\n{log_path.read_text()}")
+    # The working directory is empty, so no developer's .env leaks into the server.
+    command = [sys.executable, "-m", "app", "serve"]
+    try:
+        with ServerProcess(command, cwd=workdir, env=env, start_seconds=START_UP_SECONDS) as server:
+            yield server.url
+    finally:
+        if ON_MONGODB:
+            client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(settings.mongodb_url)
+            with client:
+                client.drop_database(settings.database)
 
 
 def console_errors_into(errors: list[str]) -> Callable[[ConsoleMessage], None]:
@@ -107,7 +70,7 @@ def console_errors_into(errors: list[str]) -> Callable[[ConsoleMessage], None]:
 
 
 def test_playground_runs_the_first_tab_offline_in_chromium(tmp_path: Path) -> None:
-    with memql_server(tmp_path) as base:
+    with memql_serve(tmp_path) as base:
         seeded = httpx.post(f"{base}/graphql", json={"query": EXAMPLE_MUTATION}, timeout=10)
         assert seeded.status_code == 200 and "errors" not in seeded.json(), seeded.text
         server = urlsplit(base)

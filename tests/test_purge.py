@@ -414,6 +414,7 @@ def test_the_sweeper_stops_cleanly_when_the_server_shuts_down(
     assert problems == []
 
 
+@pytest.mark.slow
 async def test_seeding_20000_memories_into_the_embedded_store_takes_seconds() -> None:
     """The issue's bound: a few seconds when a call touches only its session, far longer when
     an index (TTL or unique) or a read of the memories collection makes each call scan it."""

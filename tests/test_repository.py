@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import posixpath
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +39,88 @@ def test_readme_quick_start_is_two_commands() -> None:
     assert README.count("<!-- quickstart:") == 2
 
 
-def test_ci_runs_the_readme_test_command() -> None:
-    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "readme_command.py test" in script
-    assert "export CI=true" in script
-    assert "set -euo pipefail" in script
+# Plays every command .ci/run calls but bash, dirname and rm: each call is recorded; python3 really
+# runs .ci/readme_command.py (so the command comes from the README) and makes a venv whose pip and
+# python are this stub too; that venv's pytest exits with the status in the file pytest-status.
+STUB = """#!{python}
+import json, os, sys
+stubs = os.path.dirname(os.path.realpath(__file__))
+invoked = sys.argv[0]
+name = os.path.basename(invoked) if os.path.dirname(invoked) == stubs else invoked
+args = sys.argv[1:]
+with open(os.path.join(stubs, "calls.jsonl"), "a") as log:
+    call = {{"argv": [name, *args], "ci": os.environ.get("CI"), "cwd": os.getcwd()}}
+    log.write(json.dumps(call) + "\\n")
+if name == "python3" and args[:1] == [".ci/readme_command.py"]:
+    os.execv(sys.executable, [sys.executable, *args])
+if name == "python3" and args[:2] == ["-m", "venv"]:
+    os.makedirs(os.path.join(args[2], "bin"))
+    for tool in ("pip", "python"):
+        os.symlink(os.path.realpath(__file__), os.path.join(args[2], "bin", tool))
+if name.endswith("/bin/python") and args[:2] == ["-m", "pytest"]:
+    with open(os.path.join(stubs, "pytest-status")) as status:
+        sys.exit(int(status.read()))
+"""
+
+
+def run_ci(tmp_path: Path, pytest_status: int) -> tuple[int, list[dict[str, Any]]]:
+    """`bash .ci/run` on a copy of the CI files, with a PATH of stubs only (STUB); returns its
+    exit status and the commands it ran."""
+    checkout, stubs = tmp_path / "checkout", tmp_path / "stubs"
+    (checkout / ".ci").mkdir(parents=True)
+    for name in (".ci/run", ".ci/readme_command.py", "README.md"):
+        shutil.copy(ROOT / name, checkout / name)
+    (checkout / ".venv" / "bin").mkdir(parents=True)
+    (checkout / ".venv" / "bin" / "stale").write_text("left by an earlier run")
+    stubs.mkdir()
+    stub = stubs / "stub.py"
+    stub.write_text(STUB.format(python=sys.executable))
+    stub.chmod(0o755)
+    for command in ("python3", "apt-get"):
+        (stubs / command).symlink_to(stub)
+    for command in ("bash", "dirname", "rm"):
+        found = shutil.which(command)
+        assert found is not None, command
+        (stubs / command).symlink_to(found)
+    (stubs / "pytest-status").write_text(str(pytest_status))
+    result = subprocess.run(
+        [str(stubs / "bash"), str(checkout / ".ci" / "run")],
+        env={"PATH": str(stubs)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert not (checkout / ".venv" / "bin" / "stale").exists(), "the venv was not made afresh"
+    calls: list[dict[str, Any]] = [
+        json.loads(line) for line in (stubs / "calls.jsonl").read_text().splitlines()
+    ]
+    assert {call["cwd"] for call in calls} == {str(checkout)}, result.stderr
+    return result.returncode, calls
+
+
+def test_ci_runs_exactly_the_readme_test_command_in_a_fresh_venv_with_ci_true(
+    tmp_path: Path,
+) -> None:
+    status, calls = run_ci(tmp_path, pytest_status=0)
+    assert status == 0
+    installs_chromium = (
+        []
+        if Path("/usr/bin/chromium").exists()
+        else [["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]]
+    )
+    test_command = [shlex.split(part) for part in readme_command("test").split("&&")]
+    assert [call["argv"] for call in calls] == [
+        *installs_chromium,
+        ["python3", ".ci/readme_command.py", "test"],
+        *test_command,
+    ]
+    assert {call["ci"] for call in calls} == {"true"}
+
+
+def test_ci_fails_when_the_tests_fail(tmp_path: Path) -> None:
+    status, calls = run_ci(tmp_path, pytest_status=1)
+    assert status == 1
+    assert calls[-1]["argv"][1:] == ["-m", "pytest"]
 
 
 def test_readme_settings_table_lists_every_setting() -> None:
@@ -100,8 +182,76 @@ def test_compose_points_memql_at_mongo_after_it_is_healthy() -> None:
     assert any(mapping.endswith(f":{port}") for mapping in memql["ports"])
 
 
-def test_dockerfile_installs_the_package_and_serves_on_all_interfaces() -> None:
-    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    for needed in ("COPY pyproject.toml README.md", "COPY app", "COPY schema", "pip install"):
-        assert needed in dockerfile
-    assert '"--host", "0.0.0.0"' in dockerfile
+Instruction = tuple[str, str]
+
+
+def dockerfile_instructions(path: Path) -> list[Instruction]:
+    """(INSTRUCTION, arguments) in order, continuation lines joined, comments left out."""
+    instructions: list[Instruction] = []
+    pending = ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not pending and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        pending += line.rstrip()
+        if pending.endswith("\\"):
+            pending = pending[:-1] + " "
+            continue
+        keyword, _, arguments = pending.strip().partition(" ")
+        instructions.append((keyword.upper(), arguments.strip()))
+        pending = ""
+    return instructions
+
+
+def exec_form(arguments: str) -> list[str]:
+    if arguments.startswith("["):
+        loaded: list[str] = json.loads(arguments)
+        return loaded
+    return shlex.split(arguments)
+
+
+def image_files(instructions: list[Instruction]) -> tuple[str, dict[str, int]]:
+    """The WORKDIR the image ends in, and each path COPY puts in it (relative to that folder)
+    with the index of its COPY instruction."""
+    workdir, copied = "/", {}
+    for index, (keyword, arguments) in enumerate(instructions):
+        if keyword == "WORKDIR":
+            workdir = posixpath.join(workdir, arguments)
+        elif keyword == "COPY":
+            *sources, destination = [
+                arg for arg in exec_form(arguments) if not arg.startswith("--")
+            ]
+            target = posixpath.join(workdir, destination)
+            for source in sources:
+                into_folder = destination.endswith("/") or len(sources) > 1
+                path = posixpath.join(target, posixpath.basename(source)) if into_folder else target
+                copied[posixpath.normpath(path)] = index
+    return workdir, {posixpath.relpath(path, workdir): index for path, index in copied.items()}
+
+
+def test_dockerfile_copies_what_the_build_reads_installs_it_and_serves_on_the_mapped_port() -> None:
+    instructions = dockerfile_instructions(ROOT / "Dockerfile")
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    packages = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    needed = {"pyproject.toml", pyproject["project"]["readme"], *packages}
+    _, copied = image_files(instructions)
+    assert needed <= set(copied), copied
+    ignored = [line for line in (ROOT / ".dockerignore").read_text().splitlines() if line]
+    assert [path for path in needed if any(fnmatch(path, rule) for rule in ignored)] == []
+
+    installs = [
+        index
+        for index, (keyword, arguments) in enumerate(instructions)
+        if keyword == "RUN"
+        for command in arguments.split("&&")
+        if shlex.split(command)[:2] == ["pip", "install"] and "." in shlex.split(command)[2:]
+    ]
+    assert len(installs) == 1 and installs[0] > max(copied[path] for path in needed)
+
+    (command,) = [exec_form(arguments) for keyword, arguments in instructions if keyword == "CMD"]
+    assert not any(keyword == "ENTRYPOINT" for keyword, _ in instructions)
+    assert command[0] in pyproject["project"]["scripts"] and command[1] == "serve"
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+    port = command[command.index("--port") + 1]
+    mapped = {mapping.rsplit(":", 1)[1] for mapping in compose()["services"]["memql"]["ports"]}
+    assert mapped == {port}
+    assert ("EXPOSE", port) in instructions

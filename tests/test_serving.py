@@ -11,9 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from app.web.cli import main
+from app.web.http import create_app
+from app.web.live_server import ServerThread
 from app.web.serving import SilentConnectionTimeout, server_options
 from tests.conftest import SECRET, make_settings, running_app
-from tests.live_server import live_server
 
 
 @pytest.mark.parametrize(
@@ -91,8 +92,8 @@ def test_serving_every_interface_without_authentication_warns(
 def test_connections_that_send_nothing_are_closed_after_the_keep_alive_time() -> None:
     """uvicorn alone keeps a silent new connection open for good; memql closes it."""
     settings = make_settings(keep_alive_seconds=0.3)
-    with live_server(settings, **server_options(settings)) as url:
-        port = int(url.rsplit(":", 1)[1])
+    with ServerThread(create_app(settings), **server_options(settings)) as server:
+        port = server.port
         sockets = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(20)]
         started = time.monotonic()
         closed = [sock.recv(1) == b"" for sock in sockets]
@@ -105,8 +106,8 @@ def test_connections_that_send_nothing_are_closed_after_the_keep_alive_time() ->
 
 def test_a_request_head_over_the_limit_is_refused() -> None:
     settings = make_settings(max_header_bytes=2048)
-    with live_server(settings, **server_options(settings)) as url:
-        port = int(url.rsplit(":", 1)[1])
+    with ServerThread(create_app(settings), **server_options(settings)) as server:
+        port = server.port
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
             # A head that does not end: the server may not buffer it past the limit.
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 4096)

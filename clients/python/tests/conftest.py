@@ -1,35 +1,30 @@
 """Fixtures for the client's tests: the real memql app, reached in-process by AsyncMemqlClient
-over httpx's ASGI transport and by MemqlClient over HTTP from uvicorn in a background thread."""
+over httpx's ASGI transport and by MemqlClient over HTTP from uvicorn in a background thread
+(app.web.live_server, the harness the server's own tests and the benchmark use too)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
-import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from app.auth import OPEN
 from app.settings import Settings
 from app.store import Store
 from app.web.http import create_app
+from app.web.live_server import ServerThread
 from bson import ObjectId
 from starlette.applications import Starlette
 
 from memql_client import AsyncMemqlClient, MemqlClient
 
-T = TypeVar("T")
-
 TEST_MONGODB_URL = os.environ.get("MEMQL_TEST_MONGODB_URL") or None
-SERVER_START_SECONDS = 10.0
 
 
 AUTH_SECRET = "client-tests-secret-at-least-32-bytes!"
@@ -81,60 +76,28 @@ def client(harness: AsyncHarness) -> AsyncMemqlClient:
     return harness.client
 
 
-class ThreadedServer:
-    """memql served by uvicorn on 127.0.0.1 (a free port) from a thread with its own loop."""
-
-    def __init__(self, **settings: Any) -> None:
-        self.app = create_app(client_test_settings(**settings))
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self.loop.run_until_complete, args=(self.server.serve(),), daemon=True
-        )
-
-    def start(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}/graphql"
-
-    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine on the server's loop, where its database client lives."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=120)
-
-    @property
-    def store(self) -> Store:
-        store: Store = self.app.state.store
-        return store
-
-    def stop(self) -> None:
-        if self.server.started:
-            self.call(drop_test_database(self.app))
-        self.server.should_exit = True
-        self.thread.join(timeout=SERVER_START_SECONDS)
-        self.loop.close()
+@contextmanager
+def serving(app: Starlette) -> Iterator[ServerThread]:
+    """The app served over HTTP by uvicorn from a thread; its test database dropped after."""
+    with ServerThread(app) as server:
+        try:
+            yield server
+        finally:
+            server.call(drop_test_database(app))
 
 
 @dataclass
 class SyncHarness:
     client: MemqlClient
-    server: ThreadedServer
+    server: ServerThread
+    store: Store
 
 
 @pytest.fixture
 def sync_harness() -> Iterator[SyncHarness]:
-    server = ThreadedServer()
-    try:
-        url = server.start()
-        with MemqlClient(url) as client:
-            yield SyncHarness(client, server)
-    finally:
-        server.stop()
+    app = create_app(client_test_settings())
+    with serving(app) as server, MemqlClient(f"{server.url}/graphql") as client:
+        yield SyncHarness(client, server, app.state.store)
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from app.auth import issue_token
 from app.store.sessions import SessionStore
-from conftest import AUTH_SECRET, AsyncHarness, ThreadedServer, app_running
+from app.web.http import create_app
+from conftest import AUTH_SECRET, AsyncHarness, app_running, client_test_settings, serving
 
 from memql_client import (
     AlreadyExistsError,
@@ -176,9 +177,8 @@ async def test_a_document_that_does_not_parse_is_bad_user_input_with_status_400(
 
 
 def test_the_sync_client_raises_the_same_exceptions() -> None:
-    server = ThreadedServer(auth_secret=AUTH_SECRET)
-    try:
-        url = server.start()
+    with serving(create_app(client_test_settings(auth_secret=AUTH_SECRET))) as server:
+        url = f"{server.url}/graphql"
         with MemqlClient(url) as anonymous, pytest.raises(UnauthenticatedError) as raised:
             anonymous.add_memory("chat-1", [MemoryInput("human", "hi")])
         assert raised.value.status_code == 401
@@ -188,8 +188,6 @@ def test_the_sync_client_raises_the_same_exceptions() -> None:
                 alice.execute(NESTED_100)
         with MemqlClient(url, token=token("bob")) as bob, pytest.raises(ForbiddenError):
             bob.get_session("chat-1")
-    finally:
-        server.stop()
 
 
 async def test_a_code_the_client_does_not_know_still_raises_with_that_code() -> None:

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import os
-import queue
-import re
 import subprocess
 import sys
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import pytest
-from conftest import SERVER_START_SECONDS, TEST_MONGODB_URL
+from app.web.live_server import ServerProcess
+from conftest import TEST_MONGODB_URL
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 EXAMPLE_URL = "http://127.0.0.1:8000/graphql"
@@ -34,46 +30,8 @@ def memql_serve(tmp_path: Path) -> Iterator[str]:
     env["MEMQL_DATABASE"] = f"memql_readme_{uuid.uuid4().hex[:12]}"
     if TEST_MONGODB_URL is not None:
         env["MEMQL_MONGODB_URL"] = TEST_MONGODB_URL
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", "0"],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=forward_lines, args=(server.stderr, lines), daemon=True).start()
-    try:
-        yield wait_for_url(lines)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=SERVER_START_SECONDS)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def forward_lines(stream: IO[str], lines: queue.Queue[str]) -> None:
-    """Read the server's log as it comes, so waiting for a line can have a deadline."""
-    for line in stream:
-        lines.put(line)
-
-
-def wait_for_url(lines: queue.Queue[str]) -> str:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    seen: list[str] = []
-    while (remaining := deadline - time.monotonic()) > 0:
-        try:
-            line = lines.get(timeout=remaining)
-        except queue.Empty:
-            break
-        seen.append(line)
-        if match := re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line):
-            return f"{match[1]}/graphql"
-    raise AssertionError("memql serve did not start:\n" + "".join(seen))
+    with ServerProcess([sys.executable, "-m", "app", "serve"], cwd=tmp_path, env=env) as server:
+        yield f"{server.url}/graphql"
 
 
 def test_client_readme_example_adds_memories_and_prints_them(memql_serve: str) -> None:

@@ -79,8 +79,7 @@ def test_a_client_given_its_own_http_client_leaves_it_open(sync_harness: SyncHar
 def test_both_clients_walk_1050_sessions_in_pages_of_100_each_once_in_order(
     sync_harness: SyncHarness,
 ) -> None:
-    server = sync_harness.server
-    seeded = server.call(seed_sessions(server.store, 1050))
+    seeded = sync_harness.server.call(seed_sessions(sync_harness.store, 1050))
     requests: list[httpx.Request] = []
 
     def count(request: httpx.Request) -> None:
