@@ -1,0 +1,19 @@
+"""LangChain support for memql: one lossless mapping of LangChain messages to memql memories
+(memql_client.langchain.messages says how). Needs the extra `memql-client[langchain]`."""
+
+from __future__ import annotations
+
+try:
+    import langchain.agents  # noqa: F401
+    import langchain_core.messages  # noqa: F401
+    import langgraph.graph  # noqa: F401
+except ImportError as error:
+    raise ImportError(
+        "memql_client.langchain needs LangChain, which memql-client installs with its "
+        "langchain extra: pip install 'memql-client[langchain]'",
+        name=error.name,
+    ) from error
+
+from memql_client.langchain.messages import memory_to_message, message_to_memory
+
+__all__ = ["memory_to_message", "message_to_memory"]

@@ -1,0 +1,244 @@
+"""memql_client.langchain's mapping against a live memql (uvicorn on 127.0.0.1): LangChain
+messages of every type read back equal to those written."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+pytest.importorskip("langchain", reason="needs LangChain, the extra memql-client[langchain]")
+
+from conftest import ThreadedServer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    ChatMessage,
+    FunctionMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+
+from memql_client import (
+    BadUserInputError,
+    MemoryInput,
+    MemqlClient,
+    RoleType,
+)
+from memql_client.langchain import (
+    memory_to_message,
+    message_to_memory,
+)
+
+# A few dozen examples keep the file at a few seconds against a live memql.
+ROUND_TRIPS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.fixture(scope="module")
+def memql_url() -> Iterator[str]:
+    server = ThreadedServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def memql(memql_url: str) -> Iterator[MemqlClient]:
+    with MemqlClient(memql_url) as client:
+        yield client
+
+
+def new_session_id() -> str:
+    return f"lc-{uuid.uuid4().hex[:12]}"
+
+
+def stored_messages(memql: MemqlClient, session_id: str) -> list[BaseMessage]:
+    return [memory_to_message(memory) for memory in memql.iter_memories(session_id)]
+
+
+# ------------------------------------------------------------------ messages of every type
+
+# Keys memql cannot store as they are, and keys that look like their escapes.
+awkward_keys = st.sampled_from(
+    ["", ".", "a.b", "$", "$ref", "x$", "\x00", "%", "%25", "%2E", "%null", "system"]
+)
+keys = awkward_keys | st.text(max_size=6)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+)
+json_values = st.recursive(
+    scalars,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(keys, children, max_size=3),
+    max_leaves=8,
+)
+json_objects = st.dictionaries(keys, json_values, max_size=3)
+ids = st.none() | st.uuids().map(str) | st.text(min_size=1, max_size=8)
+names = st.none() | st.text(min_size=1, max_size=8)
+
+content_blocks = st.one_of(
+    st.text(max_size=8),
+    st.builds(lambda text: {"type": "text", "text": text}, st.text(max_size=12)),
+    st.builds(
+        lambda data: {"type": "image", "base64": data, "mime_type": "image/png"},
+        st.binary(max_size=24).map(lambda raw: base64.b64encode(raw).decode()),
+    ),
+    st.just({"type": "image_url", "image_url": {"url": "https://example.com/tea.png"}}),
+    json_objects,
+)
+contents = st.text(max_size=20) | st.lists(content_blocks, max_size=3)
+
+tool_calls = st.builds(
+    lambda name, args, id: {"name": name, "args": args, "id": id, "type": "tool_call"},
+    st.text(min_size=1, max_size=8),
+    json_objects,
+    ids,
+)
+invalid_tool_calls = st.builds(
+    lambda name, args, id, error: {
+        "name": name,
+        "args": args,
+        "id": id,
+        "error": error,
+        "type": "invalid_tool_call",
+    },
+    names,
+    st.none() | st.text(max_size=8),
+    ids,
+    names,
+)
+token_counts = st.integers(min_value=0, max_value=10**6)
+usage = st.builds(
+    lambda given, made, cached: {
+        "input_tokens": given,
+        "output_tokens": made,
+        "total_tokens": given + made,
+        "input_token_details": {"cache_read": cached},
+    },
+    token_counts,
+    token_counts,
+    token_counts,
+)
+
+
+def common_fields() -> dict[str, Any]:
+    return {
+        "content": contents,
+        "id": ids,
+        "name": names,
+        "additional_kwargs": json_objects,
+        "response_metadata": json_objects,
+    }
+
+
+messages = st.one_of(
+    st.builds(HumanMessage, **common_fields()),
+    st.builds(SystemMessage, **common_fields()),
+    st.builds(
+        AIMessage,
+        **common_fields(),
+        tool_calls=st.lists(tool_calls, max_size=2),
+        invalid_tool_calls=st.lists(invalid_tool_calls, max_size=1),
+        usage_metadata=st.none() | usage,
+    ),
+    st.builds(
+        ToolMessage,
+        **common_fields(),
+        tool_call_id=st.text(min_size=1, max_size=8),
+        artifact=json_values,
+        status=st.sampled_from(["success", "error"]),
+    ),
+    st.builds(FunctionMessage, **{**common_fields(), "name": st.text(min_size=1, max_size=8)}),
+    st.builds(ChatMessage, **common_fields(), role=st.text(min_size=1, max_size=8)),
+)
+message_lists = st.lists(messages, min_size=1, max_size=5)
+
+
+@ROUND_TRIPS
+@given(written=message_lists)
+def test_messages_of_every_type_read_back_equal_to_those_written(
+    memql: MemqlClient, written: list[BaseMessage]
+) -> None:
+    session_id = new_session_id()
+    memql.add_memory(session_id, [message_to_memory(message) for message in written])
+    assert stored_messages(memql, session_id) == written
+
+
+def test_a_message_is_stored_as_its_text_and_type_with_escaped_fields(
+    memql: MemqlClient,
+) -> None:
+    message = AIMessage(
+        [{"type": "text", "text": "Rooibos"}, {"type": "image", "url": "https://x.test/a.png"}],
+        tool_calls=[{"name": "brew", "args": {"temp.c": 95}, "id": "call-1"}],
+        response_metadata={"$schema": "v1", "": None, "model.name": "fake"},
+    )
+    session_id = new_session_id()
+    [memory] = memql.add_memory(session_id, [message_to_memory(message)])
+    assert (memory.role, memory.role_type, memory.content) == ("ai", RoleType.ASSISTANT, "Rooibos")
+    assert memory.metadata == {
+        "langchain": {
+            "content": message.content,
+            "tool_calls": [
+                {"name": "brew", "args": {"temp%2Ec": 95}, "id": "call-1", "type": "tool_call"}
+            ],
+            "response_metadata": {"%24schema": "v1", "%": {"%null": True}, "model%2Ename": "fake"},
+        }
+    }
+    assert memory_to_message(memory) == message
+
+
+def test_memories_of_other_clients_read_back_as_their_role_type_says(
+    memql: MemqlClient,
+) -> None:
+    session_id = new_session_id()
+    memories = memql.add_memory(
+        session_id,
+        [
+            MemoryInput("user", "Any tea without caffeine?", RoleType.USER),
+            MemoryInput("assistant", "Rooibos.", RoleType.ASSISTANT),
+            MemoryInput("system", "Be brief.", RoleType.SYSTEM),
+            MemoryInput("tool", "95 °C", RoleType.TOOL),
+            MemoryInput("brew_time", "5 minutes", RoleType.FUNCTION),
+            MemoryInput("narrator", "Later that day…", RoleType.NOROLE),
+            MemoryInput("human", "Thanks!"),
+        ],
+    )
+    uuids = [memory.uuid for memory in memories]
+    assert stored_messages(memql, session_id) == [
+        HumanMessage("Any tea without caffeine?", id=uuids[0]),
+        AIMessage("Rooibos.", id=uuids[1]),
+        SystemMessage("Be brief.", id=uuids[2]),
+        ToolMessage("95 °C", tool_call_id="", id=uuids[3]),
+        FunctionMessage(content="5 minutes", name="brew_time", id=uuids[4]),
+        ChatMessage(content="Later that day…", role="narrator", id=uuids[5]),
+        HumanMessage("Thanks!", id=uuids[6]),
+    ]
+
+
+def test_extras_over_64_kib_are_refused_and_nothing_is_stored(memql: MemqlClient) -> None:
+    session_id = new_session_id()
+    photo = AIMessage("Here is the photo.", response_metadata={"image": "A" * 70_000})
+    memories = [message_to_memory(HumanMessage("Show me the teapot.")), message_to_memory(photo)]
+    with pytest.raises(BadUserInputError, match="64 KiB") as refused:
+        memql.add_memory(session_id, memories)
+    assert refused.value.field == "input.memories[1].metadata"
+    assert memql.get_session(session_id) is None
+
+
+def test_values_that_are_not_json_are_refused_before_they_reach_memql() -> None:
+    sent = datetime(2026, 11, 24, tzinfo=timezone.utc)
+    with pytest.raises(TypeError, match=r"additional_kwargs.*'sent'.*not JSON"):
+        message_to_memory(HumanMessage("hi", additional_kwargs={"sent": sent}))
+    with pytest.raises(TypeError, match="not JSON"):
+        message_to_memory(ToolMessage("done", tool_call_id="c", artifact=(1, 2)))
