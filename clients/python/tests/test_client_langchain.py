@@ -1,21 +1,28 @@
-"""memql_client.langchain's mapping against a live memql (uvicorn on 127.0.0.1): LangChain
-messages of every type read back equal to those written."""
+"""memql_client.langchain against a live memql (uvicorn on 127.0.0.1): LangChain messages read
+back equal to those written, and MemqlChatMessageHistory behaves as InMemoryChatMessageHistory,
+alone and under RunnableWithMessageHistory."""
 
 from __future__ import annotations
 
 import base64
+import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+import httpx
 import pytest
+import pytest_asyncio
 
 pytest.importorskip("langchain", reason="needs LangChain, the extra memql-client[langchain]")
 
 from conftest import ThreadedServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from langchain_core._api import LangChainDeprecationWarning
+from langchain_core.chat_history import InMemoryChatMessageHistory
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import (
     AIMessage,
     BaseMessage,
@@ -25,20 +32,30 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
+from langchain_core.runnables.history import RunnableWithMessageHistory
+from pydantic import Field
 
 from memql_client import (
+    AsyncMemqlClient,
     BadUserInputError,
     MemoryInput,
     MemqlClient,
     RoleType,
 )
 from memql_client.langchain import (
+    MemqlChatMessageHistory,
     memory_to_message,
     message_to_memory,
 )
 
-# A few dozen examples keep the file at a few seconds against a live memql.
+# A few dozen examples each keep the file at a few seconds against a live memql.
 ROUND_TRIPS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SCENARIOS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# InMemoryChatMessageHistory is the oracle here; langchain-core deprecates it, as it does the
+# interface MemqlChatMessageHistory implements for RunnableWithMessageHistory apps.
+ORACLE_IS_DEPRECATED = pytest.mark.filterwarnings(
+    "ignore:The class `InMemoryChatMessageHistory`:DeprecationWarning"
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +73,26 @@ def memql(memql_url: str) -> Iterator[MemqlClient]:
         yield client
 
 
+# The async tests share one event loop, so one AsyncMemqlClient serves them all.
+IN_MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def async_memql(memql_url: str) -> AsyncIterator[AsyncMemqlClient]:
+    async with AsyncMemqlClient(memql_url) as client:
+        yield client
+
+
 def new_session_id() -> str:
     return f"lc-{uuid.uuid4().hex[:12]}"
 
 
 def stored_messages(memql: MemqlClient, session_id: str) -> list[BaseMessage]:
     return [memory_to_message(memory) for memory in memql.iter_memories(session_id)]
+
+
+def texts(messages: Sequence[BaseMessage]) -> list[str]:
+    return [str(message.text) for message in messages]
 
 
 # ------------------------------------------------------------------ messages of every type
@@ -242,3 +273,172 @@ def test_values_that_are_not_json_are_refused_before_they_reach_memql() -> None:
         message_to_memory(HumanMessage("hi", additional_kwargs={"sent": sent}))
     with pytest.raises(TypeError, match="not JSON"):
         message_to_memory(ToolMessage("done", tool_call_id="c", artifact=(1, 2)))
+
+
+# ------------------------------------------------------------------ MemqlChatMessageHistory
+
+operations = st.lists(st.none() | st.lists(messages, max_size=3), min_size=1, max_size=4)
+"""Each step clears the history (None) or adds a batch of messages."""
+
+
+@ORACLE_IS_DEPRECATED
+@SCENARIOS
+@given(steps=operations, history_size=st.none() | st.integers(min_value=1, max_value=4))
+def test_history_behaves_as_in_memory_history(
+    memql: MemqlClient, steps: list[list[BaseMessage] | None], history_size: int | None
+) -> None:
+    oracle = InMemoryChatMessageHistory()
+    history = MemqlChatMessageHistory(new_session_id(), client=memql, history_size=history_size)
+    for step in steps:
+        if step is None:
+            oracle.clear()
+            history.clear()
+        else:
+            oracle.add_messages(step)
+            history.add_messages(step)
+        expected = oracle.messages[-history_size:] if history_size else oracle.messages
+        assert history.messages == expected
+
+
+@IN_MODULE_LOOP
+@ORACLE_IS_DEPRECATED
+@SCENARIOS
+@given(steps=operations, history_size=st.none() | st.integers(min_value=1, max_value=4))
+async def test_async_history_behaves_as_in_memory_history(
+    async_memql: AsyncMemqlClient,
+    steps: list[list[BaseMessage] | None],
+    history_size: int | None,
+) -> None:
+    oracle = InMemoryChatMessageHistory()
+    history = MemqlChatMessageHistory(
+        new_session_id(), async_client=async_memql, history_size=history_size
+    )
+    for step in steps:
+        if step is None:
+            await oracle.aclear()
+            await history.aclear()
+        else:
+            await oracle.aadd_messages(step)
+            await history.aadd_messages(step)
+        expected = await oracle.aget_messages()
+        expected = expected[-history_size:] if history_size else expected
+        assert await history.aget_messages() == expected
+
+
+class RecordedRequests:
+    """The names of the GraphQL operations a client sent."""
+
+    def __init__(self) -> None:
+        self.operations: list[str] = []
+
+    def record(self, request: httpx.Request) -> None:
+        document = json.loads(request.content)["query"]
+        self.operations.append(document.split("(")[0].split()[1])
+
+    async def arecord(self, request: httpx.Request) -> None:
+        self.record(request)
+
+
+def test_add_messages_is_one_add_memory_call_and_clear_keeps_the_session(
+    memql_url: str, memql: MemqlClient
+) -> None:
+    requests = RecordedRequests()
+    session_id = new_session_id()
+    with httpx.Client(event_hooks={"request": [requests.record]}) as http:
+        history = MemqlChatMessageHistory(session_id, client=MemqlClient(memql_url, http=http))
+        history.add_messages([HumanMessage("Hi"), AIMessage("Hello"), HumanMessage("Tea?")])
+        assert requests.operations == ["AddMemory"]
+        history.clear()
+        assert requests.operations == ["AddMemory", "DeleteMemories"]
+        assert history.messages == []
+        session = memql.get_session(session_id)
+        assert session is not None
+        history.add_messages([HumanMessage("Still there?")])
+        assert texts(history.messages) == ["Still there?"]
+    again = memql.get_session(session_id)
+    assert again is not None and again.id == session.id
+
+
+@IN_MODULE_LOOP
+async def test_aadd_messages_is_one_add_memory_call_and_aclear_keeps_the_session(
+    memql_url: str,
+) -> None:
+    requests = RecordedRequests()
+    session_id = new_session_id()
+    async with httpx.AsyncClient(event_hooks={"request": [requests.arecord]}) as http:
+        client = AsyncMemqlClient(memql_url, http=http)
+        history = MemqlChatMessageHistory(session_id, async_client=client)
+        await history.aadd_messages([HumanMessage("Hi"), AIMessage("Hello")])
+        assert requests.operations == ["AddMemory"]
+        await history.aclear()
+        assert requests.operations == ["AddMemory", "DeleteMemories"]
+        assert await history.aget_messages() == []
+        assert await client.get_session(session_id) is not None
+
+
+def test_clearing_a_session_memql_does_not_have_changes_nothing(memql: MemqlClient) -> None:
+    history = MemqlChatMessageHistory(new_session_id(), client=memql)
+    history.clear()
+    assert history.messages == []
+
+
+def test_a_history_takes_clients_or_a_url_not_both(memql: MemqlClient) -> None:
+    with pytest.raises(ValueError, match="not both"):
+        MemqlChatMessageHistory("chat-1", client=memql, url="http://127.0.0.1:8000/graphql")
+
+
+def test_a_history_given_only_an_async_client_says_so_when_called_without_asyncio() -> None:
+    client = AsyncMemqlClient("http://memql.invalid/graphql")
+    history = MemqlChatMessageHistory(new_session_id(), async_client=client)
+    with pytest.raises(TypeError, match="only an AsyncMemqlClient"):
+        history.add_messages([HumanMessage("hi")])
+
+
+class RecordingFakeChatModel(GenericFakeChatModel):
+    """langchain-core's fake chat model, remembering what it was asked."""
+
+    seen: list[list[BaseMessage]] = Field(default_factory=list)
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
+        self.seen.append(list(messages))
+        return super()._generate(messages, *args, **kwargs)
+
+
+def test_history_under_runnable_with_message_history(memql: MemqlClient) -> None:
+    model = RecordingFakeChatModel(messages=iter(["Rooibos.", "None at all."]))
+    with pytest.warns(LangChainDeprecationWarning, match="RunnableWithMessageHistory"):
+        chat = RunnableWithMessageHistory(
+            model, lambda session_id: MemqlChatMessageHistory(session_id, client=memql)
+        )
+    session_id = new_session_id()
+    config: Any = {"configurable": {"session_id": session_id}}
+    chat.invoke("Which tea has no caffeine?", config)
+    answer = chat.invoke("How much caffeine, then?", config)
+    assert texts(model.seen[1]) == [
+        "Which tea has no caffeine?",
+        "Rooibos.",
+        "How much caffeine, then?",
+    ]
+    assert stored_messages(memql, session_id) == [*model.seen[1], answer]
+
+
+@IN_MODULE_LOOP
+async def test_history_under_runnable_with_message_history_async(
+    async_memql: AsyncMemqlClient, memql: MemqlClient
+) -> None:
+    model = RecordingFakeChatModel(messages=iter(["Rooibos.", "None at all."]))
+    with pytest.warns(LangChainDeprecationWarning, match="RunnableWithMessageHistory"):
+        chat = RunnableWithMessageHistory(
+            model,
+            lambda session_id: MemqlChatMessageHistory(session_id, async_client=async_memql),
+        )
+    session_id = new_session_id()
+    config: Any = {"configurable": {"session_id": session_id}}
+    await chat.ainvoke("Which tea has no caffeine?", config)
+    answer = await chat.ainvoke("How much caffeine, then?", config)
+    assert texts(model.seen[1]) == [
+        "Which tea has no caffeine?",
+        "Rooibos.",
+        "How much caffeine, then?",
+    ]
+    assert stored_messages(memql, session_id) == [*model.seen[1], answer]

@@ -1,5 +1,6 @@
-"""LangChain support for memql: one lossless mapping of LangChain messages to memql memories
-(memql_client.langchain.messages says how). Needs the extra `memql-client[langchain]`."""
+"""LangChain conversations kept in memql: MemqlChatMessageHistory for RunnableWithMessageHistory
+apps, on one lossless mapping of messages to memories (memql_client.langchain.messages says
+how). Needs the extra `memql-client[langchain]`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ except ImportError as error:
         name=error.name,
     ) from error
 
+from memql_client.langchain.history import MemqlChatMessageHistory
 from memql_client.langchain.messages import memory_to_message, message_to_memory
 
-__all__ = ["memory_to_message", "message_to_memory"]
+__all__ = ["MemqlChatMessageHistory", "memory_to_message", "message_to_memory"]
