@@ -1,6 +1,7 @@
 """memql_client.langchain against a live memql (uvicorn on 127.0.0.1): LangChain messages read
-back equal to those written, and MemqlChatMessageHistory behaves as InMemoryChatMessageHistory,
-alone and under RunnableWithMessageHistory."""
+back equal to those written, MemqlChatMessageHistory behaves as InMemoryChatMessageHistory
+(alone and under RunnableWithMessageHistory), and create_agent agents keep their sessions
+apart and store each message once with MemqlMiddleware."""
 
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ pytest.importorskip("langchain", reason="needs LangChain, the extra memql-client
 from conftest import ThreadedServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from langchain.agents import create_agent
 from langchain_core._api import LangChainDeprecationWarning
 from langchain_core.chat_history import InMemoryChatMessageHistory
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import (
     AIMessage,
+    AnyMessage,
     BaseMessage,
     ChatMessage,
     FunctionMessage,
@@ -33,6 +36,8 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langchain_core.runnables.history import RunnableWithMessageHistory
+from langchain_core.tools import tool
+from langgraph.checkpoint.memory import InMemorySaver
 from pydantic import Field
 
 from memql_client import (
@@ -44,6 +49,7 @@ from memql_client import (
 )
 from memql_client.langchain import (
     MemqlChatMessageHistory,
+    MemqlMiddleware,
     memory_to_message,
     message_to_memory,
 )
@@ -395,13 +401,16 @@ def test_a_history_given_only_an_async_client_says_so_when_called_without_asynci
 
 
 class RecordingFakeChatModel(GenericFakeChatModel):
-    """langchain-core's fake chat model, remembering what it was asked."""
+    """langchain-core's fake chat model, remembering what it was asked; tools bind as no-ops."""
 
     seen: list[list[BaseMessage]] = Field(default_factory=list)
 
     def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
         self.seen.append(list(messages))
         return super()._generate(messages, *args, **kwargs)
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> RecordingFakeChatModel:  # type: ignore[override]
+        return self
 
 
 def test_history_under_runnable_with_message_history(memql: MemqlClient) -> None:
@@ -442,3 +451,156 @@ async def test_history_under_runnable_with_message_history_async(
         "How much caffeine, then?",
     ]
     assert stored_messages(memql, session_id) == [*model.seen[1], answer]
+
+
+# ------------------------------------------------------------------ MemqlMiddleware
+
+
+@tool
+def water_temperature(tea: str) -> str:
+    """The water temperature for brewing a tea."""
+    return f"{tea}: 95 °C"
+
+
+def answers_for(session_ids: Sequence[str]) -> list[AIMessage]:
+    """What the fake model says in turn order: in turn 2 each session calls the tool first."""
+    answers: list[AIMessage] = []
+    for turn in (1, 2, 3):
+        for session_id in session_ids:
+            if turn == 2:
+                call = {"name": "water_temperature", "args": {"tea": "rooibos"}, "id": session_id}
+                answers.append(AIMessage("", tool_calls=[call]))
+            answers.append(AIMessage(f"{session_id} answer {turn}"))
+    return answers
+
+
+def turns(session_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """Three turns of each session, interleaved."""
+    return [
+        (session_id, f"{session_id} question {turn}")
+        for turn in (1, 2, 3)
+        for session_id in session_ids
+    ]
+
+
+def session_run(session_id: str, checkpointed: bool) -> dict[str, Any]:
+    """With a checkpointer, the session is the thread; without one, the run's context says it."""
+    if checkpointed:
+        return {"config": {"configurable": {"thread_id": session_id}}}
+    return {"context": {"session_id": session_id}}
+
+
+def assert_one_conversation(messages: Sequence[BaseMessage], session_id: str) -> None:
+    assert [message.type for message in messages] == [
+        *("human", "ai"),
+        *("human", "ai", "tool", "ai"),
+        *("human", "ai"),
+    ]
+    assert [text for text in texts(messages) if text] == [
+        f"{session_id} question 1",
+        f"{session_id} answer 1",
+        f"{session_id} question 2",
+        "rooibos: 95 °C",
+        f"{session_id} answer 2",
+        f"{session_id} question 3",
+        f"{session_id} answer 3",
+    ]
+    assert len({message.id for message in messages}) == len(messages)
+
+
+CHECKPOINTED = pytest.mark.parametrize(
+    "checkpointed", [False, True], ids=["no-checkpointer", "checkpointer"]
+)
+
+
+@CHECKPOINTED
+def test_agent_keeps_two_sessions_apart_and_stores_each_message_once(
+    memql: MemqlClient, checkpointed: bool
+) -> None:
+    session_ids = [new_session_id(), new_session_id()]
+    model = RecordingFakeChatModel(messages=iter(answers_for(session_ids)))
+    agent = create_agent(
+        model,
+        tools=[water_temperature],
+        middleware=[MemqlMiddleware(client=memql)],
+        checkpointer=InMemorySaver() if checkpointed else None,
+    )
+    final: dict[str, list[AnyMessage]] = {}
+    for session_id, question in turns(session_ids):
+        state = agent.invoke(
+            {"messages": [HumanMessage(question)]}, **session_run(session_id, checkpointed)
+        )
+        final[session_id] = state["messages"]
+    for session_id in session_ids:
+        stored = stored_messages(memql, session_id)
+        assert_one_conversation(stored, session_id)
+        assert stored == final[session_id]
+    # The model's last call in each session saw that session's whole conversation, and only it.
+    assert model.seen[-2] == final[session_ids[0]][:-1]
+    assert model.seen[-1] == final[session_ids[1]][:-1]
+
+
+@IN_MODULE_LOOP
+@CHECKPOINTED
+async def test_async_agent_keeps_two_sessions_apart_and_stores_each_message_once(
+    async_memql: AsyncMemqlClient, memql: MemqlClient, checkpointed: bool
+) -> None:
+    session_ids = [new_session_id(), new_session_id()]
+    model = RecordingFakeChatModel(messages=iter(answers_for(session_ids)))
+    # Only an async client: a hook that reached memql any other way would fail.
+    agent = create_agent(
+        model,
+        tools=[water_temperature],
+        middleware=[MemqlMiddleware(async_client=async_memql)],
+        checkpointer=InMemorySaver() if checkpointed else None,
+    )
+    final: dict[str, list[AnyMessage]] = {}
+    for session_id, question in turns(session_ids):
+        state = await agent.ainvoke(
+            {"messages": [HumanMessage(question)]}, **session_run(session_id, checkpointed)
+        )
+        final[session_id] = state["messages"]
+    for session_id in session_ids:
+        stored = stored_messages(memql, session_id)
+        assert_one_conversation(stored, session_id)
+        assert stored == final[session_id]
+    assert model.seen[-2] == final[session_ids[0]][:-1]
+    assert model.seen[-1] == final[session_ids[1]][:-1]
+
+
+@CHECKPOINTED
+def test_a_fresh_agent_continues_a_session_from_memql_alone(
+    memql_url: str, checkpointed: bool
+) -> None:
+    session_id = new_session_id()
+    for turn in (1, 2):
+        # Nothing is shared between the two agents but memql: not a client, not a checkpointer.
+        with MemqlClient(memql_url) as client:
+            model = RecordingFakeChatModel(messages=iter([f"answer {turn}"]))
+            agent = create_agent(
+                model,
+                middleware=[MemqlMiddleware(client=client)],
+                checkpointer=InMemorySaver() if checkpointed else None,
+            )
+            question = {"messages": [HumanMessage(f"question {turn}")]}
+            agent.invoke(question, **session_run(session_id, checkpointed))
+    assert texts(model.seen[0]) == ["question 1", "answer 1", "question 2"]
+
+
+def test_history_size_limits_what_the_agent_loads(memql: MemqlClient) -> None:
+    session_id = new_session_id()
+    earlier = [HumanMessage("q1"), AIMessage("a1"), HumanMessage("q2"), AIMessage("a2")]
+    MemqlChatMessageHistory(session_id, client=memql).add_messages(earlier)
+    model = RecordingFakeChatModel(messages=iter(["a3"]))
+    middleware = MemqlMiddleware(session_id, client=memql, history_size=2)
+    create_agent(model, middleware=[middleware]).invoke({"messages": [HumanMessage("q3")]})
+    assert texts(model.seen[0]) == ["q2", "a2", "q3"]
+    assert texts(stored_messages(memql, session_id)) == ["q1", "a1", "q2", "a2", "q3", "a3"]
+
+
+def test_an_agent_without_a_session_says_how_to_give_it_one(memql: MemqlClient) -> None:
+    model = RecordingFakeChatModel(messages=iter(["never"]))
+    agent = create_agent(model, middleware=[MemqlMiddleware(client=memql)])
+    with pytest.raises(ValueError, match="thread_id"):
+        agent.invoke({"messages": [HumanMessage("hi")]})
+    assert model.seen == []

@@ -1,6 +1,7 @@
-"""LangChain conversations kept in memql: MemqlChatMessageHistory for RunnableWithMessageHistory
-apps, on one lossless mapping of messages to memories (memql_client.langchain.messages says
-how). Needs the extra `memql-client[langchain]`."""
+"""LangChain conversations kept in memql: MemqlMiddleware for `create_agent` agents and
+MemqlChatMessageHistory for RunnableWithMessageHistory apps, on one lossless mapping of
+messages to memories (memql_client.langchain.messages says how). Needs the extra
+`memql-client[langchain]`."""
 
 from __future__ import annotations
 
@@ -17,5 +18,12 @@ except ImportError as error:
 
 from memql_client.langchain.history import MemqlChatMessageHistory
 from memql_client.langchain.messages import memory_to_message, message_to_memory
+from memql_client.langchain.middleware import MemqlMiddleware, MemqlState
 
-__all__ = ["MemqlChatMessageHistory", "memory_to_message", "message_to_memory"]
+__all__ = [
+    "MemqlChatMessageHistory",
+    "MemqlMiddleware",
+    "MemqlState",
+    "memory_to_message",
+    "message_to_memory",
+]
