@@ -149,6 +149,18 @@ def test_dependencies_are_bounded_above() -> None:
     assert project["scripts"] == {"memql": "app.web.cli:main"}
 
 
+def test_test_extras_install_the_python_clients_langchain_extra() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    client_pyproject = ROOT / "clients" / "python" / "pyproject.toml"
+    client = tomllib.loads(client_pyproject.read_text(encoding="utf-8"))["project"]
+    langchain_extra = client["optional-dependencies"]["langchain"]
+    assert {"langchain", "langchain-core", "langgraph"} == {
+        re.split(r"[<>=]", req, maxsplit=1)[0] for req in langchain_extra
+    }
+    assert all("<" in req for req in langchain_extra)
+    assert set(langchain_extra) <= set(project["optional-dependencies"]["test"])
+
+
 def compose() -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     return loaded
