@@ -1,5 +1,6 @@
 """Fuzzing (hypothesis): thousands of generated requests, from random variables, tokens, operation
-names and raw bodies to attack-shaped documents (fragment bombs, defaulted or giant page sizes).
+names and raw bodies to attack-shaped documents (fragment bombs, repeated fields, defaulted or
+giant page sizes) and mutation documents mixing allowed and refused fields.
 None may answer 5xx or INTERNAL_SERVER_ERROR, and a rejected mutation changes nothing."""
 
 from __future__ import annotations
@@ -305,6 +306,12 @@ SHAPED: st.SearchStrategy[tuple[str, dict[str, Any]]] = st.one_of(
         ),
         st.integers(0, 150),
     ),
+    # One field repeated at one place: validation compares every pair of them.
+    st.builds(
+        lambda count, leaf: ("query Repeated {" + f" {leaf}" * count + " }", {}),
+        st.integers(1, 700),
+        st.sampled_from(["__typename", "users { totalCount }", 'node(id: "x") { id }']),
+    ),
     st.builds(
         lambda session_id, count, first: (
             "mutation($s: String!, $m: [MemoryInput!]!, $n: Int) { addMemory(input: "
@@ -319,6 +326,51 @@ SHAPED: st.SearchStrategy[tuple[str, dict[str, Any]]] = st.one_of(
         st.one_of(st.none(), st.integers(10, 120), st.sampled_from([100.0, 2.5, 10**4000])),
     ),
 )
+
+
+MEMORY = '{role: "h", content: "m"}'
+MUTATION_FIELDS = [
+    # u0's session (allowed to u0), u1's (refused to u0), then input and rules each refuses.
+    f'addMemory(input: {{sessionId: "s0", memories: [{MEMORY}]}}) {{ memories {{ id }} }}',
+    f'addMemory(input: {{sessionId: "s1", memories: [{MEMORY}]}}) {{ memories {{ id }} }}',
+    'addMemory(input: {sessionId: "s0", memories: []}) { memories { id } }',
+    'addMemory(input: {sessionId: "s0", memories: [{role: "h", content: "m", '
+    "metadata: {system: 1}}]}) { memories { id } }",
+    'updateSession(input: {sessionId: "s0", metadata: {k: 1}}) { session { id } }',
+    'updateSession(input: {sessionId: "s1", metadata: {k: 1}}) { session { id } }',
+    'addSession(input: {sessionId: "mixed"}) { session { id } }',
+    'deleteSession(sessionId: "mixed") { deletedId }',
+    'addSession(input: {sessionId: "s0"}) { session { id } }',
+    'updateUser(input: {userId: "u1", email: "x"}) { user { id } }',
+    "purgeDeleted { users }",
+    'addSession(input: {sessionId: "paged"}) { session { memories(first: -1) { totalCount } } }',
+]
+MIXED_MUTATIONS: st.SearchStrategy[str] = st.lists(
+    st.sampled_from(MUTATION_FIELDS), min_size=2, max_size=4
+).map(lambda fields: "mutation { " + " ".join(f"f{i}: {f}" for i, f in enumerate(fields)) + " }")
+
+
+async def mixed_mutation(fuzz: FuzzRun, query: str, client: GraphQLClient) -> None:
+    """A mutation document mixing allowed and refused fields: refused before it runs (every
+    error without a path), it writes nothing; stopped while running, its error names exactly
+    the fields that ran before it."""
+    before = await snapshot(fuzz.admin)
+    response = await client.http.post(
+        "/graphql", content=json.dumps({"query": query}), headers={**client.headers, **JSON_BODY}
+    )
+    fuzz.count(response.status_code)
+    assert response.status_code < 500, (query, response.text)
+    body = response.json()
+    errors = body.get("errors", [])
+    codes = [error.get("extensions", {}).get("code") for error in errors]
+    assert "INTERNAL_SERVER_ERROR" not in codes and all(codes), (query, body)
+    if errors and all("path" not in error for error in errors):
+        assert await snapshot(fuzz.admin) == before, (query, body)
+    for error in errors:
+        if "path" in error:
+            ran = int(error["path"][0][1:])
+            completed = error["extensions"].get("completed", [])
+            assert completed == [f"f{index}" for index in range(ran)], (query, body)
 
 
 async def snapshot(api: GraphQLClient) -> dict[str, list[dict[str, Any]]]:
@@ -378,6 +430,7 @@ class FuzzRun:
     def __init__(self, anonymous: GraphQLClient, pools: Pools) -> None:
         self.anonymous = anonymous
         self.admin = anonymous.with_token(token_for())
+        self.u0 = anonymous.with_token(token_for("u0"))
         self.pools = pools
         self.statuses: dict[int, int] = {}
         self.strategies: dict[str, st.SearchStrategy[dict[str, Any]]] = {}
@@ -430,6 +483,10 @@ async def test_generated_requests_never_fail_internally_or_half_apply(
         return
     if data.draw(st.integers(0, 9), label="shaped?") == 0:
         await shaped_request(fuzz, *data.draw(SHAPED, label="shaped document"))
+        return
+    if data.draw(st.integers(0, 9), label="mixed?") == 0:
+        client = data.draw(st.sampled_from([fuzz.admin, fuzz.u0]), label="caller")
+        await mixed_mutation(fuzz, data.draw(MIXED_MUTATIONS, label="mutation document"), client)
         return
     name = data.draw(st.sampled_from(sorted(OPERATIONS)), label="operation")
     variables = data.draw(fuzz.variables(name), label=name)
