@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=2000, ge=10, le=1_000_000)
     max_nodes: int = Field(default=10_000, ge=1, le=10_000_000)
     max_fields: int = Field(default=5000, ge=1, le=1_000_000)
-    max_overlapping_fields: int = Field(default=2000, ge=0, le=1_000_000)
+    max_overlapping_fields: int = Field(default=1000, ge=0, le=1_000_000)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
     max_connections: int = Field(default=1000, ge=1, le=1_000_000)

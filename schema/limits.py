@@ -150,7 +150,8 @@ class Overlaps:
     below them, so its work grows with the square of how often a place is selected: 400 copies
     of `users { totalCount }` (1,600 tokens) kept it busy for over a second. Counted before
     validation runs, such a document is refused in linear time. A place selected n times makes
-    n·(n-1)/2 pairs; a document that selects each place once makes none.
+    n·(n-1)/2 pairs, each counted once more for every argument its fields compare; a document
+    that selects each place once makes none.
     """
 
     def __init__(self, document: DocumentNode, max_pairs: int, max_fields: int) -> None:
@@ -192,15 +193,16 @@ class Overlaps:
         child = place.children.get(key)
         if child is None:
             child = place.children[key] = _Place()
-        self.pairs += child.fields
+        # Validation compares the new field with each one already there, arguments too.
+        self.pairs += child.fields * (1 + len(field.arguments or ()))
         child.fields += 1
         if self.pairs > self.max_pairs:
             raise as_graphql_error(
                 QueryTooComplex(
                     f"this document selects some fields too many times at one place: over "
-                    f"{self.max_pairs:,} pairs of fields share a response name once fragment "
-                    "spreads are expanded (a field selected n times at one place makes "
-                    "n·(n-1)/2 pairs): select each field once per place"
+                    f"{self.max_pairs:,} pairs of fields (with their arguments) share a response "
+                    "name once fragment spreads are expanded (a field selected n times at one "
+                    "place makes n·(n-1)/2 pairs): select each field once per place"
                 )
             )
         if field.selection_set is not None:
