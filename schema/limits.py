@@ -63,6 +63,14 @@ def _coded_rule(rule: type[ASTValidationRule], code: str) -> type[ASTValidationR
     return CodedRule
 
 
+def fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+
+
 class Expansion:
     """The size of a document's operations with every fragment spread expanded, measured in one
     pass: each fragment once, however often it is spread.
@@ -75,11 +83,7 @@ class Expansion:
     def __init__(self, document: DocumentNode, max_fields: int) -> None:
         self.document = document
         self.max_fields = max_fields
-        self.fragments = {
-            definition.name.value: definition
-            for definition in document.definitions
-            if isinstance(definition, FragmentDefinitionNode)
-        }
+        self.fragments = fragments_of(document)
         # Counts stop growing past the limit: nothing needs to know by how much it is exceeded.
         self._cap = max_fields + 1
         self._measured: dict[str, tuple[int, int]] = {}
@@ -158,11 +162,7 @@ class Overlaps:
         self.document = document
         self.max_pairs = max_pairs
         self.max_visits = max_fields
-        self.fragments = {
-            definition.name.value: definition
-            for definition in document.definitions
-            if isinstance(definition, FragmentDefinitionNode)
-        }
+        self.fragments = fragments_of(document)
         self.pairs = 0
         self.visits = 0
 
