@@ -201,3 +201,28 @@ def test_cors_origins_may_be_a_star_or_scheme_host_and_port(
         result = CliRunner().invoke(main, ["serve"], env={"MEMQL_CORS_ORIGINS": origins})
         assert result.exit_code == 0, result.output
     assert len(started) == 2
+
+
+@pytest.mark.parametrize("url", ["mongodb://", "mongodb://a:b:c", "mongodb+srv://a.example:27017"])
+@pytest.mark.parametrize(
+    "command",
+    [["serve"], ["purge"], ["schema"], ["token", "--admin"]],
+    ids=["serve", "purge", "schema", "token"],
+)
+def test_a_malformed_mongodb_url_is_refused_in_one_line_before_any_connection(
+    monkeypatch: pytest.MonkeyPatch, url: str, command: list[str]
+) -> None:
+    attempts: list[object] = []
+
+    def connect(*args: object, **kwargs: object) -> None:
+        attempts.append(args)
+        raise AssertionError("memql tried to connect")
+
+    monkeypatch.setattr("app.db.AsyncIOMotorClient", connect)
+    monkeypatch.setattr("uvicorn.run", connect)
+    result = CliRunner().invoke(main, command, env={"MEMQL_MONGODB_URL": url, **SECRET_ENV})
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert "MEMQL_MONGODB_URL" in lines[0] and "Traceback" not in result.output
+    assert attempts == []

@@ -99,6 +99,8 @@ def schema() -> None:
     """Print the GraphQL schema (SDL)."""
     from schema import build_schema
 
+    _settings()  # refuses bad settings here too, as every command does
+
     click.echo(build_schema().as_str())
 
 
