@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, ReadPreference
 
 from app.call_counting import counted
 from app.settings import Settings
@@ -99,7 +99,11 @@ class Database:
         # index. app.store.keyset.ChildLists plans nested pages by this.
         self.full_scans = embedded
         self.purge_after_seconds = purge_after_seconds
-        self.db: AsyncIOMotorDatabase[Document] = client[name]
+        # Primary reads whatever readPreference the URL gives: the store reads before it writes
+        # (a metadata merge, a write lease), and a secondary may not have the last write yet.
+        self.db: AsyncIOMotorDatabase[Document] = client.get_database(
+            name, read_preference=ReadPreference.PRIMARY
+        )
         self._wrap: Callable[[Collection], Collection] = counted if count_calls else _as_is
         self.users = self._wrap(self.db[USERS])
         self.sessions = self._wrap(self.db[SESSIONS])

@@ -102,3 +102,21 @@ def test_only_a_database_asked_to_count_calls_wraps_its_collections() -> None:
     )
     plain.close()
     counting.close()
+
+
+def test_the_store_reads_from_the_primary_whatever_the_url_says() -> None:
+    """A merge's read and a lease's read must see the latest write: a secondary may lag."""
+    from pymongo import ReadPreference
+
+    db = Database.connect(
+        make_settings(
+            mongodb_url="mongodb://127.0.0.1:1/?readPreference=secondaryPreferred",
+            mongodb_timeout_ms=100,
+        )
+    )
+    try:
+        assert db.client.read_preference != ReadPreference.PRIMARY  # the URL's, for the rest
+        for collection in (db.users, db.sessions, db.memories, db.collection("other")):
+            assert collection.read_preference == ReadPreference.PRIMARY
+    finally:
+        db.close()
