@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import ASCENDING, IndexModel, ReadPreference
+from pymongo.errors import OperationFailure
 
 from app.call_counting import counted
 from app.settings import Settings
@@ -24,6 +25,23 @@ MEMORIES = "memories"
 TTL_INDEX = "deletedAt_ttl"
 
 
+# MongoDB's error code for a command the user's roles do not allow.
+UNAUTHORIZED = 13
+# What an index may carry that makes it unfit to stand for one memql needs, and why.
+_UNFIT_OPTIONS = {
+    "partialFilterExpression": "is partial, so it lacks some documents",
+    "sparse": "is sparse, so it lacks documents without its fields",
+    "collation": "has a collation, which memql's queries do not ask for",
+}
+
+
+def _key_pattern(keys: Iterable[tuple[str, Any]]) -> tuple[tuple[str, Any], ...]:
+    """Keys as compared: `1` and `1.0` (what the shell sends) are the same direction."""
+    return tuple(
+        (name, int(value) if isinstance(value, int | float) else value) for name, value in keys
+    )
+
+
 @dataclass(frozen=True)
 class IndexSpec:
     collection: str
@@ -32,11 +50,50 @@ class IndexSpec:
     unique: bool = False
     expire_after_seconds: int | None = None
 
-    def model(self) -> IndexModel:
-        options: dict[str, Any] = {"name": self.name, "unique": self.unique}
+    def model(self, *, named: bool = True) -> IndexModel:
+        """The index to create; unnamed, MongoDB names it after its keys (`sessionId_1`)."""
+        options: dict[str, Any] = {"unique": self.unique}
+        if named:
+            options["name"] = self.name
         if self.expire_after_seconds is not None:
             options["expireAfterSeconds"] = self.expire_after_seconds
         return IndexModel(list(self.keys), **options)
+
+    def has_keys_of(self, index: Document) -> bool:
+        """Whether an existing index has this one's key pattern (MongoDB allows one index per
+        pattern, whatever its name)."""
+        return _key_pattern(index["key"].items()) == _key_pattern(self.keys)
+
+    def shortfalls(self, index: Document) -> list[str]:
+        """Why an existing index with this one's keys cannot stand for it; empty when it can.
+        A TTL period that differs is not among them: collMod changes it in place."""
+        problems = [why for option, why in _UNFIT_OPTIONS.items() if index.get(option)]
+        if self.unique and not index.get("unique"):
+            problems.append("is not unique")
+        if self.expire_after_seconds is not None and "expireAfterSeconds" not in index:
+            problems.append("is not a TTL index, so deleted documents are never purged")
+        return problems
+
+
+@dataclass
+class IndexReport:
+    """What making the indexes found, created and changed, and what needs an operator."""
+
+    found: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"{what}: {', '.join(names) if names else 'none'}"
+            for what, names in (
+                ("found", self.found),
+                ("created", self.created),
+                ("changed", self.changed),
+            )
+        ]
+        return lines + [f"warning: {warning}" for warning in self.warnings]
 
 
 def index_specs(*, embedded: bool, purge_after_seconds: int) -> list[IndexSpec]:
@@ -146,57 +203,116 @@ class Database:
     def collection(self, name: str) -> Collection:
         return self._collections.get(name) or self._wrap(self.db[name])
 
-    async def ensure_indexes(self) -> None:
-        """Create the indexes; creating an existing identical index is a no-op in MongoDB.
+    async def ensure_indexes(self) -> IndexReport:
+        """Make the indexes memql needs, and report what was found, created and changed.
+
+        An existing index with the key pattern of one memql needs stands for it, whatever its
+        name (a DBA's, or the one shardCollection made): creating memql's own beside it would
+        fail (code 85) and abort start-up. One that cannot stand for it (not unique where memql
+        needs uniqueness, partial, sparse, with a collation) is reported, since MongoDB keeps
+        one index per key pattern and memql never drops an index. Only missing indexes are
+        created, in one createIndexes per collection.
 
         A TTL index whose `expireAfterSeconds` is not the configured one is changed in place
         with `collMod`: creating it anew would fail on the differing option, and dropping it
         first would leave a live collection unpurged while the new index builds.
         """
+        report = IndexReport()
         by_collection: dict[str, list[IndexSpec]] = {}
         for spec in index_specs(
             embedded=self.embedded, purge_after_seconds=self.purge_after_seconds
         ):
             by_collection.setdefault(spec.collection, []).append(spec)
+        unchanged_ttl: list[str] = []
         for name, specs in by_collection.items():
-            await self._ensure_collection_indexes(name, specs)
+            unchanged_ttl += await self._ensure_collection_indexes(name, specs, report)
+        if unchanged_ttl:
+            report.warnings.append(
+                f"cannot change the TTL indexes to purge {self.purge_after_seconds} s after "
+                "deletion (MEMQL_PURGE_AFTER_SECONDS): the MongoDB user may not run collMod, "
+                "which the built-in readWrite role lacks; grant it dbAdmin on database "
+                f"{self.db.name!r} as well (or a role with the collMod action). Until then "
+                "deleted documents are purged as the indexes still say, after: "
+                f"{', '.join(unchanged_ttl)}"
+            )
+        for warning in report.warnings:
+            logger.warning("%s", warning)
         if by_collection:
-            logger.info("indexes ensured on %s", ", ".join(sorted(by_collection)))
+            logger.info(
+                "indexes on %s: found %s; created %s",
+                ", ".join(by_collection),
+                ", ".join(report.found) or "none",
+                ", ".join(report.created) or "none",
+            )
+        return report
 
-    async def _ensure_collection_indexes(self, name: str, specs: list[IndexSpec]) -> None:
+    async def _ensure_collection_indexes(
+        self, name: str, specs: list[IndexSpec], report: IndexReport
+    ) -> list[str]:
+        """Make `specs` on collection `name`; returns the TTL indexes collMod could not change,
+        each with the period it still has."""
         collection = self.collection(name)
-        existing = {tuple(index["key"].items()): index async for index in collection.list_indexes()}
+        existing = [index async for index in collection.list_indexes()]
+        taken_names = {index["name"] for index in existing}
         to_create: list[IndexSpec] = []
+        unchanged_ttl: list[str] = []
         for spec in specs:
-            current = existing.get(spec.keys)
-            if spec.expire_after_seconds is None or current is None:
+            same_keys = [index for index in existing if spec.has_keys_of(index)]
+            if not same_keys:
                 to_create.append(spec)
-            else:
-                await self._set_expiry(name, current, spec.expire_after_seconds)
+                continue
+            index = min(same_keys, key=lambda index: len(spec.shortfalls(index)))
+            report.found.append(f"{name}.{index['name']}")
+            if problems := spec.shortfalls(index):
+                report.warnings.append(
+                    f"index {name}.{index['name']} has the keys memql needs for {spec.name} "
+                    f"but {' and '.join(problems)}: memql does not drop indexes, so drop or "
+                    "fix it, then run `memql indexes`"
+                )
+            elif spec.expire_after_seconds is not None and not await self._set_expiry(
+                name, index, spec.expire_after_seconds, report
+            ):
+                unchanged_ttl.append(f"{name} {index.get('expireAfterSeconds')} s")
         if to_create:
-            await collection.create_indexes([spec.model() for spec in to_create])
+            # A name taken by an index with other keys would fail the whole command (code 86):
+            # such an index gets the name MongoDB gives it instead.
+            await collection.create_indexes(
+                [spec.model(named=spec.name not in taken_names) for spec in to_create]
+            )
         for spec in to_create:
+            created = spec.model(named=spec.name not in taken_names).document["name"]
+            report.created.append(f"{name}.{created}")
             if spec.expire_after_seconds is not None:
                 logger.info(
                     "created TTL index %s.%s: deleted documents are purged %d s after their "
                     "deletion",
                     name,
-                    spec.name,
+                    created,
                     spec.expire_after_seconds,
                 )
+        return unchanged_ttl
 
-    async def _set_expiry(self, collection: str, index: Document, seconds: int) -> None:
-        """Give an existing index on `deletedAt` the configured `expireAfterSeconds`."""
+    async def _set_expiry(
+        self, collection: str, index: Document, seconds: int, report: IndexReport
+    ) -> bool:
+        """Give an existing index on `deletedAt` the configured `expireAfterSeconds`; False when
+        the user may not (code 13, Unauthorized: the collMod action is not in readWrite)."""
         name = index["name"]
         before = index.get("expireAfterSeconds")
         if before == seconds:
             logger.info(
                 "TTL index %s.%s already purges %d s after deletion", collection, name, seconds
             )
-            return
-        await self.db.command(
-            {"collMod": collection, "index": {"name": name, "expireAfterSeconds": seconds}}
-        )
+            return True
+        try:
+            await self.db.command(
+                {"collMod": collection, "index": {"name": name, "expireAfterSeconds": seconds}}
+            )
+        except OperationFailure as exc:
+            if exc.code != UNAUTHORIZED:
+                raise
+            return False
+        report.changed.append(f"{collection}.{name}")
         logger.info(
             "changed TTL index %s.%s with collMod: expireAfterSeconds %s -> %d",
             collection,
@@ -204,6 +320,7 @@ class Database:
             before,
             seconds,
         )
+        return True
 
     async def ping(self) -> bool:
         try:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
 from app.call_counting import CountingCollection
 from app.db import Database, index_specs
 from tests.conftest import ON_MONGODB, make_settings, requires_mongodb
+from tests.fake_mongo import FakeMongoClient
 
 
 def test_embedded_store_gets_no_index_that_would_make_it_scan() -> None:
@@ -35,34 +34,75 @@ def test_mongodb_gets_the_indexes_of_the_spec() -> None:
     }
 
 
-class RecordingCollection:
-    def __init__(self, name: str, calls: list[tuple[str, list[Any]]]) -> None:
-        self.name = name
-        self.calls = calls
-
-    async def list_indexes(self) -> AsyncIterator[dict[str, Any]]:
-        for index in ():
-            yield index
-
-    async def create_indexes(self, models: list[Any]) -> list[str]:
-        self.calls.append((self.name, [model.document for model in models]))
-        return [model.document["name"] for model in models]
-
-
-async def test_ensure_indexes_creates_each_collections_indexes_in_one_call() -> None:
-    db = Database.connect(
-        make_settings(mongodb_url="mongodb://127.0.0.1:1", mongodb_timeout_ms=100)
+def fake_database(server: FakeMongoClient, purge_after_seconds: int = 3600) -> Database:
+    """memql's Database over the fake: what start-up does to MongoDB's indexes."""
+    return Database(
+        server,  # type: ignore[arg-type]
+        "memql",
+        embedded=False,
+        purge_after_seconds=purge_after_seconds,
     )
-    calls: list[tuple[str, list[Any]]] = []
-    db.collection = lambda name: RecordingCollection(name, calls)  # type: ignore[method-assign]
-    await db.ensure_indexes()
-    await db.ensure_indexes()
-    db.close()
-    assert [name for name, _ in calls] == ["users", "sessions", "memories"] * 2
-    users = calls[0][1]
-    assert {"key": {"userId": 1}, "name": "userId_unique", "unique": True} in [
-        {k: v for k, v in doc.items() if k in ("key", "name", "unique")} for doc in users
+
+
+def created(server: FakeMongoClient) -> list[tuple[str, str]]:
+    return [
+        (collection, index["name"])
+        for name, collection, body in server.commands
+        if name == "createIndexes"
+        for index in body["indexes"]
     ]
+
+
+async def test_ensure_indexes_creates_each_collections_indexes_in_one_call_then_none() -> None:
+    server = FakeMongoClient()
+    await fake_database(server).ensure_indexes()
+    creates = [collection for name, collection, _ in server.commands if name == "createIndexes"]
+    assert creates == ["users", "sessions", "memories"]
+    assert sorted(created(server)) == sorted(
+        (spec.collection, spec.name)
+        for spec in index_specs(embedded=False, purge_after_seconds=3600)
+    )
+    seen = len(server.commands)
+    await fake_database(server).ensure_indexes()
+    assert {name for name, _, _ in server.commands[seen:]} == {"listIndexes"}
+
+
+async def test_an_index_with_memqls_keys_under_another_name_is_used_not_made_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A DBA's index, or the one shardCollection made, has the keys memql needs under another
+    name: creating memql's own would fail with code 85 and abort start-up."""
+    server = FakeMongoClient()
+    specs = index_specs(embedded=False, purge_after_seconds=3600)
+    theirs = [spec for spec in specs if spec.expire_after_seconds is None]
+    for spec in theirs:
+        options = {"unique": True} if spec.unique else {}
+        server.add_index(spec.collection, dict(spec.keys), f"dba_{spec.name}", **options)
+    caplog.set_level(logging.INFO, logger="memql.db")
+    report = await fake_database(server).ensure_indexes()
+    assert sorted(created(server)) == sorted(
+        (spec.collection, spec.name) for spec in specs if spec not in theirs
+    )
+    assert report.warnings == []
+    for spec in theirs:
+        assert f"{spec.collection}.dba_{spec.name}" in caplog.text
+
+
+async def test_an_index_with_memqls_keys_but_not_unique_is_reported_not_made_again() -> None:
+    server = FakeMongoClient()
+    server.add_index("users", {"userId": 1}, "userId_1")
+    report = await fake_database(server).ensure_indexes()
+    assert ("users", "userId_unique") not in created(server)
+    (warning,) = report.warnings
+    assert "users.userId_1" in warning and "not unique" in warning
+
+
+async def test_memqls_index_name_taken_by_other_keys_gets_the_name_mongodb_gives() -> None:
+    server = FakeMongoClient()
+    server.add_index("sessions", {"sessionId": 1, "other": 1}, "sessionId_unique")
+    report = await fake_database(server).ensure_indexes()
+    assert ("sessions", "sessionId_1") in created(server)
+    assert report.warnings == []
 
 
 async def test_embedded_store_logs_one_warning_that_data_is_not_persisted(

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 from motor.motor_asyncio import AsyncIOMotorClient
-from pymongo import IndexModel, monitoring
-from pymongo.errors import OperationFailure
+from pymongo import monitoring
 
 from app.db import Database, index_specs
 from tests.conftest import (
@@ -24,8 +23,8 @@ from tests.conftest import (
     requires_mongodb,
     running_app,
 )
+from tests.fake_mongo import Command, FakeMongoClient
 
-Command = tuple[str, str, dict[str, Any]]
 COLLECTIONS = ("users", "sessions", "memories")
 INDEX_COMMANDS = frozenset({"listIndexes", "createIndexes", "collMod", "dropIndexes"})
 
@@ -41,69 +40,6 @@ def test_mongodb_gets_a_ttl_index_on_deleted_at_of_every_collection() -> None:
 
 def test_the_embedded_store_gets_no_ttl_index() -> None:
     assert index_specs(embedded=True, purge_after_seconds=90) == []
-
-
-class FakeMongoClient:
-    """MongoDB's index commands behind motor's API, recorded as a CommandListener would see them.
-
-    Like MongoDB, createIndexes is a no-op for an identical index and fails for one that differs
-    only in its options, and collMod changes an index in place.
-    """
-
-    def __init__(self) -> None:
-        self.commands: list[Command] = []
-        self.indexes: dict[str, list[dict[str, Any]]] = {}
-
-    def __getitem__(self, name: str) -> FakeDatabase:
-        return FakeDatabase(self)
-
-    def close(self) -> None:
-        pass
-
-
-class FakeDatabase:
-    def __init__(self, server: FakeMongoClient) -> None:
-        self.server = server
-
-    def __getitem__(self, name: str) -> FakeCollection:
-        return FakeCollection(self.server, name)
-
-    async def command(self, command: dict[str, Any]) -> dict[str, Any]:
-        name = next(iter(command))
-        self.server.commands.append((name, command[name], copy.deepcopy(command)))
-        assert name == "collMod", f"the fake plays collMod only, not {name}"
-        change = command["index"]
-        for index in self.server.indexes.get(command[name], []):
-            if index["name"] == change["name"]:
-                old, new = index.get("expireAfterSeconds"), change["expireAfterSeconds"]
-                index["expireAfterSeconds"] = new
-                return {"expireAfterSeconds_old": old, "expireAfterSeconds_new": new, "ok": 1.0}
-        raise OperationFailure("index not found", code=27)
-
-
-class FakeCollection:
-    def __init__(self, server: FakeMongoClient, name: str) -> None:
-        self.server = server
-        self.name = name
-
-    async def list_indexes(self) -> AsyncIterator[dict[str, Any]]:
-        self.server.commands.append(("listIndexes", self.name, {"listIndexes": self.name}))
-        for index in self.server.indexes.get(self.name, []):
-            yield copy.deepcopy(index)
-
-    async def create_indexes(self, models: list[IndexModel]) -> list[str]:
-        documents = [copy.deepcopy(dict(model.document)) for model in models]
-        self.server.commands.append(
-            ("createIndexes", self.name, {"createIndexes": self.name, "indexes": documents})
-        )
-        existing = self.server.indexes.setdefault(self.name, [])
-        for document in documents:
-            same_key = [index for index in existing if index["key"] == document["key"]]
-            if not same_key:
-                existing.append(document)
-            elif same_key[0] != document:
-                raise OperationFailure("Index with name: ... already exists", code=85)
-        return [document["name"] for document in documents]
 
 
 class CommandRecorder(monitoring.CommandListener):
@@ -204,7 +140,12 @@ async def test_a_changed_grace_period_is_applied_with_coll_mod_never_by_dropping
     caplog.set_level(logging.INFO, logger="memql.db")
     commands = await server.start_memql(purge_after_seconds=120)
 
-    coll_mods = [body for name, _, body in commands if name == "collMod"]
+    # Only the fields memql sends: pymongo adds $db, lsid and $clusterTime to what it sends.
+    coll_mods = [
+        {field: body[field] for field in ("collMod", "index")}
+        for name, _, body in commands
+        if name == "collMod"
+    ]
     assert sorted(coll_mods, key=lambda body: body["collMod"]) == sorted(
         (
             {"collMod": name, "index": {"name": "deletedAt_ttl", "expireAfterSeconds": 120}}
@@ -219,6 +160,24 @@ async def test_a_changed_grace_period_is_applied_with_coll_mod_never_by_dropping
     for name in COLLECTIONS:
         assert f"changed TTL index {name}.deletedAt_ttl with collMod" in logged
     assert "3600 -> 120" in logged
+
+
+async def test_without_the_coll_mod_privilege_start_up_goes_on_and_says_which_role(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The built-in readWrite role has no collMod: hosted MongoDB users often have only it."""
+    fake = FakeMongoClient()
+    await Server(fake, fake.commands).start_memql(purge_after_seconds=3600)
+    fake.may_coll_mod = False
+    caplog.set_level(logging.INFO, logger="memql.db")
+    db = Database(fake, "memql", embedded=False, purge_after_seconds=120)  # type: ignore[arg-type]
+    report = await db.ensure_indexes()
+
+    (warning,) = report.warnings
+    assert "collMod" in warning and "readWrite" in warning and "dbAdmin" in warning
+    assert "120" in warning and "3600 s" in warning
+    warned = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert [record.getMessage() for record in warned] == [warning]
 
 
 async def test_start_up_logs_the_ttl_indexes_it_creates(
