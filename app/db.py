@@ -82,6 +82,9 @@ class IndexReport:
     found: list[str] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    unused: list[str] = field(default_factory=list)
+    """Indexes on memql's collections that stand for none of memql's: a DBA's, a shard key's,
+    or one memql made before its indexes changed."""
     warnings: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -91,6 +94,7 @@ class IndexReport:
                 ("found", self.found),
                 ("created", self.created),
                 ("changed", self.changed),
+                ("not used by memql", self.unused),
             )
         ]
         return lines + [f"warning: {warning}" for warning in self.warnings]
@@ -98,6 +102,14 @@ class IndexReport:
 
 def index_specs(*, embedded: bool, purge_after_seconds: int) -> list[IndexSpec]:
     """The indexes memql's queries need on MongoDB; for the embedded store only those it needs.
+
+    Every list and count asks for live documents only (`deletedAt: null`), so `deletedAt`
+    follows a list's equality fields and precedes its sort keys in the index (MongoDB's
+    equality, sort, range order): the bounds `deletedAt: [null, null]` skip every soft-deleted
+    entry, where an index without it would walk each deleted document until the TTL monitor
+    purges it. A partial index on live documents cannot do it: a live document has no
+    `deletedAt`, and `partialFilterExpression` cannot test that a field is missing (`$exists`
+    only takes true there, by MongoDB's documentation).
 
     mongomock scans a whole collection for every query whatever its indexes, and a unique index
     makes every insert scan it too. The embedded store's writes are single atomic
@@ -119,17 +131,20 @@ def index_specs(*, embedded: bool, purge_after_seconds: int) -> list[IndexSpec]:
         )
         for name in (USERS, SESSIONS, MEMORIES)
     ]
+    live_by_creation = (("deletedAt", ASCENDING), ("createdAt", ASCENDING), ("_id", ASCENDING))
     return [
         IndexSpec(USERS, (("userId", ASCENDING),), "userId_unique", unique=True),
-        IndexSpec(USERS, (("createdAt", ASCENDING), ("_id", ASCENDING)), "createdAt_id"),
+        IndexSpec(USERS, live_by_creation, "deletedAt_createdAt_id"),
         IndexSpec(SESSIONS, (("sessionId", ASCENDING),), "sessionId_unique", unique=True),
-        IndexSpec(SESSIONS, (("createdAt", ASCENDING), ("_id", ASCENDING)), "createdAt_id"),
+        IndexSpec(SESSIONS, live_by_creation, "deletedAt_createdAt_id"),
         IndexSpec(
-            SESSIONS,
-            (("userId", ASCENDING), ("createdAt", ASCENDING), ("_id", ASCENDING)),
-            "userId_createdAt_id",
+            SESSIONS, (("userId", ASCENDING), *live_by_creation), "userId_deletedAt_createdAt_id"
         ),
-        IndexSpec(MEMORIES, (("sessionId", ASCENDING), ("seq", ASCENDING)), "sessionId_seq"),
+        IndexSpec(
+            MEMORIES,
+            (("sessionId", ASCENDING), ("deletedAt", ASCENDING), ("seq", ASCENDING)),
+            "sessionId_deletedAt_seq",
+        ),
         *ttl,
     ]
 
@@ -256,12 +271,14 @@ class Database:
         taken_names = {index["name"] for index in existing}
         to_create: list[IndexSpec] = []
         unchanged_ttl: list[str] = []
+        standing = {"_id_"}
         for spec in specs:
             same_keys = [index for index in existing if spec.has_keys_of(index)]
             if not same_keys:
                 to_create.append(spec)
                 continue
             index = min(same_keys, key=lambda index: len(spec.shortfalls(index)))
+            standing.add(index["name"])
             report.found.append(f"{name}.{index['name']}")
             if problems := spec.shortfalls(index):
                 report.warnings.append(
@@ -273,6 +290,9 @@ class Database:
                 name, index, spec.expire_after_seconds, report
             ):
                 unchanged_ttl.append(f"{name} {index.get('expireAfterSeconds')} s")
+        report.unused += [
+            f"{name}.{index['name']}" for index in existing if index["name"] not in standing
+        ]
         if to_create:
             # A name taken by an index with other keys would fail the whole command (code 86):
             # such an index gets the name MongoDB gives it instead.

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
 from app.call_counting import CountingCollection
-from app.db import Database, index_specs
-from tests.conftest import ON_MONGODB, make_settings, requires_mongodb
+from app.db import Database, IndexSpec, index_specs
+from tests.conftest import (
+    ON_MONGODB,
+    SECRET,
+    add_memories,
+    add_session,
+    add_user,
+    make_settings,
+    requires_mongodb,
+    running_app,
+    token_for,
+)
 from tests.fake_mongo import FakeMongoClient
 
 
@@ -23,11 +34,11 @@ def test_mongodb_gets_the_indexes_of_the_spec() -> None:
     }
     assert specs == {
         ("users", (("userId", 1),), True, None),
-        ("users", (("createdAt", 1), ("_id", 1)), False, None),
+        ("users", (("deletedAt", 1), ("createdAt", 1), ("_id", 1)), False, None),
         ("sessions", (("sessionId", 1),), True, None),
-        ("sessions", (("createdAt", 1), ("_id", 1)), False, None),
-        ("sessions", (("userId", 1), ("createdAt", 1), ("_id", 1)), False, None),
-        ("memories", (("sessionId", 1), ("seq", 1)), False, None),
+        ("sessions", (("deletedAt", 1), ("createdAt", 1), ("_id", 1)), False, None),
+        ("sessions", (("userId", 1), ("deletedAt", 1), ("createdAt", 1), ("_id", 1)), False, None),
+        ("memories", (("sessionId", 1), ("deletedAt", 1), ("seq", 1)), False, None),
         ("users", (("deletedAt", 1),), False, 3600),
         ("sessions", (("deletedAt", 1),), False, 3600),
         ("memories", (("deletedAt", 1),), False, 3600),
@@ -125,7 +136,12 @@ async def test_indexes_exist_on_mongodb_after_start_up() -> None:
     async with running_app() as api:
         await api.store.db.ensure_indexes()  # a second time: idempotent
         names = {index["name"] async for index in api.store.db.sessions.list_indexes()}
-        assert {"sessionId_unique", "createdAt_id", "userId_createdAt_id"} <= names
+        assert {
+            "sessionId_unique",
+            "deletedAt_createdAt_id",
+            "userId_deletedAt_createdAt_id",
+            "deletedAt_ttl",
+        } <= names
 
 
 def test_only_a_database_asked_to_count_calls_wraps_its_collections() -> None:
@@ -160,3 +176,118 @@ def test_the_store_reads_from_the_primary_whatever_the_url_says() -> None:
             assert collection.read_preference == ReadPreference.PRIMARY
     finally:
         db.close()
+
+
+QUERY_METHODS = (
+    "find",
+    "find_one",
+    "count_documents",
+    "aggregate",
+    "update_many",
+    "update_one",
+    "find_one_and_update",
+)
+ORDER = {"users": ("createdAt", "_id"), "sessions": ("createdAt", "_id"), "memories": ("seq",)}
+
+
+def equality_fields(match: dict[str, Any]) -> set[str]:
+    return {
+        name
+        for name, value in match.items()
+        if not name.startswith("$") and (not isinstance(value, dict) or set(value) <= {"$in"})
+    }
+
+
+def walks_only_live_entries(collection: str, match: dict[str, Any]) -> bool:
+    """Whether an index gives `match` bounds that exclude soft-deleted documents: one whose
+    leading keys are the query's equality fields, deletedAt among them, followed by the list's
+    sort keys (MongoDB's equality-sort-range rule); or a unique index it looks one key up in."""
+    eq = equality_fields(match)
+    specs = [
+        IndexSpec(collection, (("_id", 1),), "_id_", unique=True),
+        *(
+            spec
+            for spec in index_specs(embedded=False, purge_after_seconds=3600)
+            if spec.collection == collection and spec.expire_after_seconds is None
+        ),
+    ]
+    for spec in specs:
+        keys = [name for name, _ in spec.keys]
+        if spec.unique and set(keys) <= eq:
+            return True
+        order = ORDER[collection]
+        if set(keys[: len(eq)]) == eq and tuple(keys[len(eq) :][: len(order)]) == order:
+            return True
+    return False
+
+
+async def test_every_query_for_live_documents_walks_only_live_index_entries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Counts and pages must not read each soft-deleted document until it is purged."""
+    queries: list[tuple[str, dict[str, Any]]] = []
+    async with running_app(make_settings(mongodb_url=None, auth_secret=SECRET)) as anonymous:
+        admin = anonymous.with_token(token_for())
+        alice = anonymous.with_token(token_for("alice"))
+        admin.store.db.full_scans = False  # the plans memql makes for MongoDB
+        for name in ("users", "sessions", "memories"):
+            collection = admin.store.db.collection(name)
+            for method in QUERY_METHODS:
+                monkeypatch.setattr(
+                    collection, method, recording(name, getattr(collection, method), queries)
+                )
+        await add_user(admin, "alice")
+        for session in ("s1", "s2"):
+            await add_session(admin, session, userId="alice")
+            await add_memories(admin, session, ["a", "b", "c"])
+        nested = (
+            "{ users(first: 5) { totalCount edges { node { sessions(first: 5) { totalCount"
+            " edges { node { memories(last: 2) { totalCount pageInfo { hasPreviousPage } } } }"
+            " } } } } }"
+        )
+        for caller in (admin, alice):
+            await caller.data(nested)
+            await caller.data(
+                "{ sessions(first: 1) { totalCount pageInfo { endCursor } } s: session(sessionId:"
+                ' "s1") { memories(first: 1) { totalCount pageInfo { endCursor } } } }'
+            )
+        page = await admin.data(
+            '{ session(sessionId: "s1") { memories(first: 1) { pageInfo { endCursor } } } }'
+        )
+        cursor = page["session"]["memories"]["pageInfo"]["endCursor"]
+        await admin.data(
+            f'{{ session(sessionId: "s1") {{ memories(first: 1, after: "{cursor}") {{ totalCount'
+            f' pageInfo {{ hasPreviousPage }} }} b: memories(last: 1, before: "{cursor}")'
+            " { totalCount } } }"
+        )
+        await admin.data('mutation { deleteMemories(sessionId: "s1") { deletedCount } }')
+        await admin.data('mutation { deleteSession(sessionId: "s1") { deletedId } }')
+        await admin.data('mutation { deleteUser(userId: "alice") { deletedId } }')
+
+    live = [
+        (collection, clause)
+        for collection, match in queries
+        for clause in ([match] if "$or" not in match or "deletedAt" in match else match["$or"])
+        if "deletedAt" in equality_fields(clause)
+    ]
+    assert {collection for collection, _ in live} == {"users", "sessions", "memories"}
+    unserved = [query for query in live if not walks_only_live_entries(*query)]
+    assert unserved == [], "\n".join(map(repr, unserved))
+
+
+def recording(collection: str, method: Any, queries: list[tuple[str, dict[str, Any]]]) -> Any:
+    def call(match: Any, *args: Any, **kwargs: Any) -> Any:
+        pipeline = isinstance(match, list)  # aggregate's
+        queries.append((collection, match[0].get("$match", {}) if pipeline else match))
+        return method(match, *args, **kwargs)
+
+    return call
+
+
+async def test_indexes_memql_does_not_use_are_listed_and_left_alone() -> None:
+    server = FakeMongoClient()
+    server.add_index("sessions", {"createdAt": 1, "_id": 1}, "createdAt_id")
+    report = await fake_database(server).ensure_indexes()
+    assert report.unused == ["sessions.createdAt_id"]
+    assert "not used by memql: sessions.createdAt_id" in report.lines()
+    assert not [name for name, _, _ in server.commands if name == "dropIndexes"]

@@ -136,16 +136,17 @@ class MemoryStore:
         """Soft-delete, as of `at`, the memories each of `sessions` held as read: those up to
         its `memorySeq`. A memory added later (by an addMemory that undeleted the session) has a
         higher seq and stays, whatever the clocks of the processes involved say."""
+        # LIVE in each clause: each is then one range of the (sessionId, deletedAt, seq) index,
+        # which holds no deleted memory.
         cutoffs = [
-            {"sessionId": raw["sessionId"], "seq": {"$lte": raw.get("memorySeq", 0)}}
+            {"sessionId": raw["sessionId"], **LIVE, "seq": {"$lte": raw.get("memorySeq", 0)}}
             for raw in sessions
         ]
         deleted = 0
         for start in range(0, len(cutoffs), DELETE_BATCH):
             batch = cutoffs[start : start + DELETE_BATCH]
             result = await self.collection.update_many(
-                {"$or": batch, **LIVE} if len(batch) > 1 else {**batch[0], **LIVE},
-                {"$set": {"deletedAt": at}},
+                {"$or": batch} if len(batch) > 1 else batch[0], {"$set": {"deletedAt": at}}
             )
             deleted += result.modified_count
         return deleted
