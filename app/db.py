@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import ASCENDING, IndexModel, ReadPreference
-from pymongo.errors import OperationFailure
+from pymongo.errors import OperationFailure, PyMongoError
 
 from app.call_counting import counted
+from app.mongodb_url import check_mongodb_url
 from app.settings import Settings
 
 logger = logging.getLogger("memql.db")
@@ -149,6 +151,46 @@ def index_specs(*, embedded: bool, purge_after_seconds: int) -> list[IndexSpec]:
     ]
 
 
+# MongoDB's error code for failed authentication.
+AUTHENTICATION_FAILED = 18
+# What pymongo's socket errors say, and what memql says of them instead.
+_CONNECTION_PROBLEMS = (
+    ("connection refused", "connection refused; is it running?"),
+    ("name or service not known", "no such host; check the host names in MEMQL_MONGODB_URL"),
+    ("nodename nor servname", "no such host; check the host names in MEMQL_MONGODB_URL"),
+    ("name resolution", "its host name does not resolve (DNS); check MEMQL_MONGODB_URL"),
+    ("timed out", "no answer in time; is the host reachable from here (network, firewall)?"),
+    (
+        "no replica set members",
+        "no primary yet; is the replica set initiated, and has it elected a primary?",
+    ),
+)
+
+
+def describe_connection_error(error: PyMongoError, hosts: str) -> str:
+    """One line for an operator, in place of pymongo's, which carries a dump of the topology."""
+    if isinstance(error, OperationFailure):
+        if error.code == AUTHENTICATION_FAILED:
+            return (
+                f"MongoDB at {hosts} refused memql's credentials: check the user, password and "
+                "authSource in MEMQL_MONGODB_URL"
+            )
+        return f"MongoDB at {hosts} answered: {first_line(error)}"
+    text = re.sub(r" \(configured timeouts: [^)]*\)", "", str(error).split(", Timeout: ")[0])
+    lowered = text.lower()
+    for said, meaning in _CONNECTION_PROBLEMS:
+        if said in lowered:
+            return f"cannot reach MongoDB at {hosts}: {meaning}"
+    return f"cannot reach MongoDB at {hosts}: {first_line(text)}"
+
+
+def first_line(error: object, limit: int = 300) -> str:
+    """The first line of an error's message, bounded: never a dump of pymongo's state."""
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def _as_is(collection: Collection) -> Collection:
     return collection
 
@@ -164,9 +206,12 @@ class Database:
         embedded: bool,
         purge_after_seconds: int,
         count_calls: bool = False,
+        hosts: str = "the configured hosts",
     ) -> None:
         self.client = client
         self.embedded = embedded
+        self.hosts = hosts
+        """Where the database is, for messages: `host:port,…`, never the credentials."""
         # mongomock answers every query with a scan of its whole collection; MongoDB walks an
         # index. app.store.keyset.ChildLists plans nested pages by this.
         self.full_scans = embedded
@@ -213,6 +258,7 @@ class Database:
             embedded=False,
             purge_after_seconds=settings.purge_after_seconds,
             count_calls=count_calls,
+            hosts=check_mongodb_url(settings.mongodb_url),
         )
 
     def collection(self, name: str) -> Collection:
@@ -342,13 +388,13 @@ class Database:
         )
         return True
 
-    async def ping(self) -> bool:
+    async def unreachable(self) -> str | None:
+        """None when the database answers a ping; otherwise one line saying why it does not."""
         try:
             await self.client.admin.command("ping")
-        except Exception:
-            logger.warning("database ping failed", exc_info=True)
-            return False
-        return True
+        except PyMongoError as exc:
+            return describe_connection_error(exc, self.hosts)
+        return None
 
     def close(self) -> None:
         self.client.close()
