@@ -13,6 +13,7 @@ from pymongo import ASCENDING, IndexModel, ReadPreference
 from pymongo.errors import OperationFailure, PyMongoError
 
 from app.call_counting import counted
+from app.clock import DatabaseClock, ProcessClock, QueryClock
 from app.mongodb_url import check_mongodb_url
 from app.settings import Settings
 
@@ -212,6 +213,8 @@ class Database:
         self.embedded = embedded
         self.hosts = hosts
         """Where the database is, for messages: `host:port,…`, never the credentials."""
+        self.clock: QueryClock = ProcessClock() if embedded else DatabaseClock()
+        """The clock write leases are measured by (app.store.writelock)."""
         # mongomock answers every query with a scan of its whole collection; MongoDB walks an
         # index. app.store.keyset.ChildLists plans nested pages by this.
         self.full_scans = embedded

@@ -7,19 +7,26 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from bson import ObjectId
 
+import app.clock as clock
 import app.store.keyset as keyset
+import app.store.sessions as sessions
 import app.store.writelock as writelock
+from app.auth import OPEN
 from app.clock import utc_now
+from app.db import Database
+from app.store import Store
 from tests.conftest import (
     GraphQLClient,
     add_memories,
     add_session,
     add_user,
+    make_settings,
     memory_contents,
     raw_documents,
 )
@@ -139,7 +146,7 @@ async def test_memories_added_during_a_delete_survive_it_whatever_the_clocks(
 
     async def add_then_cascade(*args: Any, **kwargs: Any) -> Any:
         with monkeypatch.context() as clock:
-            clock.setattr(writelock, "utc_now", slow_clock)
+            clock.setattr(sessions, "utc_now", slow_clock)
             await api.store.memories.add("s", [new_memory("new")])
         return await cascade(*args, **kwargs)
 
@@ -184,7 +191,7 @@ async def test_delete_user_cascades_by_position_not_by_clock(
         await add_memories(api, session, [f"{session}-old"])
     # Memories written by a process whose clock runs an hour ahead are still part of the user.
     with monkeypatch.context() as clock:
-        clock.setattr(writelock, "utc_now", lambda: utc_now() + timedelta(hours=1))
+        clock.setattr(sessions, "utc_now", lambda: utc_now() + timedelta(hours=1))
         await add_memories(api, "s2", ["from the future"])
     await api.data('mutation { deleteUser(userId: "u") { deletedId } }')
     stored = await raw_documents(api, "memories")
@@ -311,3 +318,133 @@ async def test_per_parent_queries_run_a_bounded_number_at_a_time(
     )
     assert len(data["user"]["sessions"]["edges"]) == 40
     assert 1 < peak <= keyset.PER_PARENT_CONCURRENCY
+
+
+def datetimes_in(value: Any) -> list[Any]:
+    if isinstance(value, datetime):
+        return [value]
+    if isinstance(value, dict):
+        return [found for item in value.values() for found in datetimes_in(item)]
+    if isinstance(value, list | tuple):
+        return [found for item in value for found in datetimes_in(item)]
+    return []
+
+
+class RecordingSessions:
+    """A sessions collection on MongoDB that records the lease's commands and grants it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[dict[str, Any], Any]] = []
+        self.session = {"_id": ObjectId(), "sessionId": "s", "memorySeq": 1}
+
+    async def find_one_and_update(
+        self, match: dict[str, Any], update: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        self.calls.append((match, update))
+        return {**self.session, "createdAt": utc_now(), "updatedAt": utc_now()}
+
+    async def update_one(self, match: dict[str, Any], update: Any, **kwargs: Any) -> Any:
+        self.calls.append((match, update))
+        return type("Result", (), {"matched_count": 1})()
+
+
+async def test_the_write_lease_is_measured_by_the_database_clock_not_this_hosts() -> None:
+    """A host whose clock runs 10 s ahead would take every lease for expired, and one behind
+    would wait on a lease long gone: MongoDB's $$NOW is the one clock of every process."""
+    db = Database.connect(make_settings(mongodb_url="mongodb://127.0.0.1:1"))
+    sessions_collection = RecordingSessions()
+    db.sessions = sessions_collection  # type: ignore[assignment]
+    inserted: list[Any] = []
+
+    async def insert_many(docs: list[dict[str, Any]], **kwargs: Any) -> None:
+        inserted.extend(docs)
+
+    db.memories = type("Memories", (), {"insert_many": staticmethod(insert_many)})()  # type: ignore[assignment]
+    await Store(db).for_viewer(OPEN).memories.add("s", [new_memory("m")])
+    db.close()
+    ((lease_filter, lease_update), (release_filter, _)) = sessions_collection.calls
+    # No reading of this host's clock in the filter (a constant such as the epoch may be).
+    assert [when for when in datetimes_in(lease_filter) if when.year > 2000] == []
+    assert "$$NOW" in repr(lease_filter)
+    assert isinstance(lease_update, list), "a pipeline update, which can read $$NOW"
+    (writer_until,) = [
+        stage["$set"]["writerUntil"]
+        for stage in lease_update
+        if "writerUntil" in stage.get("$set", {})
+    ]
+    assert writer_until == {"$add": ["$$NOW", 10_000]}
+    assert release_filter["writer"] is not None and len(inserted) == 1
+
+
+async def test_a_writer_that_outlived_its_lease_knows_and_a_delete_meanwhile_covers_it(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An addMemory stalls past its lease (a failover, a pause) between reserving its seq and
+    inserting; deleteSession goes ahead. The late memory must not outlive the session live."""
+    await add_memories(api, "s", ["m0"])
+    inserts = GatedInserts(api, monkeypatch)
+    adding = asyncio.create_task(add_memories(api, "s", ["late"]))
+    await settle(lambda: inserts.calls == 1)
+    later = utc_now() + writelock.LEASE + timedelta(seconds=1)
+    monkeypatch.setattr(clock, "utc_now", lambda: later)  # the clock leases are measured by
+    monkeypatch.setattr(writelock, "utc_now", lambda: later, raising=False)  # memql before
+    await api.data('mutation { deleteSession(sessionId: "s") { deletedId } }')
+    inserts.open()
+    await adding
+    stored = await raw_documents(api, "memories", sessionId="s")
+    assert sorted(doc["content"] for doc in stored) == ["late", "m0"]
+    assert all(doc.get("deletedAt") for doc in stored), stored
+    assert "held its write lease past 10 s" in caplog.text
+
+
+async def test_memories_written_late_are_deleted_when_delete_memories_went_ahead(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_memories(api, "s", ["m0"])
+    inserts = GatedInserts(api, monkeypatch)
+    adding = asyncio.create_task(add_memories(api, "s", ["late"]))
+    await settle(lambda: inserts.calls == 1)
+    later = utc_now() + writelock.LEASE + timedelta(seconds=1)
+    monkeypatch.setattr(clock, "utc_now", lambda: later)
+    monkeypatch.setattr(writelock, "utc_now", lambda: later, raising=False)
+    data = await api.data('mutation { deleteMemories(sessionId: "s") { deletedCount } }')
+    assert data["deleteMemories"]["deletedCount"] == 1
+    inserts.open()
+    await adding
+    assert await memory_contents(api, "s") == []
+    await add_memories(api, "s", ["after"])
+    assert await memory_contents(api, "s") == ["after"]
+
+
+async def test_a_lost_lease_without_a_delete_keeps_the_memories(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    await add_memories(api, "s", ["m0"])
+    inserts = GatedInserts(api, monkeypatch)
+    adding = asyncio.create_task(add_memories(api, "s", ["slow"]))
+    await settle(lambda: inserts.calls == 1)
+    later = utc_now() + writelock.LEASE + timedelta(seconds=1)
+    monkeypatch.setattr(clock, "utc_now", lambda: later)
+    await add_memories(api, "s", ["fast"])  # takes the lease that ran out
+    inserts.open()
+    await adding
+    assert await memory_contents(api, "s") == ["m0", "slow", "fast"]
+    assert "no delete covered them" in caplog.text
+
+
+async def test_a_session_held_too_long_answers_a_retryable_session_busy(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_memories(api, "s", ["m0"])
+    await api.store.db.sessions.update_one(
+        {"sessionId": "s"},
+        {"$set": {"writer": ObjectId(), "writerUntil": utc_now() + timedelta(hours=1)}},
+    )
+    monkeypatch.setattr(writelock, "WAIT_SECONDS", 0.1)
+    error = await api.error(
+        'mutation { addMemory(input: {sessionId: "s", memories: [{role: "h", content: "x"}]})'
+        " { session { id } } }"
+    )
+    assert error["extensions"]["code"] == "SESSION_BUSY"
+    assert "'s' is busy" in error["message"] and "send the request again" in error["message"]
+    assert await memory_contents(api, "s") == ["m0"]

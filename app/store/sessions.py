@@ -17,13 +17,24 @@ from app.errors import AlreadyExists
 from app.metadata import JsonObject, checked_patch, new_metadata
 from app.store.access import Access
 from app.store.keyset import BY_CREATION, ChildLists, KeysetQuery, any_of
-from app.store.lifecycle import LIVE, create_or_revive, soft_delete
+from app.store.lifecycle import LIVE, create_or_revive
 from app.store.metadata_update import update_merging_metadata
-from app.store.writelock import lock_fields, release, update_when_unlocked
+from app.store.writelock import release, taking, update_when_free
 from app.validation import check_identifier
 
 if TYPE_CHECKING:
     from app.store import ViewerStore
+
+
+# The largest seq (BSON's int64): what a purged session's memories were deleted through.
+MAX_SEQ = 2**63 - 1
+# Set in the update that deletes a session or its memories, before they are marked, so that a
+# writer that lost its lease and inserted late knows which of its memories the delete meant.
+_MEMORIES_DELETED_THROUGH_SEQ: Document = {
+    "memoriesDeletedThrough": {
+        "$max": [{"$ifNull": ["$memoriesDeletedThrough", 0]}, {"$ifNull": ["$memorySeq", 0]}]
+    }
+}
 
 
 class SessionStore:
@@ -34,6 +45,7 @@ class SessionStore:
         self.access = access
         self.stores = stores
         self.full_scans = db.full_scans
+        self.clock = db.clock
         # The sessionIds this caller was shown: memories of these are visible to it without
         # asking the database again (only kept for a confined caller; see `visible`).
         self._seen: set[str] = set()
@@ -135,11 +147,23 @@ class SessionStore:
             raise self._missing(session_id)
         return self._doc(raw)
 
+    def _deleting(self, now: datetime) -> list[Document]:
+        """The update that soft-deletes a session no writer holds (clearing a lease that ran
+        out) and notes how far its memories are deleted (see `deleted_through`)."""
+        return [
+            taking(None, self.clock),
+            {"$set": {"deletedAt": now, "updatedAt": now, **_MEMORIES_DELETED_THROUGH_SEQ}},
+        ]
+
     async def delete(self, session_id: str) -> SessionDoc:
         """Soft-delete the session, then its memories."""
         check_identifier(session_id, "sessionId")
-        raw = await update_when_unlocked(
-            self.collection, {**self._own(session_id), **LIVE}, soft_delete
+        raw = await update_when_free(
+            self.collection,
+            {**self._own(session_id), **LIVE},
+            self._deleting(utc_now()),
+            self.clock,
+            session_id=session_id,
         )
         if raw is None:
             raise self._missing(session_id)
@@ -148,14 +172,18 @@ class SessionStore:
 
     async def delete_of_user(self, user_id: str, now: datetime) -> None:
         """Soft-delete the live sessions of a user just deleted, then their memories."""
-        sessions = await self.collection.find({"userId": user_id, **LIVE}, {"_id": 1}).to_list(None)
+        sessions = await self.collection.find(
+            {"userId": user_id, **LIVE}, {"_id": 1, "sessionId": 1}
+        ).to_list(None)
         deleted = []
         for session in sessions:
             # One at a time, each once no addMemory is writing to it (app.store.writelock).
-            raw = await update_when_unlocked(
+            raw = await update_when_free(
                 self.collection,
                 {"_id": session["_id"], **LIVE},
-                lambda _: soft_delete(now),
+                self._deleting(now),
+                self.clock,
+                session_id=session["sessionId"],
                 projection={"sessionId": 1, "memorySeq": 1},
             )
             if raw is not None:
@@ -184,26 +212,44 @@ class SessionStore:
         """Take the session's write lease for `writer` and reserve `count` consecutive seq
         numbers; an unknown session is created (belonging to a user token's user), a deleted one
         undeleted. Returns the session as updated; `release` hands the lease back."""
-
-        def reserve(now: datetime) -> Document:
-            return {
-                "$inc": {"memorySeq": count},
-                "$set": {"updatedAt": now, **lock_fields(writer, now)},
-                "$unset": {"deletedAt": ""},
-            }
-
+        reserve = [
+            taking(writer, self.clock),
+            {
+                "$set": {
+                    "memorySeq": {"$add": [{"$ifNull": ["$memorySeq", 0]}, count]},
+                    "updatedAt": utc_now(),
+                }
+            },
+            # Undeletes. (The `$unset` stage is the same to MongoDB; mongomock lacks it.)
+            {"$project": {"deletedAt": 0}},
+        ]
         match = self._own(session_id)
-        raw = await update_when_unlocked(self.collection, match, reserve)
+        raw = await update_when_free(
+            self.collection, match, reserve, self.clock, session_id=session_id
+        )
         if raw is None:
             await self._create_if_new(session_id)
-            raw = await update_when_unlocked(self.collection, match, reserve)
+            raw = await update_when_free(
+                self.collection, match, reserve, self.clock, session_id=session_id
+            )
             if raw is None:  # given to another user in between
                 raise self.access.denied("session", session_id, "sessionId")
         self._doc(raw)
         return raw
 
-    async def release(self, session: ObjectId, writer: ObjectId) -> None:
-        await release(self.collection, session, writer)
+    async def release(self, session: ObjectId, writer: ObjectId) -> bool:
+        """Hand back `writer`'s lease; False when it ran out and was lost (app.store.writelock)."""
+        return await release(self.collection, session, writer)
+
+    async def deleted_through(self, session: ObjectId) -> int:
+        """The highest seq a delete of the session or of its memories covered: memories up to it
+        that are still live were written late, by a writer that lost its lease, and belong
+        deleted. Every seq, when the session itself is gone (purged)."""
+        raw = await self.collection.find_one({"_id": session}, {"memoriesDeletedThrough": 1})
+        if raw is None:
+            return MAX_SEQ
+        through: int = raw.get("memoriesDeletedThrough") or 0
+        return through
 
     async def _create_if_new(self, session_id: str) -> None:
         """Create the session if it is new, touching nothing that exists; a user token creates
@@ -227,13 +273,19 @@ class SessionStore:
             raise self.access.denied("session", session_id, "sessionId")
 
     async def settle(self, session_id: str) -> Document:
-        """The live session once no `addMemory` is writing to it: every memory up to its
-        memorySeq is then stored, and later ones (higher seq) are not."""
+        """The live session once no `addMemory` is writing to it, noted as having its memories
+        deleted up to its memorySeq: every memory up to it is then stored, and later ones
+        (higher seq) are not."""
         check_identifier(session_id, "sessionId")
-        raw = await update_when_unlocked(
+        raw = await update_when_free(
             self.collection,
             {**self._own(session_id), **LIVE},
-            lambda now: {"$set": {"updatedAt": now}},
+            [
+                taking(None, self.clock),
+                {"$set": {"updatedAt": utc_now(), **_MEMORIES_DELETED_THROUGH_SEQ}},
+            ],
+            self.clock,
+            session_id=session_id,
         )
         if raw is None:
             raise self._missing(session_id)
