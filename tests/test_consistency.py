@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from bson import ObjectId
+from pymongo.errors import AutoReconnect
 
 import app.clock as clock
 import app.store.keyset as keyset
@@ -134,24 +135,27 @@ async def test_deleting_a_session_waits_for_an_add_in_flight_and_deletes_its_mem
     assert all(doc.get("deletedAt") for doc in stored)
 
 
-async def test_memories_added_during_a_delete_survive_it_whatever_the_clocks(
+async def test_an_add_during_a_delete_waits_for_it_and_survives_it_whatever_the_clocks(
     api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """deleteSession marks the session, then its memories; an addMemory from a process whose
-    clock is an hour behind lands in between. It undeleted the session, and keeps its memory."""
+    """An addMemory from a process whose clock is an hour behind arrives while deleteSession
+    marks the memories: it waits for the delete, then undeletes the session, and its memory
+    stays (the delete covered the memories by seq, not by time)."""
     await add_memories(api, "s", ["old"])
     memories = api.store.db.memories
     cascade = memories.update_many
-    slow_clock = lambda: utc_now() - timedelta(hours=1)  # noqa: E731
+    adding: list[asyncio.Task[Any]] = []
 
-    async def add_then_cascade(*args: Any, **kwargs: Any) -> Any:
-        with monkeypatch.context() as clock:
-            clock.setattr(sessions, "utc_now", slow_clock)
-            await api.store.memories.add("s", [new_memory("new")])
+    async def add_during_cascade(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(sessions, "utc_now", lambda: utc_now() - timedelta(hours=1))
+        adding.append(asyncio.create_task(api.store.memories.add("s", [new_memory("new")])))
+        await settle()
+        assert not adding[0].done(), "the add did not wait for the delete"
         return await cascade(*args, **kwargs)
 
-    monkeypatch.setattr(memories, "update_many", add_then_cascade)
+    monkeypatch.setattr(memories, "update_many", add_during_cascade)
     await api.data('mutation { deleteSession(sessionId: "s") { deletedId } }')
+    await adding[0]
     monkeypatch.undo()
     assert await memory_contents(api, "s") == ["new"]
     old = await raw_documents(api, "memories", sessionId="s", content="old")
@@ -170,13 +174,16 @@ async def test_delete_memories_leaves_memories_added_after_it(
     await add_memories(api, "s", ["old"])
     memories = api.store.db.memories
     cascade = memories.update_many
+    adding: list[asyncio.Task[Any]] = []
 
-    async def add_then_cascade(*args: Any, **kwargs: Any) -> Any:
-        await api.store.memories.add("s", [new_memory("new")])
+    async def add_during_cascade(*args: Any, **kwargs: Any) -> Any:
+        adding.append(asyncio.create_task(api.store.memories.add("s", [new_memory("new")])))
+        await settle()
         return await cascade(*args, **kwargs)
 
-    monkeypatch.setattr(memories, "update_many", add_then_cascade)
+    monkeypatch.setattr(memories, "update_many", add_during_cascade)
     data = await api.data('mutation { deleteMemories(sessionId: "s") { deletedCount } }')
+    await adding[0]
     monkeypatch.undo()
     assert data["deleteMemories"]["deletedCount"] == 1
     assert await memory_contents(api, "s") == ["new"]
@@ -448,3 +455,75 @@ async def test_a_session_held_too_long_answers_a_retryable_session_busy(
     assert error["extensions"]["code"] == "SESSION_BUSY"
     assert "'s' is busy" in error["message"] and "send the request again" in error["message"]
     assert await memory_contents(api, "s") == ["m0"]
+
+
+class Failover:
+    """The first `update_many` of a collection fails as a primary stepping down mid-write does:
+    a multi-document update is not retryable, so the driver raises."""
+
+    def __init__(self, collection: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.update_many = collection.update_many
+        self.cuts = 1
+        monkeypatch.setattr(collection, "update_many", self.cut_once)
+
+    async def cut_once(self, *args: Any, **kwargs: Any) -> Any:
+        if self.cuts:
+            self.cuts -= 1
+            raise AutoReconnect("connection closed: the primary stepped down")
+        return await self.update_many(*args, **kwargs)
+
+
+async def all_deleted(api: GraphQLClient, collection: str, **match: Any) -> bool:
+    stored = await raw_documents(api, collection, **match)
+    return bool(stored) and all(doc.get("deletedAt") for doc in stored)
+
+
+@pytest.mark.parametrize("cut", ["memories", "sessions"])
+async def test_a_delete_session_cut_by_a_failover_is_finished_by_its_retry(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch, cut: str
+) -> None:
+    await add_memories(api, "s", ["a", "b"])
+    Failover(api.store.db.collection(cut), monkeypatch)
+    delete = 'mutation { deleteSession(sessionId: "s") { deletedId } }'
+    assert (await api.error(delete))["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert (await api.data(delete))["deleteSession"]["deletedId"]
+    assert await all_deleted(api, "memories", sessionId="s")
+    assert await all_deleted(api, "sessions", sessionId="s")
+
+
+@pytest.mark.parametrize("cut", ["memories", "sessions"])
+async def test_a_delete_user_cut_by_a_failover_is_finished_by_its_retry(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch, cut: str
+) -> None:
+    await add_user(api, "u")
+    for session in ("s1", "s2"):
+        await add_session(api, session, userId="u")
+        await add_memories(api, session, [f"{session}-a", f"{session}-b"])
+    Failover(api.store.db.collection(cut), monkeypatch)
+    delete = 'mutation { deleteUser(userId: "u") { deletedId } }'
+    assert (await api.error(delete))["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert (await api.data(delete))["deleteUser"]["deletedId"]
+    assert await all_deleted(api, "memories")
+    assert await all_deleted(api, "sessions")
+    assert await all_deleted(api, "users")
+
+
+async def test_a_session_added_while_its_user_is_deleted_is_deleted_with_it(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_user(api, "u")
+    await add_session(api, "s1", userId="u")
+    await add_memories(api, "s1", ["a"])
+    memories = api.store.db.memories
+    cascade = memories.update_many
+    added: list[str] = []
+
+    async def add_then_cascade(*args: Any, **kwargs: Any) -> Any:
+        if not added:
+            added.append((await add_session(api, "s2", userId="u"))["sessionId"])
+        return await cascade(*args, **kwargs)
+
+    monkeypatch.setattr(memories, "update_many", add_then_cascade)
+    await api.data('mutation { deleteUser(userId: "u") { deletedId } }')
+    assert added == ["s2"]
+    assert await all_deleted(api, "sessions")

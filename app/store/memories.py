@@ -159,9 +159,14 @@ class MemoryStore:
         return MemoryDoc.from_mongo(raw)
 
     async def delete_all(self, session_id: str) -> tuple[SessionDoc, int]:
-        """Soft-delete every live memory of a live session; the session stays."""
-        session = await self.stores.sessions.settle(session_id)
-        count = await self.delete_up_to([session], session["updatedAt"])
+        """Soft-delete every live memory of a live session; the session stays. It holds the
+        session's write lease meanwhile, so no addMemory lands in between."""
+        deleter = ObjectId()
+        session = await self.stores.sessions.hold_for_deleting(session_id, deleter)
+        try:
+            count = await self.delete_up_to([session], session["updatedAt"])
+        finally:
+            await self.stores.sessions.release(session["_id"], deleter)
         return SessionDoc.from_mongo(session), count
 
     async def delete_up_to(self, sessions: list[Document], at: datetime) -> int:
