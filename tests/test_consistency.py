@@ -14,7 +14,6 @@ import pytest
 from bson import ObjectId
 from pymongo.errors import AutoReconnect
 
-import app.clock as clock
 import app.store.keyset as keyset
 import app.store.sessions as sessions
 import app.store.writelock as writelock
@@ -383,6 +382,14 @@ async def test_the_write_lease_is_measured_by_the_database_clock_not_this_hosts(
     assert release_filter["writer"] is not None and len(inserted) == 1
 
 
+async def run_out_the_lease(api: GraphQLClient, session_id: str) -> None:
+    """The writer holding the session stalls past its lease: as if LEASE had passed, on
+    whichever clock the store measures it by."""
+    await api.store.db.sessions.update_one(
+        {"sessionId": session_id}, {"$set": {"writerUntil": utc_now() - timedelta(minutes=1)}}
+    )
+
+
 async def test_a_writer_that_outlived_its_lease_knows_and_a_delete_meanwhile_covers_it(
     api: GraphQLClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -392,9 +399,7 @@ async def test_a_writer_that_outlived_its_lease_knows_and_a_delete_meanwhile_cov
     inserts = GatedInserts(api, monkeypatch)
     adding = asyncio.create_task(add_memories(api, "s", ["late"]))
     await settle(lambda: inserts.calls == 1)
-    later = utc_now() + writelock.LEASE + timedelta(seconds=1)
-    monkeypatch.setattr(clock, "utc_now", lambda: later)  # the clock leases are measured by
-    monkeypatch.setattr(writelock, "utc_now", lambda: later, raising=False)  # memql before
+    await run_out_the_lease(api, "s")
     await api.data('mutation { deleteSession(sessionId: "s") { deletedId } }')
     inserts.open()
     await adding
@@ -411,9 +416,7 @@ async def test_memories_written_late_are_deleted_when_delete_memories_went_ahead
     inserts = GatedInserts(api, monkeypatch)
     adding = asyncio.create_task(add_memories(api, "s", ["late"]))
     await settle(lambda: inserts.calls == 1)
-    later = utc_now() + writelock.LEASE + timedelta(seconds=1)
-    monkeypatch.setattr(clock, "utc_now", lambda: later)
-    monkeypatch.setattr(writelock, "utc_now", lambda: later, raising=False)
+    await run_out_the_lease(api, "s")
     data = await api.data('mutation { deleteMemories(sessionId: "s") { deletedCount } }')
     assert data["deleteMemories"]["deletedCount"] == 1
     inserts.open()
@@ -430,8 +433,7 @@ async def test_a_lost_lease_without_a_delete_keeps_the_memories(
     inserts = GatedInserts(api, monkeypatch)
     adding = asyncio.create_task(add_memories(api, "s", ["slow"]))
     await settle(lambda: inserts.calls == 1)
-    later = utc_now() + writelock.LEASE + timedelta(seconds=1)
-    monkeypatch.setattr(clock, "utc_now", lambda: later)
+    await run_out_the_lease(api, "s")
     await add_memories(api, "s", ["fast"])  # takes the lease that ran out
     inserts.open()
     await adding
