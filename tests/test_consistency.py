@@ -365,7 +365,7 @@ async def test_the_write_lease_is_measured_by_the_database_clock_not_this_hosts(
     async def insert_many(docs: list[dict[str, Any]], **kwargs: Any) -> None:
         inserted.extend(docs)
 
-    db.memories = type("Memories", (), {"insert_many": staticmethod(insert_many)})()  # type: ignore[assignment]
+    db.memories = type("Memories", (), {"insert_many": staticmethod(insert_many)})()
     await Store(db).for_viewer(OPEN).memories.add("s", [new_memory("m")])
     db.close()
     ((lease_filter, lease_update), (release_filter, _)) = sessions_collection.calls
