@@ -13,6 +13,7 @@ class ErrorCode(enum.StrEnum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    SESSION_BUSY = "SESSION_BUSY"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
@@ -75,6 +76,13 @@ class Forbidden(MemqlError):
 
 class QueryTooComplex(MemqlError):
     code = ErrorCode.QUERY_TOO_COMPLEX
+
+
+class SessionBusy(MemqlError):
+    """Other writes held the session longer than memql waits: nothing was changed, and the
+    same request may simply be sent again."""
+
+    code = ErrorCode.SESSION_BUSY
 
 
 ERROR_CODES = frozenset(ErrorCode)

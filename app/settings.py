@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.mongodb_url import check_mongodb_url
+
 # An origin as browsers send it in the Origin header: scheme and host in lower case, no path.
 _ORIGIN = re.compile(
     r"[a-z][a-z0-9+.-]*://(\[[0-9a-f:.]+\]|[a-z0-9-]+(\.[a-z0-9-]+)*)(:(?P<port>[0-9]{1,5}))?"
@@ -58,8 +60,7 @@ class Settings(BaseSettings):
     def _url_is_mongodb(cls, value: str | None) -> str | None:
         if value is None or value.strip() == "":
             return None
-        if not value.startswith(("mongodb://", "mongodb+srv://")):
-            raise ValueError("must start with mongodb:// or mongodb+srv://")
+        check_mongodb_url(value)
         return value
 
     @field_validator("auth_secret", mode="before")
@@ -150,9 +151,13 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def describe_validation_error(exc: ValidationError) -> str:
-    lines = ["invalid memql settings:"]
+    """One line per bad setting, naming its variable; a single bad setting is one line."""
+    problems = []
     for error in exc.errors():
         location = ".".join(str(part) for part in error["loc"])
         variable = f"MEMQL_{location.upper()}" if location else "settings"
-        lines.append(f"  {variable}: {error['msg']}")
-    return "\n".join(lines)
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{variable}: {message}")
+    if len(problems) == 1:
+        return f"invalid memql setting {problems[0]}"
+    return "\n  ".join(["invalid memql settings:", *problems])

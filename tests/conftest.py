@@ -3,6 +3,7 @@ MEMQL_TEST_MONGODB_URL is set) and a GraphQL client over httpx's ASGI transport.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -118,6 +119,7 @@ async def running_app(settings: Settings | None = None) -> AsyncIterator[GraphQL
     settings = settings or make_settings()
     app = create_app(settings, count_calls=True)
     async with app.router.lifespan_context(app):
+        await until_ready(app)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
             try:
@@ -125,6 +127,14 @@ async def running_app(settings: Settings | None = None) -> AsyncIterator[GraphQL
             finally:
                 if ON_MONGODB:
                     await app.state.store.db.client.drop_database(settings.database)
+
+
+async def until_ready(app: Starlette) -> None:
+    """Wait for start-up to finish in the background (MongoDB's index builds)."""
+    readiness = app.state.readiness
+    async with asyncio.timeout(60):
+        await readiness.settled.wait()
+    assert readiness.blocker is None, readiness.blocker
 
 
 SECRET = "test-secret-of-at-least-thirty-two-bytes!"

@@ -201,3 +201,120 @@ def test_cors_origins_may_be_a_star_or_scheme_host_and_port(
         result = CliRunner().invoke(main, ["serve"], env={"MEMQL_CORS_ORIGINS": origins})
         assert result.exit_code == 0, result.output
     assert len(started) == 2
+
+
+@pytest.mark.parametrize("url", ["mongodb://", "mongodb://a:b:c", "mongodb+srv://a.example:27017"])
+@pytest.mark.parametrize(
+    "command",
+    [["serve"], ["purge"], ["indexes"], ["schema"], ["token", "--admin"]],
+    ids=["serve", "purge", "indexes", "schema", "token"],
+)
+def test_a_malformed_mongodb_url_is_refused_in_one_line_before_any_connection(
+    monkeypatch: pytest.MonkeyPatch, url: str, command: list[str]
+) -> None:
+    attempts: list[object] = []
+
+    def connect(*args: object, **kwargs: object) -> None:
+        attempts.append(args)
+        raise AssertionError("memql tried to connect")
+
+    monkeypatch.setattr("app.db.AsyncIOMotorClient", connect)
+    monkeypatch.setattr("uvicorn.run", connect)
+    result = CliRunner().invoke(main, command, env={"MEMQL_MONGODB_URL": url, **SECRET_ENV})
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert "MEMQL_MONGODB_URL" in lines[0] and "Traceback" not in result.output
+    assert attempts == []
+
+
+UNREACHABLE = "cannot reach MongoDB at 127.0.0.1:1: connection refused; is it running?"
+
+
+@pytest.mark.parametrize("command", ["purge", "indexes"])
+def test_an_unreachable_mongodb_is_one_line_and_a_failure(command: str) -> None:
+    env = {"MEMQL_MONGODB_URL": "mongodb://127.0.0.1:1", "MEMQL_MONGODB_TIMEOUT_MS": "200"}
+    result = CliRunner().invoke(main, [command], env=env)
+    assert result.exit_code == 1
+    assert result.output == f"Error: {UNREACHABLE}\n"
+
+
+def test_indexes_makes_memqls_indexes_and_says_what_it_found_and_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.db import Database
+    from tests.fake_mongo import FakeMongoClient
+
+    server = FakeMongoClient()
+    server.add_index("sessions", {"sessionId": 1}, "sessionId_1", unique=True)
+
+    def connect(settings: object, **kwargs: object) -> Database:
+        db = Database(server, "memql", embedded=False, purge_after_seconds=3600)  # type: ignore[arg-type]
+
+        async def answers() -> None:
+            return None
+
+        db.unreachable = answers  # type: ignore[method-assign]
+        return db
+
+    monkeypatch.setattr(Database, "connect", connect)
+    result = CliRunner().invoke(main, ["indexes"], env={"MEMQL_MONGODB_URL": "mongodb://db:27017"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "found: sessions.sessionId_1" in lines
+    assert any(line.startswith("created: ") and "memories.deletedAt_ttl" in line for line in lines)
+
+
+def test_indexes_needs_mongodb() -> None:
+    result = CliRunner().invoke(main, ["indexes"], env={"MEMQL_MONGODB_URL": ""})
+    assert result.exit_code == 1
+    assert "MEMQL_MONGODB_URL" in result.output
+
+
+def test_serve_keeps_trying_an_unreachable_mongodb_and_readyz_says_why(
+    tmp_path: Path,
+) -> None:
+    """The real command, as an operator runs it: one log line per attempt, never a traceback."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / "serve.log"
+    env = {
+        **os.environ,
+        "MEMQL_MONGODB_URL": "mongodb://127.0.0.1:1",
+        "MEMQL_MONGODB_TIMEOUT_MS": "200",
+        "MEMQL_AUTH_SECRET": "",
+    }
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--port", str(port)],
+            cwd=tmp_path,  # no .env of the developer's
+            env={**env, "PYTHONPATH": str(ROOT)},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while log.read_text().count("MongoDB is not available") < 2:
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert health.status_code == 200
+    assert (ready.status_code, ready.json()) == (
+        503,
+        {"status": "unavailable", "reasons": [UNREACHABLE]},
+    )
+    attempts = [line for line in log.read_text().splitlines() if "not available" in line]
+    assert len(attempts) >= 2
+    assert all(UNREACHABLE in line for line in attempts)
+    assert "Traceback" not in log.read_text() and "Topology" not in log.read_text()

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from motor.motor_asyncio import AsyncIOMotorClient
 
 from app.call_counting import CountingCollection
-from app.db import Database, index_specs
-from tests.conftest import make_settings, requires_mongodb, running_app
-from tests.fake_mongodb import FakeMongoClient
-
-MotorClient = AsyncIOMotorClient[dict[str, Any]]
+from app.db import Database, IndexSpec, index_specs
+from tests.conftest import (
+    SECRET,
+    add_memories,
+    add_session,
+    add_user,
+    make_settings,
+    requires_mongodb,
+    running_app,
+    token_for,
+)
+from tests.fake_mongo import FakeMongoClient
 
 
 def test_embedded_store_gets_no_index_that_would_make_it_scan() -> None:
@@ -27,37 +34,86 @@ def test_mongodb_gets_the_indexes_of_the_spec() -> None:
     }
     assert specs == {
         ("users", (("userId", 1),), True, None),
-        ("users", (("createdAt", 1), ("_id", 1)), False, None),
+        ("users", (("deletedAt", 1), ("createdAt", 1), ("_id", 1)), False, None),
         ("sessions", (("sessionId", 1),), True, None),
-        ("sessions", (("createdAt", 1), ("_id", 1)), False, None),
-        ("sessions", (("userId", 1), ("createdAt", 1), ("_id", 1)), False, None),
-        ("memories", (("sessionId", 1), ("seq", 1)), False, None),
+        ("sessions", (("deletedAt", 1), ("createdAt", 1), ("_id", 1)), False, None),
+        ("sessions", (("userId", 1), ("deletedAt", 1), ("createdAt", 1), ("_id", 1)), False, None),
+        ("memories", (("sessionId", 1), ("deletedAt", 1), ("seq", 1)), False, None),
         ("users", (("deletedAt", 1),), False, 3600),
         ("sessions", (("deletedAt", 1),), False, 3600),
         ("memories", (("deletedAt", 1),), False, 3600),
     }
 
 
-async def test_ensure_indexes_creates_each_collections_indexes_in_one_call() -> None:
-    server = FakeMongoClient()
-    db = Database(cast(MotorClient, server), "memql", embedded=False, purge_after_seconds=3600)
-    await db.ensure_indexes()
-    created_at_first = list(server.created)
-    await db.ensure_indexes()
-    calls = [
-        (collection, body["indexes"])
+def fake_database(server: FakeMongoClient, purge_after_seconds: int = 3600) -> Database:
+    """memql's Database over the fake: what start-up does to MongoDB's indexes."""
+    return Database(
+        server,  # type: ignore[arg-type]
+        "memql",
+        embedded=False,
+        purge_after_seconds=purge_after_seconds,
+    )
+
+
+def created(server: FakeMongoClient) -> list[tuple[str, str]]:
+    return [
+        (collection, index["name"])
         for name, collection, body in server.commands
         if name == "createIndexes"
+        for index in body["indexes"]
     ]
-    assert [name for name, _ in calls] == ["users", "sessions", "memories"] * 2
-    users = calls[0][1]
-    assert {"key": {"userId": 1}, "name": "userId_unique", "unique": True} in [
-        {k: v for k, v in doc.items() if k in ("key", "name", "unique")} for doc in users
-    ]
-    # Idempotent: the second start-up lists what the first created and creates nothing.
+
+
+async def test_ensure_indexes_creates_each_collections_indexes_in_one_call_then_none() -> None:
+    server = FakeMongoClient()
+    await fake_database(server).ensure_indexes()
+    creates = [collection for name, collection, _ in server.commands if name == "createIndexes"]
+    assert creates == ["users", "sessions", "memories"]
+    assert sorted(created(server)) == sorted(
+        (spec.collection, spec.name)
+        for spec in index_specs(embedded=False, purge_after_seconds=3600)
+    )
+    seen = len(server.commands)
+    await fake_database(server).ensure_indexes()
+    assert {name for name, _, _ in server.commands[seen:]} == {"listIndexes"}
+
+
+async def test_an_index_with_memqls_keys_under_another_name_is_used_not_made_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A DBA's index, or the one shardCollection made, has the keys memql needs under another
+    name: creating memql's own would fail with code 85 and abort start-up."""
+    server = FakeMongoClient()
     specs = index_specs(embedded=False, purge_after_seconds=3600)
-    assert sorted(created_at_first) == sorted((spec.collection, spec.name) for spec in specs)
-    assert server.created == created_at_first
+    theirs = [spec for spec in specs if spec.expire_after_seconds is None]
+    for spec in theirs:
+        options = {"unique": True} if spec.unique else {}
+        server.add_index(spec.collection, dict(spec.keys), f"dba_{spec.name}", **options)
+    caplog.set_level(logging.INFO, logger="memql.db")
+    report = await fake_database(server).ensure_indexes()
+    assert sorted(created(server)) == sorted(
+        (spec.collection, spec.name) for spec in specs if spec not in theirs
+    )
+    assert report.warnings == []
+    for spec in theirs:
+        assert f"{spec.collection}.dba_{spec.name}" in caplog.text
+
+
+async def test_an_index_with_memqls_keys_but_not_unique_is_reported_not_made_again() -> None:
+    server = FakeMongoClient()
+    server.add_index("users", {"userId": 1}, "userId_1")
+    report = await fake_database(server).ensure_indexes()
+    assert ("users", "userId_unique") not in created(server)
+    (warning,) = report.warnings
+    assert "users.userId_1" in warning and "not unique" in warning
+
+
+async def test_memqls_index_name_taken_by_other_keys_gets_the_name_mongodb_gives() -> None:
+    server = FakeMongoClient()
+    server.add_index("sessions", {"sessionId": 1, "other": 1}, "sessionId_unique")
+    report = await fake_database(server).ensure_indexes()
+    assert ("sessions", "sessionId_1") in created(server)
+    assert report.warnings == []
 
 
 async def test_embedded_store_logs_one_warning_that_data_is_not_persisted(
@@ -73,15 +129,20 @@ async def test_embedded_store_logs_one_warning_that_data_is_not_persisted(
 
 
 @requires_mongodb
-async def test_indexes_exist_on_mongodb_after_start_up() -> None:
+async def test_start_up_on_mongodb_makes_every_index_and_a_second_run_finds_them() -> None:
     async with running_app() as api:
-        # The suite really runs against a MongoDB deployment memql can write to.
-        assert not api.store.db.embedded
-        hello = await api.store.db.client.admin.command("hello")
-        assert hello["isWritablePrimary"], hello
-        await api.store.db.ensure_indexes()  # a second time: idempotent
-        names = {index["name"] async for index in api.store.db.sessions.list_indexes()}
-        assert {"sessionId_unique", "createdAt_id", "userId_createdAt_id"} <= names
+        db = api.store.db
+        # A MongoDB server answered, not mongomock (whose client is another class).
+        assert type(db.client) is AsyncIOMotorClient and not db.embedded
+        assert (await db.client.admin.command("hello"))["ok"] == 1
+        report = await db.ensure_indexes()
+        specs = index_specs(embedded=False, purge_after_seconds=db.purge_after_seconds)
+        assert (report.created, report.changed, report.warnings) == ([], [], [])
+        assert sorted(report.found) == sorted(f"{spec.collection}.{spec.name}" for spec in specs)
+        for spec in specs:
+            indexes = [index async for index in db.collection(spec.collection).list_indexes()]
+            (index,) = [index for index in indexes if spec.has_keys_of(index)]
+            assert spec.shortfalls(index) == []
 
 
 def test_only_a_database_asked_to_count_calls_wraps_its_collections() -> None:
@@ -98,3 +159,136 @@ def test_only_a_database_asked_to_count_calls_wraps_its_collections() -> None:
     )
     plain.close()
     counting.close()
+
+
+def test_the_store_reads_from_the_primary_whatever_the_url_says() -> None:
+    """A merge's read and a lease's read must see the latest write: a secondary may lag."""
+    from pymongo import ReadPreference
+
+    db = Database.connect(
+        make_settings(
+            mongodb_url="mongodb://127.0.0.1:1/?readPreference=secondaryPreferred",
+            mongodb_timeout_ms=100,
+        )
+    )
+    try:
+        assert db.client.read_preference != ReadPreference.PRIMARY  # the URL's, for the rest
+        for collection in (db.users, db.sessions, db.memories, db.collection("other")):
+            assert collection.read_preference == ReadPreference.PRIMARY
+    finally:
+        db.close()
+
+
+QUERY_METHODS = (
+    "find",
+    "find_one",
+    "count_documents",
+    "aggregate",
+    "update_many",
+    "update_one",
+    "find_one_and_update",
+)
+ORDER = {"users": ("createdAt", "_id"), "sessions": ("createdAt", "_id"), "memories": ("seq",)}
+
+
+def equality_fields(match: dict[str, Any]) -> set[str]:
+    return {
+        name
+        for name, value in match.items()
+        if not name.startswith("$") and (not isinstance(value, dict) or set(value) <= {"$in"})
+    }
+
+
+def walks_only_live_entries(collection: str, match: dict[str, Any]) -> bool:
+    """Whether an index gives `match` bounds that exclude soft-deleted documents: one whose
+    leading keys are the query's equality fields, deletedAt among them, followed by the list's
+    sort keys (MongoDB's equality-sort-range rule); or a unique index it looks one key up in."""
+    eq = equality_fields(match)
+    specs = [
+        IndexSpec(collection, (("_id", 1),), "_id_", unique=True),
+        *(
+            spec
+            for spec in index_specs(embedded=False, purge_after_seconds=3600)
+            if spec.collection == collection and spec.expire_after_seconds is None
+        ),
+    ]
+    for spec in specs:
+        keys = [name for name, _ in spec.keys]
+        if spec.unique and set(keys) <= eq:
+            return True
+        order = ORDER[collection]
+        if set(keys[: len(eq)]) == eq and tuple(keys[len(eq) :][: len(order)]) == order:
+            return True
+    return False
+
+
+async def test_every_query_for_live_documents_walks_only_live_index_entries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Counts and pages must not read each soft-deleted document until it is purged."""
+    queries: list[tuple[str, dict[str, Any]]] = []
+    async with running_app(make_settings(mongodb_url=None, auth_secret=SECRET)) as anonymous:
+        admin = anonymous.with_token(token_for())
+        alice = anonymous.with_token(token_for("alice"))
+        admin.store.db.full_scans = False  # the plans memql makes for MongoDB
+        for name in ("users", "sessions", "memories"):
+            collection = admin.store.db.collection(name)
+            for method in QUERY_METHODS:
+                monkeypatch.setattr(
+                    collection, method, recording(name, getattr(collection, method), queries)
+                )
+        await add_user(admin, "alice")
+        for session in ("s1", "s2"):
+            await add_session(admin, session, userId="alice")
+            await add_memories(admin, session, ["a", "b", "c"])
+        nested = (
+            "{ users(first: 5) { totalCount edges { node { sessions(first: 5) { totalCount"
+            " edges { node { memories(last: 2) { totalCount pageInfo { hasPreviousPage } } } }"
+            " } } } } }"
+        )
+        for caller in (admin, alice):
+            await caller.data(nested)
+            await caller.data(
+                "{ sessions(first: 1) { totalCount pageInfo { endCursor } } s: session(sessionId:"
+                ' "s1") { memories(first: 1) { totalCount pageInfo { endCursor } } } }'
+            )
+        page = await admin.data(
+            '{ session(sessionId: "s1") { memories(first: 1) { pageInfo { endCursor } } } }'
+        )
+        cursor = page["session"]["memories"]["pageInfo"]["endCursor"]
+        await admin.data(
+            f'{{ session(sessionId: "s1") {{ memories(first: 1, after: "{cursor}") {{ totalCount'
+            f' pageInfo {{ hasPreviousPage }} }} b: memories(last: 1, before: "{cursor}")'
+            " { totalCount } } }"
+        )
+        await admin.data('mutation { deleteMemories(sessionId: "s1") { deletedCount } }')
+        await admin.data('mutation { deleteSession(sessionId: "s1") { deletedId } }')
+        await admin.data('mutation { deleteUser(userId: "alice") { deletedId } }')
+
+    live = [
+        (collection, clause)
+        for collection, match in queries
+        for clause in ([match] if "$or" not in match or "deletedAt" in match else match["$or"])
+        if "deletedAt" in equality_fields(clause)
+    ]
+    assert {collection for collection, _ in live} == {"users", "sessions", "memories"}
+    unserved = [query for query in live if not walks_only_live_entries(*query)]
+    assert unserved == [], "\n".join(map(repr, unserved))
+
+
+def recording(collection: str, method: Any, queries: list[tuple[str, dict[str, Any]]]) -> Any:
+    def call(match: Any, *args: Any, **kwargs: Any) -> Any:
+        pipeline = isinstance(match, list)  # aggregate's
+        queries.append((collection, match[0].get("$match", {}) if pipeline else match))
+        return method(match, *args, **kwargs)
+
+    return call
+
+
+async def test_indexes_memql_does_not_use_are_listed_and_left_alone() -> None:
+    server = FakeMongoClient()
+    server.add_index("sessions", {"createdAt": 1, "_id": 1}, "createdAt_id")
+    report = await fake_database(server).ensure_indexes()
+    assert report.unused == ["sessions.createdAt_id"]
+    assert "not used by memql: sessions.createdAt_id" in report.lines()
+    assert not [name for name, _, _ in server.commands if name == "dropIndexes"]

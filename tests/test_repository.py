@@ -267,3 +267,32 @@ def test_dockerfile_copies_what_the_build_reads_installs_it_and_serves_on_the_ma
     mapped = {mapping.rsplit(":", 1)[1] for mapping in compose()["services"]["memql"]["ports"]}
     assert mapped == {port}
     assert ("EXPOSE", port) in instructions
+
+
+def test_compose_mongo_is_healthy_only_once_it_has_a_writable_primary() -> None:
+    """mongosh --eval exits 0 whatever its last value is; only quit(1) makes it fail."""
+    script = compose()["services"]["mongo"]["healthcheck"]["test"][-1]
+    assert script.rstrip().endswith("db.hello().isWritablePrimary || quit(1)")
+
+
+def test_compose_memql_is_healthy_once_readyz_is() -> None:
+    memql = compose()["services"]["memql"]
+    command = memql["command"]
+    port = command[command.index("--port") + 1]
+    assert f"http://127.0.0.1:{port}/readyz" in " ".join(memql["healthcheck"]["test"])
+
+
+def test_scaling_docs_create_each_shard_key_index_before_shard_collection() -> None:
+    """shardCollection makes the shard key's index only for an empty collection; on one that
+    holds data it fails unless the index exists (MongoDB's shardCollection documentation)."""
+    shardings = 0
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", (ROOT / "docs" / "scaling.md").read_text(), re.S)
+    for block in blocks:
+        created: list[str] = []
+        for line in block.splitlines():
+            if index := re.search(r"\.createIndex\((\{[^}]*\})", line):
+                created.append(index.group(1))
+            if shard := re.search(r'sh\.shardCollection\("[^"]+",\s*(\{[^}]*\})', line):
+                shardings += 1
+                assert shard.group(1) in created, f"no createIndex({shard.group(1)}) before it"
+    assert shardings >= 2

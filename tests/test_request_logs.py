@@ -167,7 +167,7 @@ async def test_a_client_gone_before_the_answer_is_logged_as_499_not_as_an_error(
     async def gone() -> bool:
         raise ClientDisconnect
 
-    monkeypatch.setattr(api.store.db, "ping", gone)
+    monkeypatch.setattr(api.store.db, "unreachable", gone)
     caplog.set_level(logging.INFO)
     sent: list[Message] = []
 

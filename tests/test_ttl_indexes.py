@@ -23,7 +23,7 @@ from tests.conftest import (
     requires_mongodb,
     running_app,
 )
-from tests.fake_mongodb import Command, FakeMongoClient
+from tests.fake_mongo import Command, FakeMongoClient
 
 COLLECTIONS = ("users", "sessions", "memories")
 INDEX_COMMANDS = frozenset({"listIndexes", "createIndexes", "collMod", "dropIndexes"})
@@ -129,7 +129,7 @@ async def test_restarting_with_the_same_grace_period_changes_nothing(server: Ser
     commands = await server.start_memql(purge_after_seconds=3600)
 
     assert list(ttl_indexes_created(commands)) == []
-    assert names(commands) <= {"listIndexes", "createIndexes"}
+    assert names(commands) == {"listIndexes"}  # every index found: nothing sent to create
     assert await server.ttl_indexes() == {f"{name}.deletedAt_ttl": 3600 for name in COLLECTIONS}
 
 
@@ -140,13 +140,13 @@ async def test_a_changed_grace_period_is_applied_with_coll_mod_never_by_dropping
     caplog.set_level(logging.INFO, logger="memql.db")
     commands = await server.start_memql(purge_after_seconds=120)
 
-    # Only the fields memql sends: pymongo adds `$db`, `lsid` and `$clusterTime` to the document.
+    # Only the fields memql sends: pymongo adds $db, lsid and $clusterTime to what it sends.
     coll_mods = [
         {"collMod": body["collMod"], "index": body["index"]}
         for name, _, body in commands
         if name == "collMod"
     ]
-    assert sorted(coll_mods, key=lambda body: body["collMod"]) == [
+    assert sorted(coll_mods, key=lambda body: str(body["collMod"])) == [
         {"collMod": name, "index": {"name": "deletedAt_ttl", "expireAfterSeconds": 120}}
         for name in sorted(COLLECTIONS)
     ]
@@ -157,6 +157,24 @@ async def test_a_changed_grace_period_is_applied_with_coll_mod_never_by_dropping
     for name in COLLECTIONS:
         assert f"changed TTL index {name}.deletedAt_ttl with collMod" in logged
     assert "3600 -> 120" in logged
+
+
+async def test_without_the_coll_mod_privilege_start_up_goes_on_and_says_which_role(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The built-in readWrite role has no collMod: hosted MongoDB users often have only it."""
+    fake = FakeMongoClient()
+    await Server(fake, fake.commands).start_memql(purge_after_seconds=3600)
+    fake.may_coll_mod = False
+    caplog.set_level(logging.INFO, logger="memql.db")
+    db = Database(fake, "memql", embedded=False, purge_after_seconds=120)  # type: ignore[arg-type]
+    report = await db.ensure_indexes()
+
+    (warning,) = report.warnings
+    assert "collMod" in warning and "readWrite" in warning and "dbAdmin" in warning
+    assert "120" in warning and "3600 s" in warning
+    warned = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert [record.getMessage() for record in warned] == [warning]
 
 
 async def test_start_up_logs_the_ttl_indexes_it_creates(

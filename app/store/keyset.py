@@ -291,8 +291,11 @@ class ChildLists(Generic[P, T]):
 
     async def counts(self, parents: Sequence[P]) -> dict[P, int]:
         """How many live children each parent has, in one query for many parents: on MongoDB a
-        `$group` counted in the index; on the embedded store the parent key of each child
-        (mongomock's `aggregate` copies the whole collection first, which costs more)."""
+        `$group` over the parents' ranges of their live entries in the (parent, deletedAt, …)
+        index, so no deleted child is read (MongoDB may still fetch each live one to confirm
+        `deletedAt: null`, which an index entry cannot tell from a missing field on every
+        version); on the embedded store the parent key of each child (mongomock's `aggregate`
+        copies the whole collection first, which costs more)."""
         wanted = await self._wanted(parents)
         if not wanted:
             return dict.fromkeys(parents, 0)

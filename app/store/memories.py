@@ -3,6 +3,7 @@ delete."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,10 +22,13 @@ from app.store.access import Access
 from app.store.keyset import BY_SEQ, ChildLists, any_of
 from app.store.lifecycle import LIVE
 from app.store.metadata_update import update_merging_metadata
+from app.store.writelock import LEASE
 from app.validation import check_content, check_identifier, check_memory_count, check_role
 
 if TYPE_CHECKING:
     from app.store import ViewerStore
+
+logger = logging.getLogger("memql.store")
 
 # Sessions whose memories one `update_many` soft-deletes: each adds a clause to its filter.
 DELETE_BATCH = 500
@@ -85,27 +89,55 @@ class MemoryStore:
         count = len(memories)
         writer = ObjectId()
         session = await self.stores.sessions.reserve_seq(session_id, count, writer)
+        now = session["updatedAt"]
+        first_seq = session["memorySeq"] - count + 1
+        docs: list[Document] = [
+            {
+                "_id": str(uuid.uuid4()),
+                "sessionId": session_id,
+                "seq": first_seq + index,
+                "role": memory.role,
+                "roleType": memory.role_type.value if memory.role_type else None,
+                "content": memory.content,
+                "metadata": metadata[index],
+                "createdAt": now,
+                "updatedAt": now,
+            }
+            for index, memory in enumerate(memories)
+        ]
         try:
-            now = session["updatedAt"]
-            first_seq = session["memorySeq"] - count + 1
-            docs: list[Document] = [
-                {
-                    "_id": str(uuid.uuid4()),
-                    "sessionId": session_id,
-                    "seq": first_seq + index,
-                    "role": memory.role,
-                    "roleType": memory.role_type.value if memory.role_type else None,
-                    "content": memory.content,
-                    "metadata": metadata[index],
-                    "createdAt": now,
-                    "updatedAt": now,
-                }
-                for index, memory in enumerate(memories)
-            ]
             await self.collection.insert_many(docs, ordered=True)
-        finally:
+        except BaseException:
             await self.stores.sessions.release(session["_id"], writer)
+            raise
+        if not await self.stores.sessions.release(session["_id"], writer):
+            await self._written_late(session_id, session["_id"], first_seq, count)
         return SessionDoc.from_mongo(session), [MemoryDoc.from_mongo(doc) for doc in docs]
+
+    async def _written_late(
+        self, session_id: str, session: ObjectId, first_seq: int, count: int
+    ) -> None:
+        """This call's lease ran out before its insert, and another writer or a delete went
+        ahead on the session meanwhile. A delete that did meant these memories too (their seqs
+        were reserved before it): they are deleted now, so the TTL purges them with the rest."""
+        last_seq = first_seq + count - 1
+        through = min(last_seq, await self.stores.sessions.deleted_through(session))
+        logger.warning(
+            "addMemory to session %r held its write lease past %d s, so it wrote seq %d-%d "
+            "after later writes to the session; %s",
+            session_id,
+            LEASE.total_seconds(),
+            first_seq,
+            last_seq,
+            f"a delete meanwhile covered seq {first_seq}-{through}: deleted them too"
+            if through >= first_seq
+            else "no delete covered them",
+        )
+        if through >= first_seq:
+            await self.collection.update_many(
+                {"sessionId": session_id, **LIVE, "seq": {"$gte": first_seq, "$lte": through}},
+                {"$set": {"deletedAt": utc_now()}},
+            )
 
     async def get_many(self, uuids: Iterable[str]) -> list[MemoryDoc]:
         """The live memories with these uuids that the caller may see."""
@@ -146,25 +178,31 @@ class MemoryStore:
         return MemoryDoc.from_mongo(raw)
 
     async def delete_all(self, session_id: str) -> tuple[SessionDoc, int]:
-        """Soft-delete every live memory of a live session; the session stays."""
-        session = await self.stores.sessions.settle(session_id)
-        count = await self.delete_up_to([session], session["updatedAt"])
+        """Soft-delete every live memory of a live session; the session stays. It holds the
+        session's write lease meanwhile, so no addMemory lands in between."""
+        deleter = ObjectId()
+        session = await self.stores.sessions.hold_for_deleting(session_id, deleter)
+        try:
+            count = await self.delete_up_to([session], session["updatedAt"])
+        finally:
+            await self.stores.sessions.release(session["_id"], deleter)
         return SessionDoc.from_mongo(session), count
 
     async def delete_up_to(self, sessions: list[Document], at: datetime) -> int:
         """Soft-delete, as of `at`, the memories each of `sessions` held as read: those up to
         its `memorySeq`. A memory added later (by an addMemory that undeleted the session) has a
         higher seq and stays, whatever the clocks of the processes involved say."""
+        # LIVE in each clause: each is then one range of the (sessionId, deletedAt, seq) index,
+        # which holds no deleted memory.
         cutoffs = [
-            {"sessionId": raw["sessionId"], "seq": {"$lte": raw.get("memorySeq", 0)}}
+            {"sessionId": raw["sessionId"], **LIVE, "seq": {"$lte": raw.get("memorySeq", 0)}}
             for raw in sessions
         ]
         deleted = 0
         for start in range(0, len(cutoffs), DELETE_BATCH):
             batch = cutoffs[start : start + DELETE_BATCH]
             result = await self.collection.update_many(
-                {"$or": batch, **LIVE} if len(batch) > 1 else {**batch[0], **LIVE},
-                {"$set": {"deletedAt": at}},
+                {"$or": batch} if len(batch) > 1 else batch[0], {"$set": {"deletedAt": at}}
             )
             deleted += result.modified_count
         return deleted

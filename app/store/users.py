@@ -130,13 +130,20 @@ class UserStore:
         self.access.check_acting_for(user_id, "userId")
 
     async def delete(self, user_id: str) -> UserDoc:
-        """Soft-delete the user, then its live sessions and their memories."""
+        """Soft-delete the user's live sessions and their memories, then the user.
+
+        Children first (see `SessionStore._delete`): until the user is marked, a cascade cut by
+        a failover leaves it live, and a retry finishes the job. Sessions added for the user
+        while the cascade ran are deleted after it, once no more can be added."""
         await self.check_delete(user_id)
+        if await self.collection.find_one({"userId": user_id, **LIVE}, {"_id": 1}) is None:
+            raise _no_user(user_id)
         now = utc_now()
+        await self.stores.sessions.delete_of_user(user_id, now)
         raw = await self.collection.find_one_and_update(
             {"userId": user_id, **LIVE}, soft_delete(now), return_document=ReturnDocument.AFTER
         )
-        if raw is None:
+        if raw is None:  # deleted meanwhile by another call
             raise _no_user(user_id)
         self.stores.deleted_users.note(user_id, deleted=True)
         await self.stores.sessions.delete_of_user(user_id, now)

@@ -1,4 +1,4 @@
-"""The `memql` command: serve, schema, purge, token."""
+"""The `memql` command: serve, schema, purge, indexes, token."""
 
 from __future__ import annotations
 
@@ -6,15 +6,19 @@ import asyncio
 import ipaddress
 import os
 import re
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from app.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from app.db import Database, IndexReport
     from app.store import PurgeCounts
+
+T = TypeVar("T")
 
 _DURATION = re.compile(r"^([0-9]+)([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
@@ -115,6 +119,8 @@ def schema() -> None:
     """Print the GraphQL schema (SDL)."""
     from schema import build_schema
 
+    _settings()  # refuses bad settings here too, as every command does
+
     click.echo(build_schema().as_str())
 
 
@@ -130,7 +136,7 @@ def purge() -> None:
             f"itself {settings.purge_after_seconds} s after its deletion "
             "(MEMQL_PURGE_AFTER_SECONDS)."
         )
-    counts = asyncio.run(_purge(settings))
+    counts = asyncio.run(_on_mongodb(settings, "purge", _purge))
     for name, count in (
         ("users", counts.users),
         ("sessions", counts.sessions),
@@ -139,18 +145,50 @@ def purge() -> None:
         click.echo(f"{name}: {count}")
 
 
-async def _purge(settings: Settings) -> PurgeCounts:
-    from pymongo.errors import PyMongoError
-
+async def _purge(db: Database) -> PurgeCounts:
     from app.auth import OPEN
-    from app.db import Database
     from app.store import Store
+
+    return await Store(db).for_viewer(OPEN).purge_deleted()
+
+
+@main.command()
+def indexes() -> None:
+    """Make the indexes memql needs on MongoDB and print what was found, created and changed.
+
+    A deploy step to run before starting new servers: `memql serve` makes them too, in the
+    background, and its /readyz waits for them; here a failure stops the deploy instead.
+    """
+    settings = _settings()
+    if settings.embedded:
+        raise click.ClickException(
+            "memql indexes needs MEMQL_MONGODB_URL: the embedded store has no indexes to make"
+        )
+    report = asyncio.run(_on_mongodb(settings, "building indexes", _ensure_indexes))
+    for line in report.lines():
+        click.echo(line)
+
+
+async def _ensure_indexes(db: Database) -> IndexReport:
+    return await db.ensure_indexes()
+
+
+async def _on_mongodb(settings: Settings, what: str, work: Callable[[Database], Awaitable[T]]) -> T:
+    """`work` on the database `settings` name; any failure is one line, never a traceback or
+    pymongo's dump of the topology."""
+    from pymongo.errors import ConnectionFailure, PyMongoError
+
+    from app.db import Database, describe_connection_error, first_line
 
     db = Database.connect(settings)
     try:
-        return await Store(db).for_viewer(OPEN).purge_deleted()
+        if unreachable := await db.unreachable():
+            raise click.ClickException(unreachable)
+        return await work(db)
+    except ConnectionFailure as exc:
+        raise click.ClickException(describe_connection_error(exc, db.hosts)) from None
     except PyMongoError as exc:
-        raise click.ClickException(f"purge failed: {exc}") from None
+        raise click.ClickException(f"{what} failed: {first_line(exc)}") from None
     finally:
         db.close()
 

@@ -4,6 +4,8 @@ store's purge sweeper)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +22,7 @@ from app.db import Database
 from app.errors import InternalServerError
 from app.logs import configure_logging
 from app.settings import Settings, load_settings
+from app.startup import Readiness, open_database
 from app.store import Store
 from app.sweeper import Sweeper
 from app.web.error_responses import ErrorResponse
@@ -43,10 +46,19 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
+    """200 once the database answers and its indexes are built, else 503 with the reasons;
+    `warnings` lists what an operator should fix while memql serves."""
+    readiness: Readiness = request.app.state.readiness
     store: Store = request.app.state.store
-    if await store.db.ping():
-        return JSONResponse({"status": "ready"})
-    return JSONResponse({"status": "unavailable"}, status_code=503)
+    reasons = [readiness.blocker] if readiness.blocker else []
+    if not reasons and (unreachable := await store.db.unreachable()):
+        reasons.append(unreachable)
+    body: dict[str, object] = {"status": "ready"}
+    if reasons:
+        body = {"status": "unavailable", "reasons": reasons}
+    if readiness.warnings:
+        body["warnings"] = readiness.warnings
+    return JSONResponse(body, status_code=503 if reasons else 200)
 
 
 async def internal_error(request: Request, exc: Exception) -> JSONResponse:
@@ -67,16 +79,23 @@ def create_app(settings: Settings | None = None, *, count_calls: bool = False) -
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database.connect(settings, count_calls=count_calls)
+        app.state.store = Store(db)
+        app.state.readiness = readiness = Readiness()
+        # MongoDB may be down, or its index builds slow: the server answers meanwhile (/healthz,
+        # and /readyz saying why it is not ready). The embedded store opens at once.
+        opening = asyncio.create_task(open_database(db, readiness), name="memql-open-database")
         sweeper = None
         try:
-            await db.ensure_indexes()
-            app.state.store = Store(db)
             if db.embedded:
+                await opening
                 sweeper = Sweeper(app.state.store, interval=settings.purge_interval_seconds)
                 sweeper.start()
             app.state.sweeper = sweeper
             yield
         finally:
+            opening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await opening
             if sweeper is not None:
                 await sweeper.stop()
             db.close()
