@@ -219,7 +219,7 @@ class Mutation:
                 user_id=input.user_id,
                 metadata=json_argument(input.metadata),
             )
-        return SessionPayload(session=Session.from_doc(doc))
+        return SessionPayload(session=Session.from_doc(doc, info.context))
 
     @mutation(
         check=lambda store, input: store.sessions.check_update(
@@ -233,7 +233,7 @@ class Mutation:
                 user_id=input.user_id,
                 metadata=json_argument(input.metadata),
             )
-        return SessionPayload(session=Session.from_doc(doc))
+        return SessionPayload(session=Session.from_doc(doc, info.context))
 
     @mutation(
         check=lambda store, session_id: store.sessions.check_writable(session_id),
@@ -241,7 +241,7 @@ class Mutation:
     )
     async def delete_session(self, info: Info, session_id: str) -> DeletePayload:
         doc = await info.context.store.sessions.delete(session_id)
-        return DeletePayload(deleted_id=Session.from_doc(doc).id)
+        return DeletePayload(deleted_id=Session.from_doc(doc, info.context).id)
 
     @mutation(
         check=lambda store, input: store.memories.check_add(input.session_id, new_memories(input))
@@ -251,9 +251,10 @@ class Mutation:
             session, stored = await info.context.store.memories.add(
                 input.session_id, new_memories(input)
             )
-        parent = Session.from_doc(session)
+        parent = Session.from_doc(session, info.context)
         return AddMemoryPayload(
-            session=parent, memories=[Memory.from_doc(doc, session=parent) for doc in stored]
+            session=parent,
+            memories=[Memory.from_doc(doc, info.context, session=parent) for doc in stored],
         )
 
     @mutation(
@@ -267,7 +268,7 @@ class Mutation:
                 memory_uuid(input.id),
                 json_argument(input.metadata),
             )
-        return MemoryPayload(memory=Memory.from_doc(doc))
+        return MemoryPayload(memory=Memory.from_doc(doc, info.context))
 
     @mutation(
         check=lambda store, session_id: store.sessions.check_writable(session_id),
@@ -275,7 +276,9 @@ class Mutation:
     )
     async def delete_memories(self, info: Info, session_id: str) -> DeleteMemoriesPayload:
         session, count = await info.context.store.memories.delete_all(session_id)
-        return DeleteMemoriesPayload(session=Session.from_doc(session), deleted_count=count)
+        return DeleteMemoriesPayload(
+            session=Session.from_doc(session, info.context), deleted_count=count
+        )
 
     @mutation(
         check=lambda store: store.check_purge(),

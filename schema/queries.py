@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import cast
 
 import strawberry
@@ -28,7 +29,7 @@ async def load_node(info: Info, global_id: str, field: str = "id") -> Node | Non
     if type_name == "Memory":
         memory_uuid = parse_uuid(key)
         memory = await loaders.memory_by_uuid.load(memory_uuid) if memory_uuid else None
-        node = Memory.from_doc(memory) if memory else None
+        node = Memory.from_doc(memory, info.context) if memory else None
     elif type_name == "User":
         object_id = parse_object_id(key)
         user = await loaders.user_by_id.load(object_id) if object_id else None
@@ -36,7 +37,7 @@ async def load_node(info: Info, global_id: str, field: str = "id") -> Node | Non
     elif type_name == "Session":
         object_id = parse_object_id(key)
         session = await loaders.session_by_id.load(object_id) if object_id else None
-        node = Session.from_doc(session) if session else None
+        node = Session.from_doc(session, info.context) if session else None
     if node is None:
         info.context.store.access.unseen("node", global_id, field)
     return node
@@ -83,7 +84,7 @@ class Query:
         if doc is None:
             info.context.store.access.unseen("session", session_id, "sessionId")
             return None
-        return Session.from_doc(doc)
+        return Session.from_doc(doc, info.context)
 
     @connection_field(
         SESSIONS,
@@ -95,4 +96,4 @@ class Query:
         if user_id is not None:
             check_identifier(user_id, "userId")
         query = info.context.store.sessions.list(user_id=user_id)
-        return await SESSIONS.resolve(query, page, Session.from_doc)
+        return await SESSIONS.resolve(query, page, partial(Session.from_doc, context=info.context))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Generator
 from datetime import datetime
+from functools import partial
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
@@ -17,6 +19,7 @@ from schema.pagination import MEMORIES, SESSIONS, Connection, connection_field
 from schema.scalars import JSON
 
 Info = strawberry.Info[Context, None]
+T = TypeVar("T")
 
 strawberry.enum(
     RoleType, description="Who spoke a memory, in the vocabulary of chat-completion APIs."
@@ -56,7 +59,7 @@ class User(Node):
     @connection_field(SESSIONS, description="The user's live sessions, oldest first.")
     async def sessions(self, info: Info, page: PageRequest) -> Connection[Session]:
         return await info.context.loaders.sessions_of_user.connection(
-            self.user_id, page, lambda doc: Session.from_doc(doc, user=self)
+            self.user_id, page, lambda doc: Session.from_doc(doc, info.context, user=self)
         )
 
 
@@ -69,11 +72,19 @@ class Session(Node):
     metadata: JSON
     created_at: datetime
     updated_at: datetime
-    loaded_user: strawberry.Private[User | None] = None
-    """The session's user when it is already at hand (the session was listed under it)."""
+    # An attribute rather than a resolver: the user at hand (the session was listed under it),
+    # or loaded when execution awaits it. Fields without arguments or a resolver cost execution
+    # the least, and a session's user is asked for once per session listed.
+    user: User | Awaitable[User | None] | None = strawberry.field(
+        description="The user the session belongs to, if any and still live.",
+        graphql_type=User | None,
+    )
 
     @classmethod
-    def from_doc(cls, doc: SessionDoc, *, user: User | None = None) -> Session:
+    def from_doc(cls, doc: SessionDoc, context: Context, *, user: User | None = None) -> Session:
+        owner: User | Awaitable[User | None] | None = user
+        if user is None and doc.user_id is not None:
+            owner = Lazy(partial(_load_user, context, doc.user_id))
         return cls(
             id=strawberry.ID(to_global_id("Session", str(doc.id))),
             session_id=doc.session_id,
@@ -81,21 +92,8 @@ class Session(Node):
             metadata=JSON(doc.metadata),
             created_at=doc.created_at,
             updated_at=doc.updated_at,
-            loaded_user=user,
+            user=owner,
         )
-
-    # Plain (not async) where the answer may be at hand: GraphQL execution turns every
-    # awaitable field into a task, which costs more than the rest of the field.
-    @strawberry.field(
-        description="The user the session belongs to, if any and still live.",
-        graphql_type=User | None,
-    )
-    def user(self, info: Info) -> User | Awaitable[User | None] | None:
-        if self.user_id is None:
-            return None
-        if self.loaded_user is not None:
-            return self.loaded_user
-        return _load_user(info, self.user_id)
 
     @connection_field(
         MEMORIES,
@@ -105,8 +103,9 @@ class Session(Node):
         ),
     )
     async def memories(self, info: Info, page: PageRequest) -> Connection[Memory]:
-        return await info.context.loaders.memories_of_session.connection(
-            self.session_id, page, lambda doc: Memory.from_doc(doc, session=self)
+        context = info.context
+        return await context.loaders.memories_of_session.connection(
+            self.session_id, page, lambda doc: Memory.from_doc(doc, context, session=self)
         )
 
 
@@ -120,11 +119,16 @@ class Memory(Node):
     metadata: JSON
     created_at: datetime
     updated_at: datetime
-    loaded_session: strawberry.Private[Session | None] = None
-    """The memory's session when it is already at hand (the memory was listed under it)."""
+    # The session at hand (the memory was listed under it), or loaded when awaited: asked for
+    # once per memory listed, it has no resolver of its own (see Session.user).
+    session: Session | Awaitable[Session] = strawberry.field(
+        description="The session the memory belongs to.", graphql_type=Session
+    )
 
     @classmethod
-    def from_doc(cls, doc: MemoryDoc, *, session: Session | None = None) -> Memory:
+    def from_doc(
+        cls, doc: MemoryDoc, context: Context, *, session: Session | None = None
+    ) -> Memory:
         return cls(
             id=strawberry.ID(to_global_id("Memory", doc.uuid)),
             uuid=doc.uuid,
@@ -135,23 +139,30 @@ class Memory(Node):
             metadata=JSON(doc.metadata),
             created_at=doc.created_at,
             updated_at=doc.updated_at,
-            loaded_session=session,
+            session=session or Lazy(partial(_load_session, context, doc.session_id, doc.uuid)),
         )
 
-    @strawberry.field(description="The session the memory belongs to.", graphql_type=Session)
-    def session(self, info: Info) -> Session | Awaitable[Session]:
-        if self.loaded_session is not None:
-            return self.loaded_session
-        return _load_session(info, self.session_id, self.uuid)
+
+class Lazy(Generic[T]):
+    """A field's value that is loaded only when execution awaits it, so that a field nobody
+    selects costs nothing."""
+
+    __slots__ = ("load",)
+
+    def __init__(self, load: Callable[[], Awaitable[T]]) -> None:
+        self.load = load
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self.load().__await__()
 
 
-async def _load_user(info: Info, user_id: str) -> User | None:
-    doc = await info.context.loaders.user_by_user_id.load(user_id)
+async def _load_user(context: Context, user_id: str) -> User | None:
+    doc = await context.loaders.user_by_user_id.load(user_id)
     return User.from_doc(doc) if doc else None
 
 
-async def _load_session(info: Info, session_id: str, memory_uuid: str) -> Session:
-    doc = await info.context.loaders.session_by_session_id.load(session_id)
+async def _load_session(context: Context, session_id: str, memory_uuid: str) -> Session:
+    doc = await context.loaders.session_by_session_id.load(session_id)
     if doc is None:
         raise NotFound(f"the session of memory {memory_uuid!r} is deleted")
-    return Session.from_doc(doc)
+    return Session.from_doc(doc, context)
