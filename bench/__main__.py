@@ -19,18 +19,25 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sessions", type=int, default=Sizes.sessions)
     parser.add_argument("--memories", type=int, default=Sizes.memories)
     parser.add_argument(
-        "--duration", type=float, help="seconds per route and case (10; --quick: 3)"
+        "--rounds", type=int, help="alternating rounds per case, at least 5 (9; --quick: 5)"
     )
-    parser.add_argument("--concurrency", type=int, default=2, help="clients at once (2)")
+    parser.add_argument(
+        "--block", type=float, help="seconds per route and round, at most 0.5 (0.4; --quick: 0.1)"
+    )
+    parser.add_argument(
+        "--concurrency", default="1,2", help="clients at once, comma-separated runs (1,2)"
+    )
     parser.add_argument(
         "--scaling",
         default="1000,10000,100000",
         help="memories stored for each row of the scaling table, comma-separated",
     )
-    parser.add_argument(
-        "--scaling-duration", type=float, help="seconds per route in the scaling table (5)"
-    )
     parser.add_argument("--warmup", type=float, help="seconds of warm-up per route (1)")
+    parser.add_argument(
+        "--compare",
+        metavar="REF",
+        help="also measure a git ref of this repository (its own server), in the same rounds",
+    )
     parser.add_argument(
         "--quick", action="store_true", help="short runs, for a check in under two minutes"
     )
@@ -43,13 +50,18 @@ def options_of(args: argparse.Namespace) -> Options:
     def pick(value: float | None, full: float, short: float) -> float:
         return value if value is not None else short if quick else full
 
+    rounds = int(pick(args.rounds, 9, 5))
+    block = pick(args.block, 0.4, 0.1)
+    if rounds < 5 or not 0 < block <= 0.5:
+        raise SystemExit("--rounds must be at least 5 and --block at most 0.5 s")
     return Options(
         sizes=Sizes(args.users, args.sessions, args.memories),
-        duration=pick(args.duration, 10.0, 3.0),
-        concurrency=args.concurrency,
+        rounds=rounds,
+        block=block,
+        concurrencies=tuple(int(count) for count in args.concurrency.split(",") if count),
         scaling=tuple(int(size) for size in args.scaling.split(",") if size.strip()),
-        scaling_duration=pick(args.scaling_duration, 5.0, 1.5),
         warmup=pick(args.warmup, 1.0, 0.3),
+        compare=args.compare,
     )
 
 

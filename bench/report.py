@@ -15,33 +15,62 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[index] * 1000
 
 
+def p50s(rounds: list[Samples]) -> list[float]:
+    return [percentile(samples.latencies, 0.50) for samples in rounds]
+
+
+def pooled(rounds: list[Samples]) -> Samples:
+    every = Samples()
+    for samples in rounds:
+        every.add(samples)
+    return every
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The median of per-round ratios, with the smallest and largest."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, numerators: list[float], denominators: list[float]) -> Spread:
+        ratios = [a / b for a, b in zip(numerators, denominators, strict=True)]
+        return cls(statistics.median(ratios), min(ratios), max(ratios))
+
+    def __str__(self) -> str:
+        return f"{self.median:.2f}x [{self.low:.2f}-{self.high:.2f}]"
+
+
 @dataclass(frozen=True)
 class Row:
     case: str
+    clients: int
     p50: float
     p99: float
     per_second: float
     calls: float
     floor_p50: float
     floor_calls: float
+    ratio: Spread
     requests: int
 
     @classmethod
-    def of(cls, case: str, graphql: Samples, floor: Samples) -> Row:
+    def of(cls, case: str, clients: int, graphql: list[Samples], floor: list[Samples]) -> Row:
+        every, floor_every = pooled(graphql), pooled(floor)
         return cls(
             case=case,
-            p50=percentile(graphql.latencies, 0.50),
-            p99=percentile(graphql.latencies, 0.99),
-            per_second=len(graphql.latencies) / graphql.elapsed,
-            calls=statistics.median(graphql.calls),
-            floor_p50=percentile(floor.latencies, 0.50),
-            floor_calls=statistics.median(floor.calls),
-            requests=len(graphql.latencies),
+            clients=clients,
+            p50=percentile(every.latencies, 0.50),
+            p99=percentile(every.latencies, 0.99),
+            per_second=len(every.latencies) / every.elapsed,
+            calls=statistics.median(every.calls),
+            floor_p50=percentile(floor_every.latencies, 0.50),
+            floor_calls=statistics.median(floor_every.calls),
+            ratio=Spread.of(p50s(graphql), p50s(floor)),
+            requests=len(every.latencies),
         )
-
-    @property
-    def ratio(self) -> float:
-        return self.p50 / self.floor_p50
 
     @property
     def overhead(self) -> float:
@@ -49,14 +78,48 @@ class Row:
 
 
 @dataclass(frozen=True)
+class ComparedRow:
+    case: str
+    clients: int
+    against: Spread
+    """This checkout's GraphQL p50 over the other's, round by round."""
+    ratio: Spread
+    other_ratio: Spread
+
+    @classmethod
+    def of(
+        cls,
+        case: str,
+        clients: int,
+        graphql: list[Samples],
+        floor: list[Samples],
+        other_graphql: list[Samples],
+        other_floor: list[Samples],
+    ) -> ComparedRow:
+        return cls(
+            case,
+            clients,
+            Spread.of(p50s(graphql), p50s(other_graphql)),
+            Spread.of(p50s(graphql), p50s(floor)),
+            Spread.of(p50s(other_graphql), p50s(other_floor)),
+        )
+
+
+@dataclass(frozen=True)
 class ScalingRow:
     memories: int
     p50: float
     floor_p50: float
+    ratio: Spread
 
     @classmethod
-    def of(cls, memories: int, graphql: Samples, floor: Samples) -> ScalingRow:
-        return cls(memories, percentile(graphql.latencies, 0.50), percentile(floor.latencies, 0.50))
+    def of(cls, memories: int, graphql: list[Samples], floor: list[Samples]) -> ScalingRow:
+        return cls(
+            memories,
+            percentile(pooled(graphql).latencies, 0.50),
+            percentile(pooled(floor).latencies, 0.50),
+            Spread.of(p50s(graphql), p50s(floor)),
+        )
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -81,13 +144,14 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 MAIN_HEADER = [
     "case",
+    "clients",
     "p50 ms",
     "p99 ms",
     "req/s",
     "db calls/req",
     "floor p50 ms",
     "floor db calls",
-    "p50 / floor",
+    "p50 / floor [min-max]",
     "GraphQL overhead ms",
 ]
 
@@ -98,13 +162,14 @@ def main_table(rows: list[Row]) -> str:
         [
             [
                 f"`{row.case}`",
+                str(row.clients),
                 f"{row.p50:.2f}",
                 f"{row.p99:.2f}",
                 f"{row.per_second:.0f}",
                 f"{row.calls:g}",
                 f"{row.floor_p50:.2f}",
                 f"{row.floor_calls:g}",
-                f"{row.ratio:.2f}x",
+                str(row.ratio),
                 f"{row.overhead:.2f}",
             ]
             for row in rows
@@ -112,19 +177,39 @@ def main_table(rows: list[Row]) -> str:
     )
 
 
-SCALING_HEADER = ["memories stored", "p50 ms", "floor p50 ms", "p50 / floor"]
+COMPARED_HEADER = [
+    "case",
+    "clients",
+    "p50 / other's p50",
+    "p50 / floor",
+    "other's p50 / its floor",
+]
+
+
+def compared_table(rows: list[ComparedRow]) -> str:
+    return table(
+        COMPARED_HEADER,
+        [
+            [
+                f"`{row.case}`",
+                str(row.clients),
+                str(row.against),
+                str(row.ratio),
+                str(row.other_ratio),
+            ]
+            for row in rows
+        ],
+    )
+
+
+SCALING_HEADER = ["memories stored", "p50 ms", "floor p50 ms", "p50 / floor [min-max]"]
 
 
 def scaling_table(rows: list[ScalingRow]) -> str:
     return table(
         SCALING_HEADER,
         [
-            [
-                f"{row.memories:,}",
-                f"{row.p50:.2f}",
-                f"{row.floor_p50:.2f}",
-                f"{row.p50 / row.floor_p50:.2f}x",
-            ]
+            [f"{row.memories:,}", f"{row.p50:.2f}", f"{row.floor_p50:.2f}", str(row.ratio)]
             for row in rows
         ],
     )

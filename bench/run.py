@@ -1,45 +1,58 @@
-"""Runs the benchmark: a seeded server per data size, each case measured against the REST floor
-in alternating rounds, and the tables printed."""
+"""Runs the benchmark: a seeded server per data size (and one of another git ref, to compare),
+each case measured against the REST floor in short alternating rounds, and the tables printed."""
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.web.live_server import ServerProcess
 from bench.cases import Case, cases
-from bench.client import Samples, drive, fetch
-from bench.report import Row, ScalingRow, main_table, scaling_table
-from bench.seed import Sizes
+from bench.client import Call, Samples, drive, fetch
+from bench.report import (
+    ComparedRow,
+    Row,
+    ScalingRow,
+    compared_table,
+    main_table,
+    scaling_table,
+)
+from bench.seed import HOT_MEMORIES, Sizes
 
 
 @dataclass(frozen=True)
 class Options:
     sizes: Sizes
-    duration: float
-    """Seconds of measurement for each route of each case."""
-    concurrency: int
+    rounds: int
+    """Alternating rounds per case: each ratio is the median of the rounds' ratios."""
+    block: float
+    """Seconds each route is driven in one round: short, so that noise from other work on the
+    machine falls on both routes alike."""
+    concurrencies: tuple[int, ...]
     scaling: tuple[int, ...]
-    scaling_duration: float
     warmup: float
-    rounds: int = 4
+    compare: str | None = None
+    """A git ref of this repository whose server is measured in the same run."""
     startup_seconds: float = 300.0
 
 
 SCALING_CASE = "session { memories(last: 50) }"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class ServerError(Exception):
     """The benchmark server answered wrongly; the message has both answers."""
 
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def bench_server(sizes: Sizes, startup_seconds: float) -> ServerProcess:
-    """`python -m bench.server`, seeded with `sizes`, through the live-server harness; it
-    answers once seeding is done (uvicorn listens only after the app's start-up)."""
+def bench_server(sizes: Sizes, startup_seconds: float, root: Path = ROOT) -> ServerProcess:
+    """`python -m bench.server` of the checkout at `root`, seeded with `sizes`, through the
+    live-server harness; it answers once seeding is done (uvicorn listens only after the app's
+    start-up). Run from `root`, its `app` and `schema` are that checkout's."""
     return ServerProcess(
         [
             sys.executable,
@@ -52,9 +65,26 @@ def bench_server(sizes: Sizes, startup_seconds: float) -> ServerProcess:
             "--memories",
             str(sizes.memories),
         ],
-        cwd=ROOT,
+        cwd=root,
         start_seconds=startup_seconds,
     )
+
+
+@contextlib.contextmanager
+def checkout(ref: str) -> Iterator[Path]:
+    """A detached worktree of `ref` in a temporary folder, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="memql-bench-") as folder:
+        path = Path(folder) / "checkout"
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--quiet", "--detach", str(path), ref],
+            check=True,
+        )
+        try:
+            yield path
+        finally:
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], check=True
+            )
 
 
 async def check_same_data(port: int, case: Case) -> None:
@@ -66,59 +96,120 @@ async def check_same_data(port: int, case: Case) -> None:
         )
 
 
-async def measure(
-    port: int, case: Case, options: Options, *, concurrency: int, duration: float
-) -> tuple[Samples, Samples]:
-    """GraphQL's and the floor's samples, in alternating rounds so that drift (other work on
-    the machine, data that writes add) falls on both alike."""
-    await check_same_data(port, case)
-    for calls in (case.graphql, case.floor):
+Route = tuple[int, list[Call]]
+"""A server's port and the calls sent to it."""
+
+
+async def rounds(routes: list[Route], options: Options, *, concurrency: int) -> list[list[Samples]]:
+    """Each route's samples, a Samples per round. In each round every route is driven for
+    `options.block` seconds, one after another, starting with a different route each round,
+    so that drift (other work on the machine, data that writes add) falls on all alike."""
+    for port, calls in routes:
         await drive(port, calls, concurrency=concurrency, duration=options.warmup)
-    measured = (Samples(), Samples())
-    for _ in range(options.rounds):
-        for calls, samples in zip((case.graphql, case.floor), measured, strict=True):
-            samples.add(
-                await drive(
-                    port, calls, concurrency=concurrency, duration=duration / options.rounds
-                )
+    measured: list[list[Samples]] = [[] for _ in routes]
+    for turn in range(options.rounds):
+        for step in range(len(routes)):
+            index = (turn + step) % len(routes)
+            port, calls = routes[index]
+            measured[index].append(
+                await drive(port, calls, concurrency=concurrency, duration=options.block)
             )
     return measured
 
 
 async def run(options: Options) -> str:
-    rows = []
-    with bench_server(options.sizes, options.startup_seconds) as server:
-        for case in cases(options.sizes):
-            gql, floor = await measure(
-                server.port,
-                case,
-                options,
-                concurrency=options.concurrency,
-                duration=options.duration,
-            )
-            rows.append(Row.of(case.name, gql, floor))
+    if options.compare is None:
+        rows = await main_rows(options)
+        compared: list[ComparedRow] = []
+    else:
+        with checkout(options.compare) as other:
+            rows, compared = await compared_rows(options, other)
     scaling = []
     for memories in options.scaling:
         sizes = Sizes(options.sizes.users, options.sizes.sessions, memories)
         (latest,) = [case for case in cases(sizes) if case.name == SCALING_CASE]
         with bench_server(sizes, options.startup_seconds) as server:
-            gql, floor = await measure(
-                server.port, latest, options, concurrency=1, duration=options.scaling_duration
+            await check_same_data(server.port, latest)
+            graphql, floor = await rounds(
+                [(server.port, latest.graphql), (server.port, latest.floor)],
+                options,
+                concurrency=1,
             )
-            scaling.append(ScalingRow.of(memories, gql, floor))
-    report = [
-        f"memql benchmark: {options.sizes.users:,} users, {options.sizes.sessions:,} sessions,"
-        f" {options.sizes.memories:,} memories on the embedded store;"
-        f" {options.concurrency} concurrent clients, {options.duration:g} s per route",
+            scaling.append(ScalingRow.of(memories, graphql, floor))
+    return report(options, rows, compared, scaling)
+
+
+async def main_rows(options: Options) -> list[Row]:
+    rows = []
+    with bench_server(options.sizes, options.startup_seconds) as server:
+        for case in cases(options.sizes):
+            await check_same_data(server.port, case)
+            for concurrency in options.concurrencies:
+                graphql, floor = await rounds(
+                    [(server.port, case.graphql), (server.port, case.floor)],
+                    options,
+                    concurrency=concurrency,
+                )
+                rows.append(Row.of(case.name, concurrency, graphql, floor))
+    return rows
+
+
+async def compared_rows(options: Options, other: Path) -> tuple[list[Row], list[ComparedRow]]:
+    """This checkout's server and `other`'s, seeded alike, each case's four routes (GraphQL
+    and floor of each) in the same alternating rounds."""
+    rows, compared = [], []
+    with (
+        bench_server(options.sizes, options.startup_seconds) as server,
+        bench_server(options.sizes, options.startup_seconds, other) as reference,
+    ):
+        for case in cases(options.sizes):
+            await check_same_data(server.port, case)
+            await check_same_data(reference.port, case)
+            for concurrency in options.concurrencies:
+                graphql, floor, ref_graphql, ref_floor = await rounds(
+                    [
+                        (server.port, case.graphql),
+                        (server.port, case.floor),
+                        (reference.port, case.graphql),
+                        (reference.port, case.floor),
+                    ],
+                    options,
+                    concurrency=concurrency,
+                )
+                rows.append(Row.of(case.name, concurrency, graphql, floor))
+                compared.append(
+                    ComparedRow.of(case.name, concurrency, graphql, floor, ref_graphql, ref_floor)
+                )
+    return rows, compared
+
+
+def report(
+    options: Options, rows: list[Row], compared: list[ComparedRow], scaling: list[ScalingRow]
+) -> str:
+    sizes = options.sizes
+    hot = min(HOT_MEMORIES, sizes.memories)
+    lines = [
+        f"memql benchmark: {sizes.users:,} users, {sizes.sessions:,} sessions,"
+        f" {sizes.memories:,} memories on the embedded store (the session of"
+        f" `session {{ memories }}` holds {hot:,} of them); each ratio is the median of"
+        f" {options.rounds} alternating rounds of {options.block:g} s per route, [min-max]",
         "",
         main_table(rows),
     ]
-    if scaling:
-        report += [
+    if compared:
+        lines += [
             "",
-            f"Scaling: `{SCALING_CASE}` by memories stored (1 client,"
-            f" {options.scaling_duration:g} s per route)",
+            f"Against `{options.compare}`, measured in the same rounds: GraphQL's p50 of this"
+            " checkout over the other's, and each one's p50 / floor",
+            "",
+            compared_table(compared),
+        ]
+    if scaling:
+        lines += [
+            "",
+            f"Scaling: `{SCALING_CASE}` by memories stored (1 client; its session holds"
+            f" {HOT_MEMORIES} of them, or all when fewer)",
             "",
             scaling_table(scaling),
         ]
-    return "\n".join(report)
+    return "\n".join(lines)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.report import MAIN_HEADER, SCALING_HEADER
+from bench.report import COMPARED_HEADER, MAIN_HEADER, SCALING_HEADER
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [
@@ -19,7 +19,7 @@ CASES = [
     "`users { sessions { user memories { session } } }`",
     "`addMemory (5 memories)`",
 ]
-NUMBER = re.compile(r"^[\d,]+(\.\d+)?x?$")
+NUMBER = re.compile(r"^[\d,]+(\.\d+)?x?( \[[\d.]+-[\d.]+\])?$")
 
 
 def tables(output: str) -> list[list[list[str]]]:
@@ -36,8 +36,7 @@ def tables(output: str) -> list[list[list[str]]]:
     return found
 
 
-@pytest.mark.slow
-def test_quick_benchmark_prints_both_tables_with_numbers() -> None:
+def quick_bench(*extra: str) -> str:
     result = subprocess.run(
         [
             sys.executable,
@@ -47,25 +46,52 @@ def test_quick_benchmark_prints_both_tables_with_numbers() -> None:
             "--users=2",
             "--sessions=4",
             "--memories=40",
-            "--concurrency=2",
-            "--duration=0.2",
+            "--rounds=5",
+            "--block=0.05",
             "--warmup=0.05",
-            "--scaling=20,60",
-            "--scaling-duration=0.1",
+            *extra,
         ],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    main, scaling = tables(result.stdout)
+    return result.stdout
+
+
+def assert_numbers(rows: list[list[str]], first_number: int) -> None:
+    for row in rows:
+        assert all(NUMBER.match(cell) for cell in row[first_number:]), row
+
+
+@pytest.mark.slow
+def test_quick_benchmark_prints_both_tables_with_numbers() -> None:
+    output = quick_bench("--concurrency=1,2", "--scaling=20,60")
+    main, scaling = tables(output)
     assert main[0] == MAIN_HEADER
-    assert [row[0] for row in main[1:]] == CASES
+    # Each case at one client, then at two.
+    assert [(row[0], row[1]) for row in main[1:]] == [
+        (case, clients) for case in CASES for clients in ("1", "2")
+    ]
     assert scaling[0] == SCALING_HEADER
     assert [row[0] for row in scaling[1:]] == ["20", "60"]
-    for row in main[1:] + scaling[1:]:
-        assert all(NUMBER.match(cell) for cell in row[1:]), row
+    assert_numbers(main[1:], 1)
+    assert_numbers(scaling[1:], 1)
+    assert "median of 5 alternating rounds of 0.05 s per route" in output
+    assert "holds 40 of them" in output
     calls = {row[0]: row[MAIN_HEADER.index("db calls/req")] for row in main[1:]}
     # The nested query: one call for each level (users, sessions, memories).
     assert calls["`users { sessions { user memories { session } } }`"] == "3"
+
+
+@pytest.mark.slow
+def test_the_benchmark_compares_another_ref_in_the_same_run() -> None:
+    """`--compare HEAD` serves the committed tree beside the working one: four routes a case."""
+    output = quick_bench("--concurrency=1", "--scaling=", "--compare=HEAD")
+    main, compared = tables(output)
+    assert len(main) == 1 + len(CASES)
+    assert compared[0] == COMPARED_HEADER
+    assert [row[0] for row in compared[1:]] == CASES
+    assert_numbers(compared[1:], 1)
+    assert "Against `HEAD`" in output
