@@ -22,6 +22,7 @@ from app.store.memories import MemoryStore
 from app.store.sessions import SessionStore
 from app.store.users import UserStore
 from schema.cursors import decode_cursor, encode_cursor
+from schema.lazy import Lazy
 
 N = TypeVar("N")
 D = TypeVar("D")
@@ -36,22 +37,14 @@ COST = "memql.cost"
 class PageInfo:
     start_cursor: str | None
     end_cursor: str | None
-    next_flag: strawberry.Private[bool | Flag]
-    previous_flag: strawberry.Private[bool | Flag]
-    """Known from the page itself, or queried when awaited."""
-
-    # Plain (not async) fields: most flags are known, and an awaitable costs a task.
-    @strawberry.field(description="More nodes follow `endCursor`.", graphql_type=bool)
-    def has_next_page(self) -> bool | Awaitable[bool]:
-        return _flag(self.next_flag)
-
-    @strawberry.field(description="More nodes precede `startCursor`.", graphql_type=bool)
-    def has_previous_page(self) -> bool | Awaitable[bool]:
-        return _flag(self.previous_flag)
-
-
-def _flag(flag: bool | Flag) -> bool | Awaitable[bool]:
-    return flag if isinstance(flag, bool) else flag()
+    # Known from the page itself, or queried when awaited (the flag beyond the start cursor):
+    # attributes, not resolvers, since most are known and a resolver costs every call.
+    has_next_page: bool | Awaitable[bool] = strawberry.field(
+        description="More nodes follow `endCursor`.", graphql_type=bool
+    )
+    has_previous_page: bool | Awaitable[bool] = strawberry.field(
+        description="More nodes precede `startCursor`.", graphql_type=bool
+    )
 
 
 @strawberry.type
@@ -64,11 +57,9 @@ class Edge(Generic[N]):
 class Connection(Generic[N]):
     edges: list[Edge[N]]
     page_info: PageInfo
-    counter: strawberry.Private[Callable[[], Awaitable[int]]]
-
-    @strawberry.field(description="All nodes of the list; computed only when selected.")
-    async def total_count(self) -> int:
-        return await self.counter()
+    total_count: int | Awaitable[int] = strawberry.field(
+        description="All nodes of the list; computed only when selected.", graphql_type=int
+    )
 
 
 def _check_size(value: int | None, name: str, settings: Settings) -> None:
@@ -143,7 +134,7 @@ class Paging:
         if the client selects the flag or the count."""
         cursors = [self.cursor(key) for key in page.keys]
         more_ahead = page.has_more
-        behind_flag: bool | Flag = behind if request.start is not None else False
+        behind_flag: bool | Awaitable[bool] = Lazy(behind) if request.start is not None else False
         return Connection(
             edges=[
                 Edge(cursor=cursor, node=to_node(item))
@@ -152,10 +143,10 @@ class Paging:
             page_info=PageInfo(
                 start_cursor=cursors[0] if cursors else None,
                 end_cursor=cursors[-1] if cursors else None,
-                next_flag=behind_flag if request.backward else more_ahead,
-                previous_flag=more_ahead if request.backward else behind_flag,
+                has_next_page=behind_flag if request.backward else more_ahead,
+                has_previous_page=more_ahead if request.backward else behind_flag,
             ),
-            counter=counter,
+            total_count=Lazy(counter),
         )
 
     async def resolve(

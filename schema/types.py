@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable
 from datetime import datetime
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import TypeVar
 
 import strawberry
 
@@ -15,6 +15,7 @@ from app.roles import RoleType
 from app.store.keyset import PageRequest
 from schema.context import Context
 from schema.global_ids import to_global_id
+from schema.lazy import Lazy
 from schema.pagination import MEMORIES, SESSIONS, Connection, connection_field
 from schema.scalars import JSON
 
@@ -141,19 +142,6 @@ class Memory(Node):
             updated_at=doc.updated_at,
             session=session or Lazy(partial(_load_session, context, doc.session_id, doc.uuid)),
         )
-
-
-class Lazy(Generic[T]):
-    """A field's value that is loaded only when execution awaits it, so that a field nobody
-    selects costs nothing."""
-
-    __slots__ = ("load",)
-
-    def __init__(self, load: Callable[[], Awaitable[T]]) -> None:
-        self.load = load
-
-    def __await__(self) -> Generator[Any, None, T]:
-        return self.load().__await__()
 
 
 async def _load_user(context: Context, user_id: str) -> User | None:
