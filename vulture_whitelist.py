@@ -6,6 +6,9 @@ SYSTEM  # unused variable (app/roles.py:9)
 FUNCTION  # unused variable (app/roles.py:12)
 TOOL  # unused variable (app/roles.py:13)
 NOROLE  # unused variable (app/roles.py:14)
+_.formatTime  # unused method (app/logs.py:32): logging.Formatter calls it
+datefmt  # unused variable (app/logs.py:32): logging.Formatter passes it
+make_formatter  # unused function (app/logs.py:51): logging.config calls it, named in logging_config
 model_config  # unused variable (app/settings.py:21)
 _._url_is_mongodb  # unused method (app/settings.py:56)
 _._empty_secret_is_none  # unused method (app/settings.py:65)

@@ -71,6 +71,7 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
     """Run the GraphQL server with uvicorn."""
     import uvicorn
 
+    from app.logs import logging_config
     from app.web.serving import server_options
 
     settings = _settings()
@@ -106,6 +107,7 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
         port=port,
         reload=reload,
         workers=workers,
+        log_config=logging_config(settings),
         **server_options(settings),
     )
 
