@@ -65,14 +65,14 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--reload", is_flag=True, help="Restart when the code changes (development).")
+@click.option("--reload", is_flag=True, help="Restart when app/ or schema/ changes (development).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
 def serve(host: str, port: int, reload: bool, workers: int) -> None:
     """Run the GraphQL server with uvicorn."""
     import uvicorn
 
     from app.logs import logging_config
-    from app.web.serving import server_options
+    from app.web.serving import reload_options, server_options
 
     settings = _settings()
     if workers > 1 and settings.embedded:
@@ -109,6 +109,7 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
         workers=workers,
         log_config=logging_config(settings),
         **server_options(settings),
+        **(reload_options() if reload else {}),
     )
 
 
