@@ -64,7 +64,7 @@ def utc_time(stamp: str) -> datetime:
 
 
 def test_every_line_of_memql_serve_is_a_json_object_with_a_utc_time(tmp_path: Path) -> None:
-    lines = serve_a_little(tmp_path, MEMQL_LOG_FORMAT="json")
+    lines = serve_a_little(tmp_path, MEMQL_LOG_FORMAT="json", MEMQL_DEFALT_PAGE_SIZE="10")
     records: list[dict[str, Any]] = [json.loads(line) for line in lines]
     assert all(isinstance(record, dict) for record in records), lines
     for record in records:
@@ -78,6 +78,12 @@ def test_every_line_of_memql_serve_is_a_json_object_with_a_utc_time(tmp_path: Pa
         ("uvicorn.error", "Finished server process"),
     } <= by_logger
     assert any(record["message"].startswith("Uvicorn running on http://") for record in records)
+    # Warned once, by the command, before uvicorn starts.
+    messages = [record["message"] for record in records]
+    [typo] = [index for index, message in enumerate(messages) if "DEFALT" in message]
+    started = next(index for index, message in enumerate(messages) if "Started server" in message)
+    assert typo < started
+    assert (records[typo]["logger"], records[typo]["level"]) == ("memql.cli", "WARNING")
     access = [record for record in records if record["logger"] == "memql.access"]
     assert [
         (record["path"], record["operation"], record["status"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import os
 import re
 from datetime import timedelta
@@ -11,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from app.settings import Settings, SettingsError, load_settings
+from app.logs import configure_logging
+from app.settings import Settings, SettingsError, load_settings, unknown_variable_warnings
 
 if TYPE_CHECKING:
     from app.store import PurgeCounts
@@ -22,11 +24,19 @@ MAX_TOKEN_LIFETIME = timedelta(days=3650)
 WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})
 
 
+logger = logging.getLogger("memql.cli")
+
+
 def _settings() -> Settings:
+    """The settings, with logging set up from them; warns of MEMQL_* names that are no setting."""
     try:
-        return load_settings()
+        settings = load_settings()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+    configure_logging(settings)
+    for warning in unknown_variable_warnings():
+        logger.warning(warning)
+    return settings
 
 
 def is_loopback(host: str) -> bool:
