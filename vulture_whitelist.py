@@ -19,6 +19,7 @@ _._origins_are_origins  # unused method (app/settings.py:97)
 _._hosts_are_host_names  # unused method (app/settings.py:111)
 _._default_page_fits  # unused method (app/settings.py:123)
 _.render  # unused method (app/web/error_responses.py:39)
+_.convert  # unused method (app/web/cli.py:78): click calls it
 ServerThread  # unused class (app/web/live_server.py:52)
 _.should_exit  # unused attribute (app/web/live_server.py:109)
 _.force_exit  # unused attribute (app/web/live_server.py:112)

@@ -85,15 +85,22 @@ def test_serve_passes_the_connection_limits_to_uvicorn_and_allows_the_bound_host
     assert os.environ["MEMQL_ALLOWED_HOSTS"] == "10.1.2.3"
 
 
-def test_serving_every_interface_without_authentication_warns(
-    monkeypatch: pytest.MonkeyPatch,
+def test_serving_every_interface_without_authentication_logs_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: None)
     result = CliRunner().invoke(
-        main, ["serve", "--host", "0.0.0.0"], env={"MEMQL_ALLOW_UNAUTHENTICATED": "true"}
+        main,
+        ["serve", "--host", "0.0.0.0"],
+        env={"MEMQL_ALLOW_UNAUTHENTICATED": "true", "MEMQL_AUTH_SECRET": ""},
     )
     assert result.exit_code == 0
-    assert "warning: authentication is off" in result.output
+    [warning] = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name != "memql.db"]
+    assert (warning.name, warning.levelname) == ("memql.cli", "WARNING")
+    assert warning.getMessage().startswith(
+        "authentication is off and memql listens on every interface (0.0.0.0)"
+    )
+    assert "authentication is off" not in result.output  # logged, as text or JSON, not echoed
 
 
 def test_connections_that_send_nothing_are_closed_after_the_keep_alive_time() -> None:
