@@ -6,9 +6,6 @@ SYSTEM  # unused variable (app/roles.py:9)
 FUNCTION  # unused variable (app/roles.py:12)
 TOOL  # unused variable (app/roles.py:13)
 NOROLE  # unused variable (app/roles.py:14)
-_.formatTime  # unused method (app/logs.py:32): logging.Formatter calls it
-datefmt  # unused variable (app/logs.py:32): logging.Formatter passes it
-make_formatter  # unused function (app/logs.py:51): logging.config calls it, named in logging_config
 model_config  # unused variable (app/settings.py:21)
 _._url_is_mongodb  # unused method (app/settings.py:56)
 _._empty_secret_is_none  # unused method (app/settings.py:65)
@@ -19,7 +16,6 @@ _._origins_are_origins  # unused method (app/settings.py:97)
 _._hosts_are_host_names  # unused method (app/settings.py:111)
 _._default_page_fits  # unused method (app/settings.py:123)
 _.render  # unused method (app/web/error_responses.py:39)
-_.convert  # unused method (app/web/cli.py:78): click calls it
 ServerThread  # unused class (app/web/live_server.py:52)
 _.should_exit  # unused attribute (app/web/live_server.py:109)
 _.force_exit  # unused attribute (app/web/live_server.py:112)
@@ -48,3 +44,7 @@ page_info  # unused variable (schema/pagination.py:66)
 _.total_count  # unused method (schema/pagination.py:69)
 _.apply  # unused method (schema/pagination.py:207)
 _.resolve_async  # unused method (schema/pagination.py:211)
+_.formatTime  # unused method (app/logs.py:32): logging.Formatter calls it
+datefmt  # unused variable (app/logs.py:32): logging.Formatter passes it
+make_formatter  # unused function (app/logs.py:51): logging.config calls it, named in logging_config
+_.convert  # unused method (app/web/cli.py:78): click calls it
