@@ -1,10 +1,12 @@
 FROM python:3.11-slim
 
 WORKDIR /srv/memql
-COPY pyproject.toml README.md ./
+# constraints.txt pins every distribution memql brings in, at the versions its tests passed on
+# (scripts/lock_constraints.py writes it): a rebuild installs exactly those.
+COPY constraints.txt pyproject.toml README.md ./
 COPY app ./app
 COPY schema ./schema
-RUN pip install --no-cache-dir . && useradd --system --no-create-home memql
+RUN pip install --no-cache-dir -c constraints.txt . && useradd --system --no-create-home memql
 
 USER memql
 EXPOSE 8000

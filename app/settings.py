@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import difflib
 import re
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    NoDecode,
+    SettingsConfigDict,
+)
 
 from app.mongodb_url import check_mongodb_url
 
@@ -19,9 +29,15 @@ _ORIGIN = re.compile(
 _HOST = re.compile(r"\*|(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\]")
 
 
+PREFIX = "MEMQL_"
+ENV_FILE = ".env"
+# MEMQL_* names read by memql's tests, not by the server: no warning that they are no setting.
+NOT_SETTINGS = frozenset({"MEMQL_TEST_MONGODB_URL"})
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="MEMQL_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=PREFIX, env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore"
     )
 
     mongodb_url: str | None = Field(
@@ -143,21 +159,89 @@ class SettingsError(Exception):
     """A setting has a bad value; the message names the variable and what is wrong."""
 
 
-def load_settings(**overrides: object) -> Settings:
+EnvFile = str | Path | None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment and the .env file (`_env_file=None`: none), where
+    `overrides` do not give them."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
-        raise SettingsError(describe_validation_error(exc)) from None
+        env_file = overrides.get("_env_file", ENV_FILE)
+        # The environment wins over the file, and `overrides` over both.
+        from_file = variables_in_file(env_file) - variables_in_environment()
+        from_file -= {variable(name) for name in overrides}
+        raise SettingsError(describe_validation_error(exc, from_file, str(env_file))) from None
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per bad setting, naming its variable; a single bad setting is one line."""
+def variable(field: str) -> str:
+    return f"{PREFIX}{field.upper()}"
+
+
+def variables_in_environment() -> set[str]:
+    """The MEMQL_* names of the environment, in upper case."""
+    return _memql_names(EnvSettingsSource(Settings).env_vars)
+
+
+def variables_in_file(env_file: EnvFile = ENV_FILE) -> set[str]:
+    """The MEMQL_* names of the .env file, read as Settings reads it; none without one."""
+    if env_file is None:
+        return set()
+    return _memql_names(DotEnvSettingsSource(Settings, env_file=env_file).env_vars)
+
+
+def _memql_names(found: Mapping[str, str | None]) -> set[str]:
+    # pydantic-settings matches names in any case, and gives them in lower case.
+    return {name.upper() for name in found if name.upper().startswith(PREFIX)}
+
+
+def unknown_variable_warnings(env_file: EnvFile = ENV_FILE) -> list[str]:
+    """A warning for each MEMQL_* name of the environment or the .env file that is no setting
+    (and so is ignored), naming the setting it most likely meant."""
+    known = {variable(field) for field in Settings.model_fields} | NOT_SETTINGS
+    warnings = []
+    for source, names in (
+        ("the environment", variables_in_environment()),
+        (str(env_file), variables_in_file(env_file)),
+    ):
+        for name in sorted(names - known):
+            warnings.append(
+                f"{name} (set in {source}) is not a memql setting and is ignored: " + _closest(name)
+            )
+    return warnings
+
+
+def _closest(name: str) -> str:
+    fields = {field.upper(): variable(field) for field in Settings.model_fields}
+    # Compared without the prefix that every name shares, which would make any two look alike.
+    close = difflib.get_close_matches(name.removeprefix(PREFIX), fields, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {fields[close[0]]}?"
+    return "memql's README lists the settings"
+
+
+def describe_validation_error(
+    exc: ValidationError,
+    from_file: set[str] | None = None,
+    env_file: str = ENV_FILE,
+) -> str:
+    """One line: each bad setting, where it was read when that was the .env file, and what is
+    wrong with its value."""
     problems = []
     for error in exc.errors():
         location = ".".join(str(part) for part in error["loc"])
-        variable = f"MEMQL_{location.upper()}" if location else "settings"
-        message = error["msg"].removeprefix("Value error, ")
-        problems.append(f"{variable}: {message}")
-    if len(problems) == 1:
-        return f"invalid memql setting {problems[0]}"
-    return "\n  ".join(["invalid memql settings:", *problems])
+        if not location:  # a rule across settings, whose message names them
+            problems.append(_message(error))
+            continue
+        name = variable(location)
+        source = f" (read from {env_file})" if name in (from_file or ()) else ""
+        problems.append(f"{name}{source}: {_message(error)}")
+    return "invalid memql settings: " + "; ".join(problems)
+
+
+def _message(error: ErrorDetails) -> str:
+    # pydantic prefixes a validator's own message with "Value error, ".
+    exception = error.get("ctx", {}).get("error")
+    message = str(exception) if error["type"] == "value_error" and exception else error["msg"]
+    return " ".join(message.split())

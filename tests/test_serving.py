@@ -1,20 +1,27 @@
-"""How memql is served: Host checks against DNS rebinding when authentication is off, and
-uvicorn's connection limits from the settings."""
+"""How memql is served: Host checks against DNS rebinding when authentication is off, uvicorn's
+connection limits from the settings, and what `--reload` watches."""
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from click.testing import CliRunner
+from uvicorn.supervisors import ChangeReload
 
 from app.web.cli import main
 from app.web.http import create_app
 from app.web.live_server import ServerThread
 from app.web.serving import SilentConnectionTimeout, server_options
 from tests.conftest import SECRET, make_settings, running_app
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(
@@ -78,15 +85,22 @@ def test_serve_passes_the_connection_limits_to_uvicorn_and_allows_the_bound_host
     assert os.environ["MEMQL_ALLOWED_HOSTS"] == "10.1.2.3"
 
 
-def test_serving_every_interface_without_authentication_warns(
-    monkeypatch: pytest.MonkeyPatch,
+def test_serving_every_interface_without_authentication_logs_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: None)
     result = CliRunner().invoke(
-        main, ["serve", "--host", "0.0.0.0"], env={"MEMQL_ALLOW_UNAUTHENTICATED": "true"}
+        main,
+        ["serve", "--host", "0.0.0.0"],
+        env={"MEMQL_ALLOW_UNAUTHENTICATED": "true", "MEMQL_AUTH_SECRET": ""},
     )
     assert result.exit_code == 0
-    assert "warning: authentication is off" in result.output
+    [warning] = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name != "memql.db"]
+    assert (warning.name, warning.levelname) == ("memql.cli", "WARNING")
+    assert warning.getMessage().startswith(
+        "authentication is off and memql listens on every interface (0.0.0.0)"
+    )
+    assert "authentication is off" not in result.output  # logged, as text or JSON, not echoed
 
 
 def test_connections_that_send_nothing_are_closed_after_the_keep_alive_time() -> None:
@@ -113,3 +127,62 @@ def test_a_request_head_over_the_limit_is_refused() -> None:
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 4096)
             answer = sock.recv(200)
     assert answer.startswith(b"HTTP/1.1 4")
+
+
+def serve_options(monkeypatch: pytest.MonkeyPatch, *arguments: str) -> dict[str, Any]:
+    """The keyword arguments `memql serve ARGUMENTS` passes to uvicorn.run."""
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: calls.append(kwargs))
+    result = CliRunner().invoke(main, ["serve", *arguments], env={"MEMQL_AUTH_SECRET": ""})
+    assert result.exit_code == 0, result.output
+    [options] = calls
+    return options
+
+
+def reload_config(options: dict[str, Any]) -> uvicorn.Config:
+    """uvicorn's Config for those options, as `uvicorn.run` builds it (without applying their
+    logging configuration to this test process)."""
+    return uvicorn.Config("app.web.http:create_app", **{**options, "log_config": None})
+
+
+def test_reload_watches_app_and_schema_with_watchfiles_including_the_static_files(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from uvicorn.supervisors.watchfilesreload import FileFilter, WatchFilesReload
+
+    monkeypatch.chdir(tmp_path)  # uvicorn would watch the working directory by default
+    config = reload_config(serve_options(monkeypatch, "--reload"))
+    assert sorted(config.reload_dirs) == [ROOT / "app", ROOT / "schema"]
+    assert ChangeReload is WatchFilesReload
+    watched = FileFilter(config)
+    static = [
+        path
+        for path in (ROOT / "app" / "web" / "static").rglob("*")
+        if path.is_file() and path.suffix != ".txt"  # licence texts, which memql never reads
+    ]
+    code = [*(ROOT / "app").rglob("*.py"), *(ROOT / "schema").rglob("*.py")]
+    assert len(static) > 10 and len(code) > 30
+    assert [path for path in [*static, *code] if not watched(path)] == []
+    assert not watched(ROOT / "app" / "__pycache__" / "http.cpython-311.pyc")
+
+
+def test_reload_without_watchfiles_polls_the_python_files_of_app_and_schema(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        "importlib.util.find_spec",
+        lambda name, *args: None if name == "watchfiles" else find_spec(name, *args),
+    )
+    monkeypatch.chdir(tmp_path)
+    options = serve_options(monkeypatch, "--reload")
+    assert "reload_includes" not in options  # uvicorn's polling warns that it ignores them
+    config = reload_config(options)
+    assert sorted(config.reload_dirs) == [ROOT / "app", ROOT / "schema"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_without_reload_no_reload_options_are_passed(monkeypatch: pytest.MonkeyPatch) -> None:
+    options = serve_options(monkeypatch)
+    assert options["reload"] is False
+    assert not {"reload_dirs", "reload_includes"} & set(options)

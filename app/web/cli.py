@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import os
 import re
 from collections.abc import Awaitable, Callable
@@ -12,7 +13,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from app.settings import Settings, SettingsError, load_settings
+from app.logs import configure_logging
+from app.settings import Settings, SettingsError, load_settings, unknown_variable_warnings
 
 if TYPE_CHECKING:
     from app.db import Database, IndexReport
@@ -26,11 +28,19 @@ MAX_TOKEN_LIFETIME = timedelta(days=3650)
 WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})
 
 
+logger = logging.getLogger("memql.cli")
+
+
 def _settings() -> Settings:
+    """The settings, with logging set up from them; warns of MEMQL_* names that are no setting."""
     try:
-        return load_settings()
+        settings = load_settings()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+    configure_logging(settings)
+    for warning in unknown_variable_warnings():
+        logger.warning(warning)
+    return settings
 
 
 def is_loopback(host: str) -> bool:
@@ -44,10 +54,14 @@ def is_loopback(host: str) -> bool:
 
 def parse_duration(value: str) -> timedelta:
     match = _DURATION.match(value.strip())
-    count = match.group(1).lstrip("0") if match else ""
-    if not match or not count:
+    if not match:
         raise click.BadParameter(
             "use a number and a unit, e.g. 90s, 30m, 1h or 7d", param_hint="--ttl"
+        )
+    count = match.group(1).lstrip("0")
+    if not count:
+        raise click.BadParameter(
+            "a token's lifetime must be positive, e.g. 90s, 30m, 1h or 7d", param_hint="--ttl"
         )
     seconds = _UNIT_SECONDS[match.group(2)]
     # Checked as text first: a huge count overflows timedelta (or int() itself).
@@ -60,6 +74,24 @@ def parse_duration(value: str) -> timedelta:
     return timedelta(seconds=int(count) * seconds)
 
 
+class PortNumber(click.ParamType[int]):
+    """A TCP port, 0 to 65535 (0: any free port), with a message that says so."""
+
+    name = "port"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if re.fullmatch(r"[0-9]{1,5}", text) and int(text) <= 65535:
+            return int(text)
+        self.fail(
+            f"{value!r} is not a port: give a whole number from 0 to 65535, e.g. 8000", param, ctx
+        )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="memql")
 def main() -> None:
@@ -68,14 +100,15 @@ def main() -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--reload", is_flag=True, help="Restart when the code changes (development).")
+@click.option("--port", default=8000, show_default=True, type=PortNumber())
+@click.option("--reload", is_flag=True, help="Restart when app/ or schema/ changes (development).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
 def serve(host: str, port: int, reload: bool, workers: int) -> None:
     """Run the GraphQL server with uvicorn."""
     import uvicorn
 
-    from app.web.serving import server_options
+    from app.logs import logging_config
+    from app.web.serving import reload_options, server_options
 
     settings = _settings()
     if workers > 1 and settings.embedded:
@@ -92,11 +125,11 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
         )
     if not settings.auth_enabled and not is_loopback(host):
         if host in WILDCARD_ADDRESSES:
-            click.echo(
-                f"warning: authentication is off and memql listens on every interface ({host}): "
-                "anything that reaches it may read and change every user's data. Only requests "
-                "naming Host 127.0.0.1, localhost or a name in MEMQL_ALLOWED_HOSTS are answered.",
-                err=True,
+            logger.warning(
+                "authentication is off and memql listens on every interface (%s): anything that "
+                "reaches it may read and change every user's data. Only requests naming Host "
+                "127.0.0.1, localhost or a name in MEMQL_ALLOWED_HOSTS are answered.",
+                host,
             )
         else:
             # The bound address is a Host name clients use: allowed, like the loopback names,
@@ -110,7 +143,9 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
         port=port,
         reload=reload,
         workers=workers,
+        log_config=logging_config(settings),
         **server_options(settings),
+        **(reload_options() if reload else {}),
     )
 
 
@@ -213,7 +248,12 @@ def token(user_id: str | None, admin: bool, ttl: str) -> None:
     lifetime = parse_duration(ttl)
     settings = _settings()
     if settings.auth_secret is None:
-        raise click.UsageError("MEMQL_AUTH_SECRET is not set: there is nothing to sign with")
+        raise click.UsageError(
+            "MEMQL_AUTH_SECRET is not set: there is nothing to sign with. Make a secret with "
+            '`openssl rand -hex 32` or `python -c "import secrets; '
+            'print(secrets.token_hex(32))"`, and set it as MEMQL_AUTH_SECRET both for the server '
+            "and for this command."
+        )
     click.echo(
         issue_token(
             settings.auth_secret.get_secret_value(), ttl=lifetime, user_id=user_id, admin=admin

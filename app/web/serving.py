@@ -1,9 +1,11 @@
-"""How uvicorn serves memql: its connection limits from the settings, and a timeout for
-connections that never send a request."""
+"""How uvicorn serves memql: its connection limits from the settings, a timeout for connections
+that never send a request, and what `--reload` watches."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+from pathlib import Path
 from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -34,3 +36,20 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "log_level": settings.log_level.lower(),
         "access_log": False,  # memql logs one line per request itself
     }
+
+
+# The packages the wheel holds (app/ with its static files, schema/), side by side wherever
+# memql is installed: the code `--reload` watches, never the rest of the checkout (a .venv).
+PACKAGES = Path(__file__).resolve().parents[2]
+WATCHED_DIRECTORIES = (PACKAGES / "app", PACKAGES / "schema")
+# Besides *.py: the playground's files under app/web/static/, read when the app is built.
+WATCHED_FILES = ("*.py", "*.html", "*.js", "*.css", "*.svg", "*.json")
+
+
+def reload_options() -> dict[str, Any]:
+    """uvicorn's options for `--reload`: watch app/ and schema/ alone. uvicorn watches with
+    watchfiles when it is installed (its file patterns need it), else polls their *.py files."""
+    options: dict[str, Any] = {"reload_dirs": [str(path) for path in WATCHED_DIRECTORIES]}
+    if importlib.util.find_spec("watchfiles") is not None:
+        options["reload_includes"] = list(WATCHED_FILES)
+    return options
