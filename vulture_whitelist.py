@@ -44,3 +44,5 @@ page_info  # unused variable (schema/pagination.py:66)
 _.total_count  # unused method (schema/pagination.py:69)
 _.apply  # unused method (schema/pagination.py:207)
 _.resolve_async  # unused method (schema/pagination.py:211)
+deleted_at  # unused variable (app/web/zep/inputs.py:42): a pydantic field, accepted and ignored
+token_count  # unused variable (app/web/zep/inputs.py:78): a pydantic field, accepted and ignored
