@@ -13,9 +13,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from app.errors import BadUserInput, MemqlError, NotFound
 from app.settings import Settings
 from app.store import Store, ViewerStore
-from app.store import memories as memory_store
-from app.store import users as user_store
 from app.store.keyset import PageRequest
+from app.store.memories import NewMemory
+from app.store.users import UserFields
 from app.validation import check_page_size
 from app.web.callers import caller
 from app.web.zep import MOUNT
@@ -84,16 +84,12 @@ def found(doc: D | None) -> D:
     return doc
 
 
-def zep_json(content: object, status_code: int = 200) -> JSONResponse:
-    return JSONResponse(content, status_code)
-
-
 # Sessions
 
 
 async def list_sessions(call: ZepCall) -> Response:
     docs = await call.stores.sessions.list().offset_page(call.offset(), call.limit())
-    return zep_json([session_json(doc) for doc in docs])
+    return JSONResponse([session_json(doc) for doc in docs])
 
 
 async def add_session(call: ZepCall) -> Response:
@@ -101,12 +97,12 @@ async def add_session(call: ZepCall) -> Response:
     doc = await call.stores.sessions.add(
         body.session_id, user_id=body.user_id, metadata=body.metadata
     )
-    return zep_json(session_json(doc), 201)
+    return JSONResponse(session_json(doc), 201)
 
 
 async def get_session(call: ZepCall) -> Response:
     doc = found(await call.stores.sessions.get(call.path("session_id")))
-    return zep_json(session_json(doc))
+    return JSONResponse(session_json(doc))
 
 
 async def update_session(call: ZepCall) -> Response:
@@ -114,7 +110,7 @@ async def update_session(call: ZepCall) -> Response:
     doc = await call.stores.sessions.update(
         call.path("session_id"), user_id=body.user_id, metadata=body.metadata
     )
-    return zep_json(session_json(doc))
+    return JSONResponse(session_json(doc))
 
 
 # Memory: a session's latest messages; adding them; deleting the session
@@ -131,7 +127,7 @@ async def get_memory(call: ZepCall) -> Response:
         [session_id], PageRequest(limit=window, backward=True)
     )
     messages = [message_json(doc) for doc in pages[session_id].items]
-    return zep_json({"messages": messages, "summary": None})
+    return JSONResponse({"messages": messages, "summary": None})
 
 
 async def add_memory(call: ZepCall) -> Response:
@@ -141,7 +137,7 @@ async def add_memory(call: ZepCall) -> Response:
     await call.stores.memories.add(
         call.path("session_id"),
         [
-            memory_store.NewMemory(
+            NewMemory(
                 role=message.role,
                 content=message.content,
                 role_type=role_type_of(message.role),
@@ -173,7 +169,7 @@ async def list_messages(call: ZepCall) -> Response:
     memories = call.stores.memories.of_sessions()
     docs = await memories.offset_page(session_id, (page - 1) * limit, limit)
     total = (await memories.counts([session_id]))[session_id]
-    return zep_json(
+    return JSONResponse(
         {
             "messages": [message_json(doc) for doc in docs],
             "total_count": total,
@@ -188,21 +184,21 @@ async def get_message(call: ZepCall) -> Response:
     found(await call.stores.sessions.get(session_id))
     docs = await call.stores.memories.get_many([uuid])
     doc = found(next((doc for doc in docs if doc.session_id == session_id), None))
-    return zep_json(message_json(doc))
+    return JSONResponse(message_json(doc))
 
 
 async def update_message(call: ZepCall) -> Response:
     uuid = message_uuid(call.path("message_uuid"))
     body = await call.body(MessageBody)
     doc = await call.stores.memories.update(uuid, body.metadata, session_id=call.path("session_id"))
-    return zep_json(message_json(doc))
+    return JSONResponse(message_json(doc))
 
 
 # Users
 
 
-def user_fields(body: UserBody) -> user_store.UserFields:
-    return user_store.UserFields(
+def user_fields(body: UserBody) -> UserFields:
+    return UserFields(
         email=body.email,
         first_name=body.first_name,
         last_name=body.last_name,
@@ -213,23 +209,23 @@ def user_fields(body: UserBody) -> user_store.UserFields:
 async def add_user(call: ZepCall) -> Response:
     body = await call.body(NewUserBody)
     doc = await call.stores.users.add(body.user_id, user_fields(body))
-    return zep_json(user_json(doc), 201)
+    return JSONResponse(user_json(doc), 201)
 
 
 async def list_users(call: ZepCall) -> Response:
     docs = await call.stores.users.list().offset_page(call.offset(), call.limit())
-    return zep_json([user_json(doc) for doc in docs])
+    return JSONResponse([user_json(doc) for doc in docs])
 
 
 async def get_user(call: ZepCall) -> Response:
     doc = found(await call.stores.users.get(call.path("user_id")))
-    return zep_json(user_json(doc))
+    return JSONResponse(user_json(doc))
 
 
 async def update_user(call: ZepCall) -> Response:
     body = await call.body(UserBody)
     doc = await call.stores.users.update(call.path("user_id"), user_fields(body))
-    return zep_json(user_json(doc))
+    return JSONResponse(user_json(doc))
 
 
 async def delete_user(call: ZepCall) -> Response:
@@ -243,7 +239,7 @@ async def list_user_sessions(call: ZepCall) -> Response:
     other lists."""
     query = call.stores.sessions.list(user_id=call.path("user_id"))
     docs = await query.offset_page(call.offset(), call.limit())
-    return zep_json([session_json(doc) for doc in docs])
+    return JSONResponse([session_json(doc) for doc in docs])
 
 
 def unsupported(feature: str) -> Handler:
