@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from bson import ObjectId
 
+from app.errors import ErrorCode
+from app.web.zep.errors import STATUS
 from schema.global_ids import from_global_id
 from tests.conftest import (
     SECRET,
@@ -46,6 +48,11 @@ def instant(value: str) -> datetime:
 @pytest.fixture
 def zep(api: GraphQLClient) -> Zep:
     return Zep(api)
+
+
+def test_every_error_code_has_its_zep_status() -> None:
+    """A new code must say how Zep's clients see it (app/web/zep/errors.py)."""
+    assert set(STATUS) == set(ErrorCode)
 
 
 async def test_healthz_is_a_dot_without_a_token_and_memqls_own_stays_json() -> None:
