@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=20, ge=1, le=1000)
     max_page_size: int = Field(default=100, ge=1, le=1000)
     graphiql: bool = True
+    zep_api: bool = Field(
+        default=True, description="Serve Zep v0.x's REST API at /zep (app.web.zep)."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

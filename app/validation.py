@@ -78,6 +78,16 @@ def check_memory_count(count: int, field: str) -> None:
         )
 
 
+def check_page_size(value: int, field: str, maximum: int) -> None:
+    """A page size a client asks for (`first`, `last`, Zep's `limit`) within the maximum."""
+    if value < 0:
+        raise BadUserInput(f"{field} must not be negative", field=field)
+    if value > maximum:
+        raise BadUserInput(
+            f"{field} must be at most {maximum} (the maximum page size)", field=field
+        )
+
+
 def parse_uuid(value: str) -> str | None:
     """The canonical form of a UUID string, or None when it is not one."""
     try:

@@ -21,6 +21,7 @@ from app.store.keyset import KeysetQuery, Page, PageRequest, SortKey, SortOrder
 from app.store.memories import MemoryStore
 from app.store.sessions import SessionStore
 from app.store.users import UserStore
+from app.validation import check_page_size
 from schema.cursors import decode_cursor, encode_cursor
 from schema.lazy import Lazy
 
@@ -62,18 +63,6 @@ class Connection(Generic[N]):
     )
 
 
-def _check_size(value: int | None, name: str, settings: Settings) -> None:
-    if value is None:
-        return
-    if value < 0:
-        raise BadUserInput(f"{name} must not be negative", field=name)
-    if value > settings.max_page_size:
-        raise BadUserInput(
-            f"{name} must be at most {settings.max_page_size} (the maximum page size)",
-            field=name,
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class Paging:
     """One kind of list: its cursors' kind and the sort order they encode."""
@@ -93,8 +82,9 @@ class Paging:
         """Check Relay arguments against the limits and turn cursors back into sort keys."""
         if first is not None and last is not None:
             raise BadUserInput("give first or last, not both", field="last")
-        _check_size(first, "first", settings)
-        _check_size(last, "last", settings)
+        for size, name in ((first, "first"), (last, "last")):
+            if size is not None:
+                check_page_size(size, name, settings.max_page_size)
         limit = (
             last if last is not None else first if first is not None else settings.default_page_size
         )

@@ -9,7 +9,7 @@ import strawberry
 
 from app.errors import BadUserInput
 from app.store.keyset import PageRequest
-from app.validation import check_identifier, parse_object_id, parse_uuid
+from app.validation import parse_object_id, parse_uuid
 from schema.global_ids import from_global_id
 from schema.pagination import (
     SESSIONS,
@@ -63,12 +63,10 @@ class Query:
 
     @strawberry.field(description="null when no live user has this userId.")
     async def user(self, info: Info, user_id: str) -> User | None:
-        check_identifier(user_id, "userId")
-        doc = await info.context.loaders.user_by_user_id.load(user_id)
-        if doc is None:
-            info.context.store.access.unseen_user(user_id)
-            return None
-        return User.from_doc(doc)
+        doc = await info.context.store.users.get(
+            user_id, load=info.context.loaders.user_by_user_id.load
+        )
+        return User.from_doc(doc) if doc else None
 
     @connection_field(USERS, description="All live users, oldest first.")
     async def users(self, info: Info, page: PageRequest) -> Connection[User]:
@@ -79,12 +77,10 @@ class Query:
         "returned)."
     )
     async def session(self, info: Info, session_id: str) -> Session | None:
-        check_identifier(session_id, "sessionId")
-        doc = await info.context.loaders.session_by_session_id.load(session_id)
-        if doc is None:
-            info.context.store.access.unseen("session", session_id, "sessionId")
-            return None
-        return Session.from_doc(doc, info.context)
+        doc = await info.context.store.sessions.get(
+            session_id, load=info.context.loaders.session_by_session_id.load
+        )
+        return Session.from_doc(doc, info.context) if doc else None
 
     @connection_field(
         SESSIONS,
@@ -93,7 +89,5 @@ class Query:
     async def sessions(
         self, info: Info, page: PageRequest, user_id: str | None = None
     ) -> Connection[Session]:
-        if user_id is not None:
-            check_identifier(user_id, "userId")
         query = info.context.store.sessions.list(user_id=user_id)
         return await SESSIONS.resolve(query, page, partial(Session.from_doc, context=info.context))

@@ -1,6 +1,7 @@
 """Fuzzing (hypothesis): thousands of generated requests, from random variables, tokens, operation
 names and raw bodies to attack-shaped documents (fragment bombs, repeated fields, defaulted or
-giant page sizes) and mutation documents mixing allowed and refused fields.
+giant page sizes) and mutation documents mixing allowed and refused fields; and requests to
+every route of Zep's REST API at /zep.
 None may answer 5xx or INTERNAL_SERVER_ERROR, and a rejected mutation changes nothing."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -458,15 +460,20 @@ async def fuzz() -> AsyncIterator[FuzzRun]:
     assert run.statuses.get(413, 0) > 0
 
 
-# Each example is one request against the shared app, so shrinking (which replays examples
-# against data that has since changed) is off: a failure's message names the request at fault.
+def one_request_per_example(examples: int) -> settings:
+    """Each example is one request against the shared app, so shrinking (which replays examples
+    against data that has since changed) is off: a failure's message names the request at fault.
+    """
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+    )
+
+
 @pytest.mark.slow
-@settings(
-    max_examples=REQUESTS,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    phases=[Phase.explicit, Phase.generate],
-)
+@one_request_per_example(REQUESTS)
 @given(data=st.data())
 async def test_generated_requests_never_fail_internally_or_half_apply(
     fuzz: FuzzRun, data: st.DataObject
@@ -534,3 +541,165 @@ async def shaped_request(fuzz: FuzzRun, query: str, variables: dict[str, Any]) -
     refused = any("path" not in error for error in body.get("errors", []))
     if mutation and (refused or response.status_code != 200):
         assert await snapshot(fuzz.admin) == before, (query, variables, body)
+
+
+# Zep's REST API at /zep: generated requests to every route, with ids from the pools or junk,
+# integer query parameters as text, bodies of each route's shape with junk in any field, and raw
+# bodies. None may answer 5xx but the 501 of what memql lacks; every answer carries
+# X-Zep-Version, every error is plain text, and a refused write changes nothing.
+
+ZEP_REQUESTS = 900
+ZEP_UNSUPPORTED = {"/sessions/{s}/search", "/collection", "/collection/{u}/document"}
+ZEP_ROUTES = [
+    ("GET", "/sessions"),
+    ("POST", "/sessions"),
+    ("GET", "/sessions/{s}"),
+    ("PATCH", "/sessions/{s}"),
+    ("GET", "/sessions/{s}/memory"),
+    ("POST", "/sessions/{s}/memory"),
+    ("DELETE", "/sessions/{s}/memory"),
+    ("GET", "/sessions/{s}/messages"),
+    ("GET", "/sessions/{s}/messages/{m}"),
+    ("PATCH", "/sessions/{s}/messages/{m}"),
+    ("POST", "/sessions/{s}/search"),
+    ("POST", "/user"),
+    ("GET", "/user"),
+    ("GET", "/user/{u}"),
+    ("PATCH", "/user/{u}"),
+    ("DELETE", "/user/{u}"),
+    ("GET", "/user/{u}/sessions"),
+    ("GET", "/collection"),
+    ("POST", "/collection/{u}/document"),
+    ("PUT", "/sessions/{s}"),
+]
+QUERY_INTS: st.SearchStrategy[str | None] = st.one_of(
+    st.none(),
+    st.none(),
+    st.integers(-3, 120).map(str),
+    st.sampled_from(["", "0", "x", "1.5", "9" * 30, "-0", "+3", " 1", "1e3", "\u0663"]),
+    st.text(max_size=8),
+)
+
+
+def zep_bodies(pools: Pools) -> dict[str, st.SearchStrategy[Any]]:
+    """Bodies of each route's shape, with junk in any field and fields Zep does not have."""
+    fresh = st.uuids().map(lambda value: f"new-{value.hex[:6]}")
+    users = st.one_of(fresh, identifiers(pools.user_ids))
+    sessions = st.one_of(fresh, identifiers(pools.session_ids))
+    assigned = {
+        "uuid": st.one_of(st.uuids().map(str), TEXTS, JUNK),
+        "created_at": st.one_of(st.just("2026-01-01T00:00:00.5Z"), TEXTS, JUNK),
+        "id": SIZES,
+        "extra": JUNK,
+    }
+    message = st.fixed_dictionaries(
+        {"role": TEXTS, "content": st.one_of(st.text(max_size=50), st.just(HUGE), JUNK)},
+        optional={"metadata": metadata(), "token_count": SIZES, **assigned},
+    )
+    profile = {
+        "email": st.one_of(st.none(), TEXTS),
+        "first_name": st.one_of(st.none(), TEXTS),
+        "metadata": metadata(),
+        **assigned,
+    }
+    return {
+        "POST /sessions": st.fixed_dictionaries(
+            {"session_id": sessions}, optional={"user_id": users, "metadata": metadata()}
+        ),
+        "PATCH /sessions/{s}": st.fixed_dictionaries(
+            {}, optional={"session_id": sessions, "user_id": users, "metadata": metadata()}
+        ),
+        "POST /sessions/{s}/memory": st.fixed_dictionaries(
+            {"messages": st.one_of(st.lists(message, max_size=4), JUNK)},
+            optional={"metadata": metadata(), "summary": st.one_of(st.none(), JUNK)},
+        ),
+        "PATCH /sessions/{s}/messages/{m}": st.fixed_dictionaries(
+            {}, optional={"metadata": metadata(), "role": TEXTS, **assigned}
+        ),
+        "POST /user": st.fixed_dictionaries({"user_id": users}, optional=profile),
+        "PATCH /user/{u}": st.fixed_dictionaries({}, optional={"user_id": users, **profile}),
+    }
+
+
+def path_segments(pool: list[str], *more: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """Known ids, and text a URL can carry (within the request line's limit)."""
+    return st.one_of(
+        st.sampled_from(pool),
+        st.sampled_from(pool),
+        *more,
+        st.text(max_size=30),
+        st.sampled_from(["", " ", "\x00", "%", "a/b", "..", "x" * 257, "🙂" * 40]),
+    )
+
+
+class ZepFuzzRun(FuzzRun):
+    def __init__(self, anonymous: GraphQLClient, pools: Pools) -> None:
+        super().__init__(anonymous, pools)
+        self.bodies = zep_bodies(pools)
+        self.segments: dict[str, st.SearchStrategy[str]] = {
+            "s": path_segments(pools.session_ids),
+            "u": path_segments(pools.user_ids),
+            "m": path_segments(
+                pools.uuids, st.uuids().map(str), st.uuids().map(str).map(str.upper)
+            ),
+        }
+
+
+@pytest.fixture
+async def zep_fuzz() -> AsyncIterator[ZepFuzzRun]:
+    async with running_app(make_settings(auth_secret=SECRET)) as anonymous:
+        run = ZepFuzzRun(anonymous, Pools())
+        await seed(run.admin, run.pools)
+        yield run
+    assert sum(run.statuses.values()) >= ZEP_REQUESTS
+    for status in (200, 201, 400, 401, 403, 404, 413, 501):
+        assert run.statuses.get(status, 0) > 0, (status, run.statuses)
+
+
+@pytest.mark.slow
+@one_request_per_example(ZEP_REQUESTS)
+@given(data=st.data())
+async def test_generated_zep_requests_never_fail_internally_or_half_apply(
+    zep_fuzz: ZepFuzzRun, data: st.DataObject
+) -> None:
+    method, route = data.draw(st.sampled_from(ZEP_ROUTES), label="route")
+    path = route
+    for name, segment in zep_fuzz.segments.items():
+        if "{" + name + "}" in path:
+            segment_value = data.draw(segment, label=name)
+            path = path.replace("{" + name + "}", quote(segment_value, safe=""))
+    query = {
+        name: value
+        for name in ("limit", "cursor", "lastn")
+        if (value := data.draw(QUERY_INTS, label=name)) is not None
+    }
+    shape = zep_fuzz.bodies.get(f"{method} {route}")
+    if method in ("GET", "DELETE") or data.draw(st.integers(0, 9), label="raw?") == 0:
+        body = data.draw(st.one_of(st.just(b""), RAW_BODIES), label="raw body")
+    else:
+        drawn = data.draw(shape if shape is not None else JUNK, label="body")
+        body = json.dumps(drawn).encode()
+    token = data.draw(st.sampled_from(TOKENS), label="token")
+    headers = {"authorization": f"Bearer {token}", **JSON_BODY} if token else JSON_BODY
+    write = method != "GET"
+    before = await snapshot(zep_fuzz.admin) if write else None
+    response = await zep_fuzz.anonymous.http.request(
+        method,
+        "/zep/api/v1" + path + ("?" + urlencode(query) if query else ""),
+        content=body,
+        headers=headers,
+    )
+    zep_fuzz.count(response.status_code)
+    at_fault = (method, path, query, body[:300], response.status_code, response.text[:300])
+    assert response.headers["x-zep-version"] == "0.27.2-memql", at_fault
+    if response.status_code == 501:
+        assert route in ZEP_UNSUPPORTED, at_fault
+    else:
+        assert response.status_code < 500, at_fault
+    if response.status_code >= 400:
+        assert response.headers["content-type"].startswith("text/plain"), at_fault
+        assert "Traceback" not in response.text, at_fault
+    elif response.headers.get("content-type") == "application/json":
+        response.json()
+    if write and response.status_code >= 300:
+        assert await snapshot(zep_fuzz.admin) == before, at_fault

@@ -1,5 +1,6 @@
 """Keyset (seek) pagination over a sorted, indexed key: one range query per page, never `skip`;
-also for the children of many parents at once (users' sessions, sessions' memories)."""
+also for the children of many parents at once (users' sessions, sessions' memories). Beside it,
+the offset pages Zep's REST API asks for (its `cursor` counts items, it names none)."""
 
 from __future__ import annotations
 
@@ -155,6 +156,19 @@ class KeysetQuery(Generic[T]):
         )
         return found is not None
 
+    async def offset_page(self, offset: int, limit: int) -> list[T]:
+        """`limit` items after skipping the first `offset`, in order: Zep's paging. An offset
+        counts the items live when it is read, so a deletion before it shifts the next page
+        (an item is skipped); keyset pages are immune to that."""
+        cursor = (
+            self.collection.find(self.base)
+            .sort([(name, ASCENDING) for name in self.fields])
+            .skip(offset)
+            .limit(limit)
+        )
+        raws = await cursor.to_list(None)
+        return [self.decode(raw) for raw in raws]
+
     async def count(self) -> int:
         return await self.collection.count_documents(self.base)
 
@@ -271,6 +285,13 @@ class ChildLists(Generic[P, T]):
             keys=[key for key, _ in keyed],
             has_more=has_more,
         )
+
+    async def offset_page(self, parent: P, offset: int, limit: int) -> list[T]:
+        """One parent's children by offset (`KeysetQuery.offset_page`); none for a parent the
+        caller may not see."""
+        if not await self._wanted([parent]):
+            return []
+        return await self.of(parent).offset_page(offset, limit)
 
     async def any_behind(self, parents: Sequence[P], request: PageRequest) -> set[P]:
         """The parents with children on the other side of the page's start cursor."""

@@ -158,12 +158,18 @@ class MemoryStore:
             except Forbidden:
                 raise self.access.denied("memory", memory_uuid, "id") from None
 
-    async def update(self, memory_uuid: str, metadata: JsonObject) -> MemoryDoc:
-        """Merge `metadata` into the memory's."""
+    async def update(
+        self, memory_uuid: str, metadata: JsonObject, *, session_id: str | None = None
+    ) -> MemoryDoc:
+        """Merge `metadata` into the memory's; with `session_id`, only into a memory of that
+        session (one of another session is not found)."""
         patch = checked_patch(
             metadata, "metadata", may_write_reserved=self.access.may_write_reserved_metadata
         )
-        memory = await self.collection.find_one({"_id": memory_uuid, **LIVE}, {"sessionId": 1})
+        match: Document = {"_id": memory_uuid, **LIVE}
+        if session_id is not None:
+            match["sessionId"] = session_id
+        memory = await self.collection.find_one(match, {"sessionId": 1})
         if memory is not None and not await self.stores.sessions.visible([memory["sessionId"]]):
             memory = None
         # The sessionId in the filter is the shard key of a sharded `memories` (docs/scaling.md).

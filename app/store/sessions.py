@@ -4,7 +4,7 @@ memories, and the per-session write lease that orders `addMemory` calls."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -129,6 +129,22 @@ class SessionStore:
         match = {"sessionId": any_of(session_ids), **LIVE, **self.access.belonging()}
         raws = await self.collection.find(match).to_list(None)
         return [self._doc(raw) for raw in raws]
+
+    async def get(
+        self, session_id: str, load: Callable[[str], Awaitable[SessionDoc | None]] | None = None
+    ) -> SessionDoc | None:
+        """The live session with this sessionId, or None when there is none (for an admin); a
+        user token gets FORBIDDEN for a session not its own, whether or not it exists. `load`
+        fetches it (a request's DataLoader, say); without it, one query."""
+        check_identifier(session_id, "sessionId")
+        doc = await (load or self._get_one)(session_id)
+        if doc is None:
+            self.access.unseen("session", session_id, "sessionId")
+        return doc
+
+    async def _get_one(self, session_id: str) -> SessionDoc | None:
+        found = await self.get_many([session_id])
+        return found[0] if found else None
 
     async def get_many_by_ids(self, ids: Iterable[ObjectId]) -> list[SessionDoc]:
         match = {"_id": any_of(ids), **LIVE, **self.access.belonging()}
@@ -315,6 +331,8 @@ class SessionStore:
 
     def list(self, user_id: str | None = None) -> KeysetQuery[SessionDoc]:
         """The live sessions the caller may see (of one user, with `user_id`), oldest first."""
+        if user_id is not None:
+            check_identifier(user_id, "userId")
         self.access.check_acting_for(user_id, "userId")
         narrowed = self.access.belonging() or ({"userId": user_id} if user_id else {})
         return KeysetQuery(self.collection, {**LIVE, **narrowed}, self.order, self._doc)

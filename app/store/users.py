@@ -3,7 +3,7 @@ sessions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -90,6 +90,22 @@ class UserStore:
             return []
         raws = await self.collection.find({"userId": any_of(wanted), **LIVE}).to_list(None)
         return [UserDoc.from_mongo(raw) for raw in raws]
+
+    async def get(
+        self, user_id: str, load: Callable[[str], Awaitable[UserDoc | None]] | None = None
+    ) -> UserDoc | None:
+        """The live user with this userId, or None when there is none; a user token asking for
+        another user is FORBIDDEN, whether or not it exists. `load` fetches it (a request's
+        DataLoader, say); without it, one query."""
+        check_identifier(user_id, "userId")
+        doc = await (load or self._get_one)(user_id)
+        if doc is None:
+            self.access.unseen_user(user_id)
+        return doc
+
+    async def _get_one(self, user_id: str) -> UserDoc | None:
+        found = await self.get_many([user_id])
+        return found[0] if found else None
 
     async def get_many_by_ids(self, ids: Iterable[ObjectId]) -> list[UserDoc]:
         match = {"_id": any_of(ids), **LIVE, **self.access.belonging()}

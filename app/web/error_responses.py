@@ -1,5 +1,5 @@
 """HTTP error responses outside GraphQL execution (401, 4xx for bad requests, 413, 500), with the
-same `{"errors": [...]}` body and codes as GraphQL errors."""
+same `{"errors": [...]}` body and codes as GraphQL errors; under /zep, Zep's plain text."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from starlette.background import BackgroundTask
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+from starlette.types import Scope
 
 from app.errors import MemqlError
+from app.web.zep import under_mount
+from app.web.zep.errors import zep_error
 
 
 def error_body(error: MemqlError, **extensions: str) -> dict[str, object]:
@@ -38,3 +41,13 @@ class ErrorResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+def error_response(
+    scope: Scope, error: MemqlError, status_code: int, **extensions: str
+) -> Response:
+    """The answer to a failure outside any route's own handling (a body over the limit, an
+    unexpected exception): Zep's plain text for a request to /zep, memql's JSON body otherwise."""
+    if under_mount(scope["path"]):
+        return zep_error(error, status_code)
+    return ErrorResponse(error, status_code, None, None, None, **extensions)

@@ -1,6 +1,6 @@
 """The Starlette application: `/graphql` (GraphQL over HTTP, and memql's own GraphiQL page),
-health probes, and the lifespan that opens and closes the database (and runs the embedded
-store's purge sweeper)."""
+Zep's REST API at `/zep`, health probes, and the lifespan that opens and closes the database (and
+runs the embedded store's purge sweeper)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from app.db import Database
@@ -25,7 +25,7 @@ from app.settings import Settings, load_settings
 from app.startup import Readiness, open_database
 from app.store import Store
 from app.sweeper import Sweeper
-from app.web.error_responses import ErrorResponse
+from app.web.error_responses import error_response
 from app.web.graphql_over_http import GraphQLOverHTTP
 from app.web.middleware import (
     BodyLimitMiddleware,
@@ -34,6 +34,8 @@ from app.web.middleware import (
     request_id_of,
 )
 from app.web.playground import load_playground
+from app.web.zep.routes import ZepAPI
+from app.web.zep.version import ZepVersionHeader
 
 logger = logging.getLogger("memql.http")
 
@@ -61,12 +63,13 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=503 if reasons else 200)
 
 
-async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+async def internal_error(request: Request, exc: Exception) -> Response:
     request_id = request_id_of(request)
     logger.error("unhandled error in request %s", request_id, exc_info=exc)
-    return ErrorResponse(
+    return error_response(
+        request.scope,
         InternalServerError(f"Internal server error (request id {request_id})."),
-        status_code=500,
+        500,
         requestId=request_id,
     )
 
@@ -104,6 +107,8 @@ def create_app(settings: Settings | None = None, *, count_calls: bool = False) -
     # the innermost answers a route's unexpected exception, so that its 500 gets both headers
     # (the exception handler below remains for failures in the middleware itself).
     middleware = [Middleware(RequestLogMiddleware)]
+    if settings.zep_api:
+        middleware.append(Middleware(ZepVersionHeader))
     if not settings.auth_enabled:
         # Without tokens, a loopback-only server trusts whoever reaches it; a page on another
         # site could reach it through DNS rebinding (attacker.example resolving to 127.0.0.1),
@@ -118,7 +123,8 @@ def create_app(settings: Settings | None = None, *, count_calls: bool = False) -
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST"],
+                # Zep's REST API also updates (PATCH) and deletes.
+                allow_methods=["GET", "POST", *(["PATCH", "DELETE"] if settings.zep_api else [])],
                 allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
                 expose_headers=["X-Request-ID"],
                 allow_credentials=False,
@@ -135,6 +141,8 @@ def create_app(settings: Settings | None = None, *, count_calls: bool = False) -
     ]
     if playground:
         routes.append(playground.route())
+    if settings.zep_api:
+        routes.append(ZepAPI(settings).mount())
     app = Starlette(
         routes=routes,
         middleware=middleware,

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import BadUserInput
-from app.web.error_responses import ErrorResponse
+from app.web.error_responses import error_response
 
 access_log = logging.getLogger("memql.access")
 
@@ -168,9 +168,10 @@ class BodyLimitMiddleware:
         await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = ErrorResponse(
+        response = error_response(
+            scope,
             BadUserInput(f"the request body is over the limit of {self.max_bytes} bytes"),
-            status_code=413,
+            413,
         )
         await response(scope, receive, send)
 
