@@ -13,6 +13,7 @@ class ErrorCode(enum.StrEnum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    SUBSCRIBER_TOO_SLOW = "SUBSCRIBER_TOO_SLOW"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
@@ -75,6 +76,21 @@ class Forbidden(MemqlError):
 
 class QueryTooComplex(MemqlError):
     code = ErrorCode.QUERY_TOO_COMPLEX
+
+
+class SubscriberTooSlow(MemqlError):
+    """A subscription fell further behind than its buffer allows and was ended; resubscribing
+    with `after: resume_after` (the cursor of the last memory it was sent) loses nothing."""
+
+    code = ErrorCode.SUBSCRIBER_TOO_SLOW
+
+    def __init__(self, message: str, *, resume_after: str) -> None:
+        super().__init__(message)
+        self.resume_after = resume_after
+
+    @property
+    def extensions(self) -> dict[str, object]:
+        return {**super().extensions, "resumeAfter": self.resume_after}
 
 
 ERROR_CODES = frozenset(ErrorCode)

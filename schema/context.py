@@ -4,6 +4,7 @@ id; and the operationName the client sent, with the name of the operation that r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from starlette.requests import Request
 
@@ -31,3 +32,11 @@ class Context:
     def renew_loaders(self) -> None:
         """Empty loaders: what was loaded before a mutation may have changed since."""
         self.loaders = Loaders(self.store)
+
+
+@runtime_checkable
+class OperationContexts(Protocol):
+    """What a connection that runs many operations (GraphQL over WebSocket) hands the schema as
+    its context: each operation gets a `Context` of its own, as each HTTP request does."""
+
+    def for_operation(self, requested_operation_name: str | None) -> Context: ...

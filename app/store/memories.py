@@ -18,6 +18,7 @@ from app.errors import Forbidden
 from app.metadata import JsonObject, checked_patch, new_metadata
 from app.roles import RoleType
 from app.store.access import Access
+from app.store.following import MemoryFollower
 from app.store.keyset import BY_SEQ, ChildLists, any_of
 from app.store.lifecycle import LIVE
 from app.store.metadata_update import update_merging_metadata
@@ -103,9 +104,33 @@ class MemoryStore:
                 for index, memory in enumerate(memories)
             ]
             await self.collection.insert_many(docs, ordered=True)
+            added = [MemoryDoc.from_mongo(doc) for doc in docs]
+            # Published while the lease is held, so subscribers hear of calls in `seq` order.
+            if self.stores.publisher is not None:
+                self.stores.publisher.memories_added(session_id, added)
         finally:
             await self.stores.sessions.release(session["_id"], writer)
-        return SessionDoc.from_mongo(session), [MemoryDoc.from_mongo(doc) for doc in docs]
+        return SessionDoc.from_mongo(session), added
+
+    async def follow(self, session_id: str, *, after: int | None = None) -> MemoryFollower:
+        """The memories of a live session the caller may see, in order: those stored after the
+        `seq` `after`, then each one added; without `after`, only those added from now on.
+        NOT_FOUND for an unknown or deleted session (FORBIDDEN for a user token, as `missing`
+        says), FORBIDDEN for another user's."""
+        check_identifier(session_id, "sessionId")
+        # Subscribed before anything is read: nothing added from here on can be missed.
+        subscription = self.stores.broadcaster.subscribe(session_id, self.access.may_see)
+        try:
+            last_seq = await self.stores.sessions.last_seq(session_id)
+        except BaseException:
+            subscription.close()
+            raise
+        return MemoryFollower(
+            self.of_sessions().of(session_id),
+            subscription,
+            after if after is not None else last_seq,
+            replay=after is not None,
+        )
 
     async def get_many(self, uuids: Iterable[str]) -> list[MemoryDoc]:
         """The live memories with these uuids that the caller may see."""

@@ -179,6 +179,8 @@ class SessionStore:
         )
         if raw is None:
             raise self._missing(session_id)
+        if user_id is not None and self.stores.publisher is not None:
+            self.stores.publisher.session_given_to(session_id, user_id)
         return self._doc(raw)
 
     async def delete(self, session_id: str) -> SessionDoc:
@@ -190,7 +192,13 @@ class SessionStore:
         if raw is None:
             raise self._missing(session_id)
         await self.stores.memories.delete_up_to([raw], raw["deletedAt"])
+        self._deleted([raw])
         return SessionDoc.from_mongo(raw)
+
+    def _deleted(self, sessions: list[Document]) -> None:
+        if self.stores.publisher is not None:
+            for raw in sessions:
+                self.stores.publisher.session_deleted(raw["sessionId"])
 
     async def delete_of_user(self, user_id: str, now: datetime) -> None:
         """Soft-delete the live sessions of a user just deleted, then their memories."""
@@ -208,6 +216,7 @@ class SessionStore:
                 deleted.append(raw)
         if deleted:
             await self.stores.memories.delete_up_to(deleted, now)
+            self._deleted(deleted)
 
     def list(self, user_id: str | None = None) -> KeysetQuery[SessionDoc]:
         """The live sessions the caller may see (of one user, with `user_id`), oldest first."""
@@ -271,6 +280,15 @@ class SessionStore:
         )
         if existing is None or not self.access.may_see(existing.get("userId")):
             raise self.access.denied("session", session_id, "sessionId")
+
+    async def last_seq(self, session_id: str) -> int:
+        """The `seq` last handed out in the caller's live session; `missing`'s error when there
+        is no such session."""
+        raw = await self.collection.find_one({**self._own(session_id), **LIVE}, {"memorySeq": 1})
+        if raw is None:
+            raise self._missing(session_id)
+        seq: int = raw.get("memorySeq", 0)
+        return seq
 
     async def settle(self, session_id: str) -> Document:
         """The live session once no `addMemory` is writing to it: every memory up to its

@@ -1,6 +1,6 @@
-"""The Starlette application: `/graphql` (GraphQL over HTTP, and memql's own GraphiQL page),
-health probes, and the lifespan that opens and closes the database (and runs the embedded
-store's purge sweeper)."""
+"""The Starlette application: `/graphql` (GraphQL over HTTP and over WebSocket, and memql's own
+GraphiQL page), health probes, and the lifespan that opens and closes the database and runs the
+embedded store's purge sweeper, or on MongoDB the change feed of live updates."""
 
 from __future__ import annotations
 
@@ -14,16 +14,18 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from app.db import Database
 from app.errors import InternalServerError
 from app.logs import configure_logging
 from app.settings import Settings, load_settings
 from app.store import Store
+from app.store.change_feed import ChangeFeed
 from app.sweeper import Sweeper
 from app.web.error_responses import ErrorResponse
 from app.web.graphql_over_http import GraphQLOverHTTP
+from app.web.graphql_over_ws import GraphQLOverWebSocket
 from app.web.middleware import (
     BodyLimitMiddleware,
     InternalErrorMiddleware,
@@ -68,15 +70,21 @@ def create_app(settings: Settings | None = None, *, count_calls: bool = False) -
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database.connect(settings, count_calls=count_calls)
         sweeper = None
+        feed = None
         try:
             await db.ensure_indexes()
-            app.state.store = Store(db)
+            store = app.state.store = Store(db, subscription_buffer=settings.subscription_buffer)
             if db.embedded:
-                sweeper = Sweeper(app.state.store, interval=settings.purge_interval_seconds)
+                sweeper = Sweeper(store, interval=settings.purge_interval_seconds)
                 sweeper.start()
+            else:
+                feed = ChangeFeed.of(db, store.broadcaster, poll_seconds=settings.live_poll_seconds)
+                feed.start()
             app.state.sweeper = sweeper
             yield
         finally:
+            if feed is not None:
+                await feed.stop()
             if sweeper is not None:
                 await sweeper.stop()
             db.close()
@@ -109,8 +117,10 @@ def create_app(settings: Settings | None = None, *, count_calls: bool = False) -
     middleware.append(Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes))
     middleware.append(Middleware(InternalErrorMiddleware, handler=internal_error))
     playground = load_playground() if settings.graphiql else None
+    over_http = GraphQLOverHTTP(settings, playground)
     routes: list[BaseRoute] = [
-        Route("/graphql", GraphQLOverHTTP(settings, playground)),
+        Route("/graphql", over_http),
+        WebSocketRoute("/graphql", GraphQLOverWebSocket(over_http.schema, settings)),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]
