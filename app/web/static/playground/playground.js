@@ -1,13 +1,71 @@
 // memql's GraphiQL page: starts GraphiQL (vendored UMD builds) with the tabs and headers that
-// the server put in the page's #memql-playground JSON, and sends queries to this page's own path.
+// the server put in the page's #memql-playground JSON, and sends queries and mutations to this
+// page's own path over HTTP, subscriptions over a WebSocket to it (graphql-ws's client, the
+// graphql-transport-ws protocol memql speaks), with the Authorization header in its
+// connection_init payload.
 (function () {
   "use strict";
 
   var config = JSON.parse(document.getElementById("memql-playground").textContent);
   var headers = JSON.stringify(config.headers, null, 2);
+  var overHttp = GraphiQL.createFetcher({ url: window.location.pathname });
+  var socketUrl =
+    (window.location.protocol === "https:" ? "wss://" : "ws://") +
+    window.location.host +
+    window.location.pathname;
+  var socket = null;
+  var socketAuthorization = null;
+
+  // One connection, opened again when the Authorization header changes.
+  function connection(requestHeaders) {
+    var authorization = (requestHeaders || {}).Authorization || (requestHeaders || {}).authorization;
+    authorization = typeof authorization === "string" ? authorization : null;
+    if (socket === null || authorization !== socketAuthorization) {
+      if (socket !== null) socket.dispose();
+      socketAuthorization = authorization;
+      socket = graphqlWs.createClient({
+        url: socketUrl,
+        connectionParams: authorization ? { Authorization: authorization } : {},
+      });
+    }
+    return socket;
+  }
+
+  function isSubscription(params, options) {
+    var document = options && options.documentAST;
+    if (!document) return /^\s*subscription\b/m.test(params.query);
+    var operations = document.definitions.filter(function (definition) {
+      return definition.kind === "OperationDefinition";
+    });
+    var chosen = operations.filter(function (operation) {
+      return !params.operationName || (operation.name && operation.name.value === params.operationName);
+    })[0];
+    return Boolean(chosen) && chosen.operation === "subscription";
+  }
+
+  function fetcher(params, options) {
+    if (!isSubscription(params, options)) return overHttp(params, options);
+    var client = connection(options && options.headers);
+    // An Observable, which GraphiQL shows result by result.
+    return {
+      subscribe: function (observer) {
+        var sink = {
+          next: function (value) { observer.next(value); },
+          error: function (error) {
+            observer.error(error instanceof Error || Array.isArray(error) ? error : new Error(
+              "the WebSocket closed" + (error && error.code ? " with " + error.code + " " + (error.reason || "") : "")
+            ));
+          },
+          complete: function () { observer.complete(); },
+        };
+        var dispose = client.subscribe(params, sink);
+        return { unsubscribe: dispose };
+      },
+    };
+  }
 
   var graphiql = React.createElement(GraphiQL, {
-    fetcher: GraphiQL.createFetcher({ url: window.location.pathname }),
+    fetcher: fetcher,
     plugins: [GraphiQLPluginExplorer.explorerPlugin()],
     defaultTabs: config.tabs.map(function (query) {
       return { query: query, headers: headers };
