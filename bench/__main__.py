@@ -32,6 +32,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--warmup", type=float, help="seconds of warm-up per route (1)")
     parser.add_argument(
+        "--live-samples", type=int, help="addMemory calls timed to their subscriber event (200)"
+    )
+    parser.add_argument(
+        "--idle-subscriptions", type=int, help="idle subscriptions whose cost is measured (1000)"
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="short runs, for a check in under two minutes"
     )
     return parser.parse_args(argv)
@@ -50,6 +56,8 @@ def options_of(args: argparse.Namespace) -> Options:
         scaling=tuple(int(size) for size in args.scaling.split(",") if size.strip()),
         scaling_duration=pick(args.scaling_duration, 5.0, 1.5),
         warmup=pick(args.warmup, 1.0, 0.3),
+        live_samples=int(pick(args.live_samples, 200, 50)),
+        idle_subscriptions=int(pick(args.idle_subscriptions, 1000, 1000)),
     )
 
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.web.live_server import ServerProcess
+from bench import live
 from bench.cases import Case, cases
 from bench.client import Samples, drive, fetch
-from bench.report import Row, ScalingRow, main_table, scaling_table
+from bench.report import Row, ScalingRow, live_table, main_table, scaling_table
 from bench.seed import Sizes
 
 
@@ -23,6 +24,9 @@ class Options:
     scaling: tuple[int, ...]
     scaling_duration: float
     warmup: float
+    live_samples: int = 200
+    """addMemory calls whose event a subscriber times."""
+    idle_subscriptions: int = 1000
     rounds: int = 4
     startup_seconds: float = 300.0
 
@@ -97,6 +101,13 @@ async def run(options: Options) -> str:
                 duration=options.duration,
             )
             rows.append(Row.of(case.name, gql, floor))
+        assert server.process is not None
+        live_result = await live.measure(
+            server.port,
+            server.process.pid,
+            samples=options.live_samples,
+            idle=options.idle_subscriptions,
+        )
     scaling = []
     for memories in options.scaling:
         sizes = Sizes(options.sizes.users, options.sizes.sessions, memories)
@@ -112,6 +123,13 @@ async def run(options: Options) -> str:
         f" {options.concurrency} concurrent clients, {options.duration:g} s per route",
         "",
         main_table(rows),
+        "",
+        f"Live updates: `memoryAdded` over a WebSocket; {options.live_samples} `addMemory` calls"
+        f" timed from their response to the subscriber's event; then"
+        f" {options.idle_subscriptions:,} idle subscriptions (20 a connection), their cost in"
+        " the server's resident memory and the time one memory takes to reach them all",
+        "",
+        live_table(live_result),
     ]
     if scaling:
         report += [

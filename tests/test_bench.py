@@ -1,5 +1,6 @@
-"""The benchmark cannot rot: `python -m bench --quick` runs on tiny data and prints both tables
-with a number in every cell (the numbers themselves are bench/README.md's business)."""
+"""The benchmark cannot rot: `python -m bench --quick` runs on tiny data and prints its tables
+(cases, live updates, scaling) with a number in every cell (the numbers themselves are
+bench/README.md's business)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.report import MAIN_HEADER, SCALING_HEADER
+from bench.report import LIVE_HEADER, MAIN_HEADER, SCALING_HEADER
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [
@@ -37,7 +38,7 @@ def tables(output: str) -> list[list[list[str]]]:
 
 
 @pytest.mark.slow
-def test_quick_benchmark_prints_both_tables_with_numbers() -> None:
+def test_quick_benchmark_prints_its_tables_with_numbers() -> None:
     result = subprocess.run(
         [
             sys.executable,
@@ -52,6 +53,8 @@ def test_quick_benchmark_prints_both_tables_with_numbers() -> None:
             "--warmup=0.05",
             "--scaling=20,60",
             "--scaling-duration=0.1",
+            "--live-samples=20",
+            "--idle-subscriptions=100",
         ],
         cwd=ROOT,
         capture_output=True,
@@ -59,9 +62,14 @@ def test_quick_benchmark_prints_both_tables_with_numbers() -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    main, scaling = tables(result.stdout)
+    main, live, scaling = tables(result.stdout)
     assert main[0] == MAIN_HEADER
     assert [row[0] for row in main[1:]] == CASES
+    assert live[0] == LIVE_HEADER
+    [live_row] = live[1:]
+    assert live_row[0] == "`memoryAdded` (1 subscriber)"
+    assert all(NUMBER.match(cell.removesuffix("%").lstrip("-")) for cell in live_row[1:]), live_row
+    assert live_row[LIVE_HEADER.index("idle subscriptions")] == "100"
     assert scaling[0] == SCALING_HEADER
     assert [row[0] for row in scaling[1:]] == ["20", "60"]
     for row in main[1:] + scaling[1:]:
