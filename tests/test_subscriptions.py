@@ -411,6 +411,9 @@ async def test_deleting_the_session_completes_its_subscriptions(server: ServerTh
             assert await ws.contents("kept", 1) == ["still here"]
             await graphql(client, 'mutation { deleteUser(userId: "carol") { deletedId } }')
             assert await ws.receive() == {"id": "kept", "type": "complete"}
+            # A deleted user's token is refused for anything more, as over HTTP.
+            await ws.follow("after deletion", kept)
+            assert await ws.closed() == (4403, "the token's user was deleted")
 
 
 async def test_a_slow_consumer_is_ended_with_a_cursor_to_resume_from_and_blocks_no_one(

@@ -87,6 +87,17 @@ class Connection:
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await self.websocket.close(code=FORBIDDEN, reason="the token has expired")
 
+    async def still_admitted(self) -> bool:
+        """Whether the viewer may still run operations: a user deleted since the connection
+        began has its tokens refused, as over HTTP (before the ack there is no viewer yet)."""
+        if self.viewer is None:
+            return True
+        try:
+            await self.store.admit(self.viewer)
+        except Unauthenticated:
+            return False
+        return True
+
     def close(self) -> None:
         if self._expiry is not None:
             self._expiry.cancel()
@@ -160,7 +171,8 @@ def _well_formed_subscribe(message: Mapping[str, Any]) -> bool:
 
 class ConnectionHandler(BaseGraphQLTransportWSHandler[Connection, None]):
     """Strawberry's graphql-transport-ws handler, with a `subscribe` message checked before it
-    reads it and the subscription limit answered as a coded error."""
+    reads it, the viewer admitted again for each operation, and the subscription limit answered
+    as a coded error."""
 
     async def handle_message(self, message: Message) -> None:
         if message.get("type") == "subscribe" and not _well_formed_subscribe(message):
@@ -173,6 +185,9 @@ class ConnectionHandler(BaseGraphQLTransportWSHandler[Connection, None]):
         await super().handle_message(message)
 
     async def handle_subscribe(self, message: Any) -> None:
+        if not await self.context.still_admitted():
+            await self.websocket.close(FORBIDDEN, "the token's user was deleted")
+            return
         limit = self.max_subscriptions_per_connection
         if (
             self.connection_acknowledged
