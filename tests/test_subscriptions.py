@@ -286,6 +286,9 @@ async def test_refusals_are_graphql_errors_and_the_socket_stays_open(
             assert await code_of(alice, "malformed") == "BAD_USER_INPUT"
             await alice.follow("wrong kind", mine, after=session_cursor)
             assert await code_of(alice, "wrong kind") == "BAD_USER_INPUT"
+            await add(client, others, ["a", "b", "c"])
+            await alice.follow("other session's", mine, after=(await stored(client, others))[-1][0])
+            assert await code_of(alice, "other session's") == "BAD_USER_INPUT"
             await add(client, mine, ["first"])
             await follow_running(alice, client, "ok", mine)
 

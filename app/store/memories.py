@@ -14,7 +14,7 @@ from bson import ObjectId
 from app.clock import utc_now
 from app.db import Database, Document
 from app.documents import MemoryDoc, SessionDoc
-from app.errors import Forbidden
+from app.errors import BadUserInput, Forbidden
 from app.metadata import JsonObject, checked_patch, new_metadata
 from app.roles import RoleType
 from app.store.access import Access
@@ -122,6 +122,14 @@ class MemoryStore:
         subscription = self.stores.broadcaster.subscribe(session_id, self.access.may_see)
         try:
             last_seq = await self.stores.sessions.last_seq(session_id)
+            if after is not None and after > last_seq:
+                # A cursor of another session, or of one deleted and purged since: following
+                # from it would silently skip every memory up to it.
+                raise BadUserInput(
+                    "after is a cursor past this session's newest memory: use a cursor of "
+                    "this session's memories",
+                    field="after",
+                )
         except BaseException:
             subscription.close()
             raise
