@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -19,6 +19,8 @@ class Viewer:
 
     admin: bool
     user_id: str | None = None
+    expires_at: datetime | None = field(default=None, compare=False)
+    """When the token that proved it expires (None: never, as without authentication)."""
 
 
 # With no secret configured there is no authentication: every caller is an admin.
@@ -39,6 +41,13 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+def _expiry(exp: float) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(exp, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None  # past the years a datetime holds: it does not expire in practice
+
+
 def authenticate(authorization: str | None, secret: str) -> Viewer:
     """The viewer an `Authorization: Bearer <JWT>` header proves; Unauthenticated otherwise."""
     if not authorization:
@@ -55,13 +64,14 @@ def authenticate(authorization: str | None, secret: str) -> Viewer:
     except jwt.InvalidTokenError:
         raise Unauthenticated("the token is invalid") from None
     role = claims.get("role")
+    expires_at = _expiry(claims["exp"])
     if role == "admin":
-        return Viewer(admin=True)
+        return Viewer(admin=True, expires_at=expires_at)
     subject = claims.get("sub")
     if role == "user" and isinstance(subject, str):
         try:
             check_identifier(subject, "sub")
         except BadUserInput:
             raise Unauthenticated("the token's subject is not a valid userId") from None
-        return Viewer(admin=False, user_id=subject)
+        return Viewer(admin=False, user_id=subject, expires_at=expires_at)
     raise Unauthenticated("the token needs role 'admin', or role 'user' with a `sub` userId")

@@ -14,6 +14,7 @@ class ErrorCode(enum.StrEnum):
     FORBIDDEN = "FORBIDDEN"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     SESSION_BUSY = "SESSION_BUSY"
+    SUBSCRIBER_TOO_SLOW = "SUBSCRIBER_TOO_SLOW"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
@@ -83,6 +84,21 @@ class SessionBusy(MemqlError):
     same request may simply be sent again."""
 
     code = ErrorCode.SESSION_BUSY
+
+
+class SubscriberTooSlow(MemqlError):
+    """A subscription fell further behind than its buffer allows and was ended; resubscribing
+    with `after: resume_after` (the cursor of the last memory it was sent) loses nothing."""
+
+    code = ErrorCode.SUBSCRIBER_TOO_SLOW
+
+    def __init__(self, message: str, *, resume_after: str) -> None:
+        super().__init__(message)
+        self.resume_after = resume_after
+
+    @property
+    def extensions(self) -> dict[str, object]:
+        return {**super().extensions, "resumeAfter": self.resume_after}
 
 
 ERROR_CODES = frozenset(ErrorCode)

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
     max_connections: int = Field(default=1000, ge=1, le=1_000_000)
     keep_alive_seconds: float = Field(default=5, gt=0, le=3600)
+    max_subscriptions_per_connection: int = Field(default=20, ge=1, le=10_000)
+    subscription_buffer: int = Field(default=1000, ge=1, le=1_000_000)
+    live_poll_seconds: float = Field(default=1.0, gt=0, le=3600)
 
     @field_validator("mongodb_url")
     @classmethod

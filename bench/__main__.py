@@ -34,6 +34,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--warmup", type=float, help="seconds of warm-up per route (1)")
     parser.add_argument(
+        "--live-samples", type=int, help="addMemory calls timed to their subscriber event (200)"
+    )
+    parser.add_argument(
+        "--idle-subscriptions", type=int, help="idle subscriptions whose cost is measured (1000)"
+    )
+    parser.add_argument(
         "--compare",
         metavar="REF",
         help="also measure a git ref of this repository (its own server), in the same rounds",
@@ -61,6 +67,8 @@ def options_of(args: argparse.Namespace) -> Options:
         concurrencies=tuple(int(count) for count in args.concurrency.split(",") if count),
         scaling=tuple(int(size) for size in args.scaling.split(",") if size.strip()),
         warmup=pick(args.warmup, 1.0, 0.3),
+        live_samples=int(pick(args.live_samples, 200, 50)),
+        idle_subscriptions=int(pick(args.idle_subscriptions, 1000, 1000)),
         compare=args.compare,
     )
 

@@ -6,6 +6,7 @@ import statistics
 from dataclasses import dataclass
 
 from bench.client import Samples
+from bench.live import LiveResult
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -211,5 +212,35 @@ def scaling_table(rows: list[ScalingRow]) -> str:
         [
             [f"{row.memories:,}", f"{row.p50:.2f}", f"{row.floor_p50:.2f}", str(row.ratio)]
             for row in rows
+        ],
+    )
+
+
+LIVE_HEADER = [
+    "case",
+    "p50 ms",
+    "p99 ms",
+    "events before the response",
+    "idle subscriptions",
+    "KiB per subscription",
+    "fan-out to all ms",
+]
+
+
+def live_table(result: LiveResult) -> str:
+    """Latency from `addMemory`'s response to the subscriber's event, and the idle cost."""
+    early = sum(1 for latency in result.latencies if latency < 0) / len(result.latencies)
+    return table(
+        LIVE_HEADER,
+        [
+            [
+                "`memoryAdded` (1 subscriber)",
+                f"{percentile(result.latencies, 0.50):.2f}",
+                f"{percentile(result.latencies, 0.99):.2f}",
+                f"{early:.0%}",
+                f"{result.idle:,}",
+                f"{result.bytes_per_subscription / 1024:.1f}",
+                f"{result.fan_out * 1000:.2f}",
+            ]
         ],
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.web.live_server import ServerProcess
+from bench import live
 from bench.cases import Case, cases
 from bench.client import Call, Samples, drive, fetch
 from bench.report import (
@@ -19,6 +20,7 @@ from bench.report import (
     Row,
     ScalingRow,
     compared_table,
+    live_table,
     main_table,
     scaling_table,
 )
@@ -36,6 +38,9 @@ class Options:
     concurrencies: tuple[int, ...]
     scaling: tuple[int, ...]
     warmup: float
+    live_samples: int = 200
+    """addMemory calls whose event a subscriber times."""
+    idle_subscriptions: int = 1000
     compare: str | None = None
     """A git ref of this repository whose server is measured in the same run."""
     startup_seconds: float = 300.0
@@ -119,11 +124,11 @@ async def rounds(routes: list[Route], options: Options, *, concurrency: int) -> 
 
 async def run(options: Options) -> str:
     if options.compare is None:
-        rows = await main_rows(options)
+        rows, live_result = await main_rows(options)
         compared: list[ComparedRow] = []
     else:
         with checkout(options.compare) as other:
-            rows, compared = await compared_rows(options, other)
+            rows, compared, live_result = await compared_rows(options, other)
     scaling = []
     for memories in options.scaling:
         sizes = Sizes(options.sizes.users, options.sizes.sessions, memories)
@@ -136,10 +141,20 @@ async def run(options: Options) -> str:
                 concurrency=1,
             )
             scaling.append(ScalingRow.of(memories, graphql, floor))
-    return report(options, rows, compared, scaling)
+    return report(options, rows, compared, live_result, scaling)
 
 
-async def main_rows(options: Options) -> list[Row]:
+async def live_updates(server: ServerProcess, options: Options) -> live.LiveResult:
+    assert server.process is not None
+    return await live.measure(
+        server.port,
+        server.process.pid,
+        samples=options.live_samples,
+        idle=options.idle_subscriptions,
+    )
+
+
+async def main_rows(options: Options) -> tuple[list[Row], live.LiveResult]:
     rows = []
     with bench_server(options.sizes, options.startup_seconds) as server:
         for case in cases(options.sizes):
@@ -151,10 +166,12 @@ async def main_rows(options: Options) -> list[Row]:
                     concurrency=concurrency,
                 )
                 rows.append(Row.of(case.name, concurrency, graphql, floor))
-    return rows
+        return rows, await live_updates(server, options)
 
 
-async def compared_rows(options: Options, other: Path) -> tuple[list[Row], list[ComparedRow]]:
+async def compared_rows(
+    options: Options, other: Path
+) -> tuple[list[Row], list[ComparedRow], live.LiveResult]:
     """This checkout's server and `other`'s, seeded alike, each case's four routes (GraphQL
     and floor of each) in the same alternating rounds."""
     rows, compared = [], []
@@ -180,11 +197,15 @@ async def compared_rows(options: Options, other: Path) -> tuple[list[Row], list[
                 compared.append(
                     ComparedRow.of(case.name, concurrency, graphql, floor, ref_graphql, ref_floor)
                 )
-    return rows, compared
+        return rows, compared, await live_updates(server, options)
 
 
 def report(
-    options: Options, rows: list[Row], compared: list[ComparedRow], scaling: list[ScalingRow]
+    options: Options,
+    rows: list[Row],
+    compared: list[ComparedRow],
+    live_result: live.LiveResult,
+    scaling: list[ScalingRow],
 ) -> str:
     sizes = options.sizes
     hot = min(HOT_MEMORIES, sizes.memories)
@@ -195,6 +216,15 @@ def report(
         f" {options.rounds} alternating rounds of {options.block:g} s per route, [min-max]",
         "",
         main_table(rows),
+    ]
+    lines += [
+        "",
+        f"Live updates: `memoryAdded` over a WebSocket; {options.live_samples} `addMemory` calls"
+        f" timed from their response to the subscriber's event; then"
+        f" {options.idle_subscriptions:,} idle subscriptions (20 a connection), their cost in"
+        " the server's resident memory and the time one memory takes to reach them all",
+        "",
+        live_table(live_result),
     ]
     if compared:
         lines += [

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from app.settings import Settings
-from schema.errors import log_unexpected
+from schema.context import OperationContexts
+from schema.errors import CodedStreamErrors, log_unexpected
 from schema.execution import executor_class
 from schema.limits import limit_extensions
 from schema.mutations import Mutation
 from schema.operation_name import RecordOperationName, RequireOperationName
 from schema.queries import Query
 from schema.scalars import SCALAR_MAP
+from schema.subscriptions import Subscription
 from schema.types import Memory, Session, User
 
 
@@ -25,6 +32,30 @@ class MemqlSchema(strawberry.Schema):
     ) -> None:
         log_unexpected(errors, execution_context)
 
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        """Strawberry's streaming execution (GraphQL over WebSocket); a connection's context
+        (`OperationContexts`) gives each operation a `Context` of its own."""
+        if isinstance(context_value, OperationContexts):
+            context_value = context_value.for_operation(operation_name)
+        return await super().stream(
+            query,
+            variable_values=variable_values,
+            context_value=context_value,
+            root_value=root_value,
+            operation_name=operation_name,
+            operation_extensions=operation_extensions,
+            allowed_operation_types=allowed_operation_types,
+        )
+
 
 def build_schema(settings: Settings | None = None) -> MemqlSchema:
     """The schema; `settings` sets the query limits (their defaults when not given)."""
@@ -32,6 +63,7 @@ def build_schema(settings: Settings | None = None) -> MemqlSchema:
     return MemqlSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[User, Session, Memory],
         extensions=[
             RequireOperationName,
@@ -40,6 +72,7 @@ def build_schema(settings: Settings | None = None) -> MemqlSchema:
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
             RecordOperationName,
+            CodedStreamErrors,
         ],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         execution_context_class=executor_class(settings),

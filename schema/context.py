@@ -4,6 +4,7 @@ id; and the operationName the client sent, with the name of the operation that r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from starlette.requests import Request
 
@@ -23,11 +24,23 @@ class Context:
     operation_name: str | None = None
     completed_mutations: list[str] = field(default_factory=list)
     """The response keys of the mutation fields that ran, in order."""
-    loaders: Loaders = field(init=False)
+    _loaders: Loaders | None = field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self.renew_loaders()
+    @property
+    def loaders(self) -> Loaders:
+        """The DataLoaders, made when first used (a subscription's event may use none)."""
+        if self._loaders is None:
+            self._loaders = Loaders(self.store)
+        return self._loaders
 
     def renew_loaders(self) -> None:
         """Empty loaders: what was loaded before a mutation may have changed since."""
-        self.loaders = Loaders(self.store)
+        self._loaders = None
+
+
+@runtime_checkable
+class OperationContexts(Protocol):
+    """What a connection that runs many operations (GraphQL over WebSocket) hands the schema as
+    its context: each operation gets a `Context` of its own, as each HTTP request does."""
+
+    def for_operation(self, requested_operation_name: str | None) -> Context: ...

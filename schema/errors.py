@@ -14,7 +14,8 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from graphql.validation.validate import ValidationAbortedError
-from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext, ExecutionResult, StreamExecutionResult
 
 from app.errors import ERROR_CODES, BadUserInput, InternalServerError, MemqlError, QueryTooComplex
 
@@ -104,6 +105,17 @@ def coded_errors(errors: list[GraphQLError], request_id: str) -> list[GraphQLErr
     """Every error of a result in its coded, client-safe form; the HTTP view applies this to
     each result, whatever stage (parsing, validation, execution) the errors come from."""
     return [coded_error(error, request_id) for error in errors]
+
+
+class CodedStreamErrors(SchemaExtension):
+    """Each result a streaming transport (GraphQL over WebSocket) sends gets its errors in their
+    coded, client-safe form, as the HTTP endpoint gives every response's."""
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        # Incremental delivery's frames (@defer, @stream) are not sent over WebSocket.
+        if isinstance(result, ExecutionResult) and result.errors:
+            result.errors = coded_errors(result.errors, request_id_of(self.execution_context))
+        yield
 
 
 def log_unexpected(errors: list[GraphQLError], execution_context: ExecutionContext | None) -> None:

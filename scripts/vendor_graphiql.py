@@ -15,7 +15,7 @@ import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DESTINATION = ROOT / "app" / "static" / "graphiql"
+DESTINATION = ROOT / "app" / "web" / "static" / "graphiql"
 CACHE = ROOT / ".cache" / "vendor-graphiql"
 
 # GraphiQL 3 is the last major version with self-contained UMD builds: from 4 on, it loads Monaco
@@ -25,6 +25,8 @@ PACKAGES = {
     "react-dom": "18.3.1",
     "graphiql": "3.9.0",
     "@graphiql/plugin-explorer": "3.2.6",
+    # The playground's subscriptions: graphql-transport-ws, as memql speaks it.
+    "graphql-ws": "6.4.2",
 }
 
 # Served file name -> (package, path inside the package's tarball).
@@ -35,10 +37,12 @@ FILES = {
     "graphiql.min.css": ("graphiql", "graphiql.min.css"),
     "plugin-explorer.umd.js": ("@graphiql/plugin-explorer", "dist/index.umd.js"),
     "plugin-explorer.css": ("@graphiql/plugin-explorer", "dist/style.css"),
+    "graphql-ws.min.js": ("graphql-ws", "umd/graphql-ws.min.js"),
     # The MIT licences ask that their notices travel with the code.
     "LICENSE.react.txt": ("react", "LICENSE"),
     "LICENSE.react-dom.txt": ("react-dom", "LICENSE"),
     "LICENSE.graphiql.txt": ("graphiql", "LICENSE"),
+    "LICENSE.graphql-ws.txt": ("graphql-ws", "LICENSE.md"),
 }
 
 MANIFEST = "manifest.json"

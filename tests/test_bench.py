@@ -1,5 +1,6 @@
-"""The benchmark cannot rot: `python -m bench --quick` runs on tiny data and prints both tables
-with a number in every cell (the numbers themselves are bench/README.md's business)."""
+"""The benchmark cannot rot: `python -m bench --quick` runs on tiny data and prints its tables
+(cases, live updates, scaling; and a comparison with another git ref) with a number in every
+cell (the numbers themselves are bench/README.md's business)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.report import COMPARED_HEADER, MAIN_HEADER, SCALING_HEADER
+from bench.report import COMPARED_HEADER, LIVE_HEADER, MAIN_HEADER, SCALING_HEADER
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [
@@ -49,6 +50,8 @@ def quick_bench(*extra: str) -> str:
             "--rounds=5",
             "--block=0.05",
             "--warmup=0.05",
+            "--live-samples=20",
+            "--idle-subscriptions=100",
             *extra,
         ],
         cwd=ROOT,
@@ -68,12 +71,17 @@ def assert_numbers(rows: list[list[str]], first_number: int) -> None:
 @pytest.mark.slow
 def test_quick_benchmark_prints_both_tables_with_numbers() -> None:
     output = quick_bench("--concurrency=1,2", "--scaling=20,60")
-    main, scaling = tables(output)
+    main, live, scaling = tables(output)
     assert main[0] == MAIN_HEADER
     # Each case at one client, then at two.
     assert [(row[0], row[1]) for row in main[1:]] == [
         (case, clients) for case in CASES for clients in ("1", "2")
     ]
+    assert live[0] == LIVE_HEADER
+    [live_row] = live[1:]
+    assert live_row[0] == "`memoryAdded` (1 subscriber)"
+    assert all(NUMBER.match(cell.removesuffix("%").lstrip("-")) for cell in live_row[1:]), live_row
+    assert live_row[LIVE_HEADER.index("idle subscriptions")] == "100"
     assert scaling[0] == SCALING_HEADER
     assert [row[0] for row in scaling[1:]] == ["20", "60"]
     assert_numbers(main[1:], 1)
@@ -89,7 +97,7 @@ def test_quick_benchmark_prints_both_tables_with_numbers() -> None:
 def test_the_benchmark_compares_another_ref_in_the_same_run() -> None:
     """`--compare HEAD` serves the committed tree beside the working one: four routes a case."""
     output = quick_bench("--concurrency=1", "--scaling=", "--compare=HEAD")
-    main, compared = tables(output)
+    main, _live, compared = tables(output)
     assert len(main) == 1 + len(CASES)
     assert compared[0] == COMPARED_HEADER
     assert [row[0] for row in compared[1:]] == CASES

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.web.playground import EXAMPLE_MUTATION, EXAMPLE_QUERY, VENDORED
+from app.web.playground import EXAMPLE_MUTATION, EXAMPLE_QUERY, EXAMPLE_SUBSCRIPTION, VENDORED
 from tests.conftest import GraphQLClient, make_settings, running_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,7 +139,7 @@ async def test_first_tab_queries_users_sessions_and_memories_with_a_bearer_heade
 ) -> None:
     config = (await page_references(api)).config
     assert config == {
-        "tabs": [EXAMPLE_QUERY, EXAMPLE_MUTATION],
+        "tabs": [EXAMPLE_QUERY, EXAMPLE_MUTATION, EXAMPLE_SUBSCRIPTION],
         "headers": {"Authorization": "Bearer <token>"},
     }
     # The second tab's mutation adds the data the first tab's query shows.

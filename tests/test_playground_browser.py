@@ -120,3 +120,55 @@ def test_playground_runs_the_first_tab_offline_in_chromium(tmp_path: Path) -> No
 
     assert left_memql == []
     assert errors == []
+
+
+ADD_LIVE_MEMORY = """
+mutation($c: String!) {
+  addMemory(input: {sessionId: "chat-1", memories: [{role: "human", content: $c}]}) {
+    memories { id }
+  }
+}
+"""
+
+
+def test_playground_runs_the_subscription_tab_over_a_websocket(tmp_path: Path) -> None:
+    """The FollowChat tab subscribes through graphql-ws (vendored, no CDN); memories added to
+    chat-1 then show in the result pane as they arrive."""
+    with memql_serve(tmp_path) as base:
+        seeded = httpx.post(f"{base}/graphql", json={"query": EXAMPLE_MUTATION}, timeout=10)
+        assert "errors" not in seeded.json(), seeded.text
+        errors: list[str] = []
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+            )
+            try:
+                page = browser.new_page()
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                page.on("console", console_errors_into(errors))
+                page.goto(f"{base}/graphql")
+                page.get_by_role("tab").filter(has_text="FollowChat").click(timeout=UI_TIMEOUT_MS)
+                expect(page.get_by_role("tab", selected=True)).to_contain_text("FollowChat")
+                # The editor shows the tab's document once GraphiQL has switched to it; run
+                # before that, it would send the last tab's operationName.
+                expect(page.locator(".graphiql-query-editor")).to_contain_text(
+                    "memoryAdded", timeout=UI_TIMEOUT_MS
+                )
+                page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
+                result = page.locator(".graphiql-response")
+                # The server starts the subscription in a moment: add memories until one shows.
+                for attempt in range(50):
+                    added = httpx.post(
+                        f"{base}/graphql",
+                        json={"query": ADD_LIVE_MEMORY, "variables": {"c": f"live {attempt}"}},
+                        timeout=10,
+                    )
+                    assert "errors" not in added.json(), added.text
+                    if '"content": "live' in result.inner_text():
+                        break
+                    page.wait_for_timeout(200)
+                expect(result).to_contain_text('"content": "live', timeout=UI_TIMEOUT_MS)
+                expect(result).to_contain_text('"cursor": "')
+            finally:
+                browser.close()
+    assert errors == []

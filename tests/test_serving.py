@@ -80,6 +80,7 @@ def test_serve_passes_the_connection_limits_to_uvicorn_and_allows_the_bound_host
     assert options["timeout_keep_alive"] == 2.5
     assert options["h11_max_incomplete_event_size"] == 8192
     assert options["http"] is SilentConnectionTimeout
+    assert options["ws_max_size"] == 1024 * 1024  # MEMQL_MAX_BODY_BYTES
     import os
 
     assert os.environ["MEMQL_ALLOWED_HOSTS"] == "10.1.2.3"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.auth import Viewer
+from app.broadcaster import Broadcaster
 from app.db import Database, Document
 from app.store.access import Access
 from app.store.deleted_users import DeletedUsers
@@ -30,13 +31,28 @@ DELETED_USERS_TTL = 5.0
 user is seen within this time; this process's own at once)."""
 
 
+SUBSCRIPTION_BUFFER = 1000
+"""Memories a subscription may have waiting (MEMQL_SUBSCRIPTION_BUFFER's default)."""
+
+
 class Store:
     """The process's store over one `Database`; `for_viewer` gives the stores one caller uses,
-    once `admit` has let that caller in."""
+    once `admit` has let that caller in. Its `broadcaster` holds the process's subscriptions."""
 
-    def __init__(self, db: Database, *, deleted_users_ttl: float = DELETED_USERS_TTL) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        deleted_users_ttl: float = DELETED_USERS_TTL,
+        subscription_buffer: int = SUBSCRIPTION_BUFFER,
+    ) -> None:
         self.db = db
         self.deleted_users = DeletedUsers(db.users, deleted_users_ttl)
+        self.broadcaster = Broadcaster(buffer=subscription_buffer)
+        # The embedded store serves one process, whose own writes are all there is to publish.
+        # On MongoDB the change feed (app.store.change_feed) publishes every process's writes,
+        # this one's included, in the order the database applied them.
+        self.publisher = self.broadcaster if db.embedded else None
 
     async def admit(self, viewer: Viewer) -> Viewer:
         """`viewer`, unless a user token of a deleted user (UNAUTHENTICATED): every entry point
@@ -44,17 +60,31 @@ class Store:
         return await self.deleted_users.admit(viewer)
 
     def for_viewer(self, viewer: Viewer) -> ViewerStore:
-        return ViewerStore(self.db, Access(viewer), self.deleted_users)
+        return ViewerStore(
+            self.db, Access(viewer), self.deleted_users, self.broadcaster, self.publisher
+        )
 
 
 class ViewerStore:
     """The users, sessions and memories stores of one caller: every read and write they make is
-    confined to what its `access` allows. Made per request: it remembers what it has shown."""
+    confined to what its `access` allows. Made per request: it remembers what it has shown.
 
-    def __init__(self, db: Database, access: Access, deleted_users: DeletedUsers) -> None:
+    Writes that subscribers must hear of (memories added, sessions deleted or given to another
+    user) are told to `publisher`, when the process has to publish its own writes."""
+
+    def __init__(
+        self,
+        db: Database,
+        access: Access,
+        deleted_users: DeletedUsers,
+        broadcaster: Broadcaster,
+        publisher: Broadcaster | None,
+    ) -> None:
         self.db = db
         self.access = access
         self.deleted_users = deleted_users
+        self.broadcaster = broadcaster
+        self.publisher = publisher
         self.users = UserStore(db, access, self)
         self.sessions = SessionStore(db, access, self)
         self.memories = MemoryStore(db, access, self)

@@ -15,10 +15,11 @@ from bson import ObjectId
 from app.clock import utc_now
 from app.db import Database, Document
 from app.documents import MemoryDoc, SessionDoc
-from app.errors import Forbidden
+from app.errors import BadUserInput, Forbidden
 from app.metadata import JsonObject, checked_patch, new_metadata
 from app.roles import RoleType
 from app.store.access import Access
+from app.store.following import MemoryFollower
 from app.store.keyset import BY_SEQ, ChildLists, any_of
 from app.store.lifecycle import LIVE
 from app.store.metadata_update import update_merging_metadata
@@ -110,9 +111,41 @@ class MemoryStore:
         except BaseException:
             await self.stores.sessions.release(session["_id"], writer)
             raise
+        added = [MemoryDoc.from_mongo(doc) for doc in docs]
+        # Published while the lease is held, so subscribers hear of calls in `seq` order.
+        if self.stores.publisher is not None:
+            self.stores.publisher.memories_added(session_id, added)
         if not await self.stores.sessions.release(session["_id"], writer):
             await self._written_late(session_id, session["_id"], first_seq, count)
-        return SessionDoc.from_mongo(session), [MemoryDoc.from_mongo(doc) for doc in docs]
+        return SessionDoc.from_mongo(session), added
+
+    async def follow(self, session_id: str, *, after: int | None = None) -> MemoryFollower:
+        """The memories of a live session the caller may see, in order: those stored after the
+        `seq` `after`, then each one added; without `after`, only those added from now on.
+        NOT_FOUND for an unknown or deleted session (FORBIDDEN for a user token, as `missing`
+        says), FORBIDDEN for another user's."""
+        check_identifier(session_id, "sessionId")
+        # Subscribed before anything is read: nothing added from here on can be missed.
+        subscription = self.stores.broadcaster.subscribe(session_id, self.access.may_see)
+        try:
+            last_seq = await self.stores.sessions.last_seq(session_id)
+            if after is not None and after > last_seq:
+                # A cursor of another session, or of one deleted and purged since: following
+                # from it would silently skip every memory up to it.
+                raise BadUserInput(
+                    "after is a cursor past this session's newest memory: use a cursor of "
+                    "this session's memories",
+                    field="after",
+                )
+        except BaseException:
+            subscription.close()
+            raise
+        return MemoryFollower(
+            self.of_sessions().of(session_id),
+            subscription,
+            after if after is not None else last_seq,
+            replay=after is not None,
+        )
 
     async def _written_late(
         self, session_id: str, session: ObjectId, first_seq: int, count: int

@@ -211,6 +211,8 @@ class SessionStore:
         )
         if raw is None:
             raise self._missing(session_id)
+        if user_id is not None and self.stores.publisher is not None:
+            self.stores.publisher.session_given_to(session_id, user_id)
         return self._doc(raw)
 
     async def delete(self, session_id: str) -> SessionDoc:
@@ -219,14 +221,23 @@ class SessionStore:
         deleted = await self._delete([(self._own(session_id), session_id)], utc_now())
         if not deleted:
             raise self._missing(session_id)
+        self._ended(deleted)
         return SessionDoc.from_mongo(deleted[0])
+
+    def _ended(self, sessions: list[Document]) -> None:
+        """Tell subscribers that these sessions were deleted (their subscriptions complete)."""
+        if self.stores.publisher is not None:
+            for raw in sessions:
+                self.stores.publisher.session_deleted(raw["sessionId"])
 
     async def delete_of_user(self, user_id: str, now: datetime) -> None:
         """Soft-delete the live sessions of a user and their memories (see `_delete`)."""
         sessions = await self.collection.find(
             {"userId": user_id, **LIVE}, {"_id": 1, "sessionId": 1}
         ).to_list(None)
-        await self._delete([({"_id": raw["_id"]}, raw["sessionId"]) for raw in sessions], now)
+        self._ended(
+            await self._delete([({"_id": raw["_id"]}, raw["sessionId"]) for raw in sessions], now)
+        )
 
     async def _delete(self, targets: list[tuple[Document, str]], now: datetime) -> list[Document]:
         """Soft-delete the live session each `(match, sessionId)` finds, memories first; returns
@@ -411,6 +422,15 @@ class SessionStore:
         )
         if existing is None or not self.access.may_see(existing.get("userId")):
             raise self.access.denied("session", session_id, "sessionId")
+
+    async def last_seq(self, session_id: str) -> int:
+        """The `seq` last handed out in the caller's live session; `missing`'s error when there
+        is no such session."""
+        raw = await self.collection.find_one({**self._own(session_id), **LIVE}, {"memorySeq": 1})
+        if raw is None:
+            raise self._missing(session_id)
+        seq: int = raw.get("memorySeq", 0)
+        return seq
 
     async def purge(self, deleted: Document) -> int:
         """Hard-delete the sessions whose `deletedAt` matches `deleted`."""

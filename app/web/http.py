@@ -1,6 +1,7 @@
-"""The Starlette application: `/graphql` (GraphQL over HTTP, and memql's own GraphiQL page),
-Zep's REST API at `/zep`, health probes, and the lifespan that opens and closes the database (and
-runs the embedded store's purge sweeper)."""
+"""The Starlette application: `/graphql` (GraphQL over HTTP and over WebSocket, and memql's own
+GraphiQL page), Zep's REST API at `/zep`, health probes, and the lifespan that opens and closes
+the database and runs the embedded store's purge sweeper, or on MongoDB the change feed of live
+updates."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from app.db import Database
 from app.errors import InternalServerError
@@ -24,9 +25,11 @@ from app.logs import configure_logging
 from app.settings import Settings, load_settings
 from app.startup import Readiness, open_database
 from app.store import Store
+from app.store.change_feed import ChangeFeed
 from app.sweeper import Sweeper
 from app.web.error_responses import error_response
 from app.web.graphql_over_http import GraphQLOverHTTP
+from app.web.graphql_over_ws import GraphQLOverWebSocket
 from app.web.middleware import (
     BodyLimitMiddleware,
     InternalErrorMiddleware,
@@ -82,20 +85,26 @@ def create_app(settings: Settings | None = None, *, count_calls: bool = False) -
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database.connect(settings, count_calls=count_calls)
-        app.state.store = Store(db)
+        store = app.state.store = Store(db, subscription_buffer=settings.subscription_buffer)
         app.state.readiness = readiness = Readiness()
         # MongoDB may be down, or its index builds slow: the server answers meanwhile (/healthz,
         # and /readyz saying why it is not ready). The embedded store opens at once.
         opening = asyncio.create_task(open_database(db, readiness), name="memql-open-database")
         sweeper = None
+        feed = None
         try:
             if db.embedded:
                 await opening
-                sweeper = Sweeper(app.state.store, interval=settings.purge_interval_seconds)
+                sweeper = Sweeper(store, interval=settings.purge_interval_seconds)
                 sweeper.start()
+            else:
+                feed = ChangeFeed.of(db, store.broadcaster, poll_seconds=settings.live_poll_seconds)
+                feed.start(opened=readiness.settled)
             app.state.sweeper = sweeper
             yield
         finally:
+            if feed is not None:
+                await feed.stop()
             opening.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await opening
@@ -134,8 +143,10 @@ def create_app(settings: Settings | None = None, *, count_calls: bool = False) -
     middleware.append(Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes))
     middleware.append(Middleware(InternalErrorMiddleware, handler=internal_error))
     playground = load_playground() if settings.graphiql else None
+    over_http = GraphQLOverHTTP(settings, playground)
     routes: list[BaseRoute] = [
-        Route("/graphql", GraphQLOverHTTP(settings, playground)),
+        Route("/graphql", over_http),
+        WebSocketRoute("/graphql", GraphQLOverWebSocket(over_http.schema, settings)),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]

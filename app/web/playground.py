@@ -27,6 +27,7 @@ SCRIPTS = (
     "react-dom.production.min.js",
     "graphiql.min.js",
     "plugin-explorer.umd.js",
+    "graphql-ws.min.js",
     "playground.js",
 )
 STYLESHEETS = ("graphiql.min.css", "plugin-explorer.css", "playground.css")
@@ -119,6 +120,24 @@ mutation AddExampleData {
 }
 """
 
+EXAMPLE_SUBSCRIPTION = """\
+# Follows the session chat-1: run it, then add
+# memories to chat-1 (the AddExampleData tab, or
+# any client) and watch them arrive. It runs over
+# a WebSocket; with `after: "<cursor>"` it first
+# sends the stored memories after that cursor.
+subscription FollowChat {
+  memoryAdded(sessionId: "chat-1") {
+    cursor
+    node {
+      role
+      content
+      createdAt
+    }
+  }
+}
+"""
+
 EXAMPLE_HEADERS = {"Authorization": "Bearer <token>"}
 
 
@@ -154,7 +173,10 @@ class Playground:
         def tag(markup: str, name: str) -> str:
             return "    " + markup.format(html.escape(self.asset_path(request, name)))
 
-        config = {"tabs": [EXAMPLE_QUERY, EXAMPLE_MUTATION], "headers": EXAMPLE_HEADERS}
+        config = {
+            "tabs": [EXAMPLE_QUERY, EXAMPLE_MUTATION, EXAMPLE_SUBSCRIPTION],
+            "headers": EXAMPLE_HEADERS,
+        }
         page = self.template.substitute(
             icon=tag('<link rel="icon" type="image/svg+xml" href="{}" />', ICON),
             stylesheets="\n".join(

@@ -1,5 +1,5 @@
-"""How uvicorn serves memql: its connection limits from the settings, a timeout for connections
-that never send a request, and what `--reload` watches."""
+"""How uvicorn serves memql: its connection and message limits from the settings, a timeout for
+connections that never send a request, and what `--reload` watches."""
 
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "timeout_keep_alive": settings.keep_alive_seconds,
         "limit_concurrency": settings.max_connections,
         "h11_max_incomplete_event_size": settings.max_header_bytes,
+        # GraphQL over WebSocket: a message is refused (close 1009) as it arrives once it is
+        # larger than an HTTP body may be.
+        "ws": "websockets-sansio",
+        "ws_max_size": settings.max_body_bytes,
         "log_level": settings.log_level.lower(),
         "access_log": False,  # memql logs one line per request itself
     }

@@ -17,6 +17,8 @@ STATUS = {
     ErrorCode.NOT_FOUND: 404,
     # Another write held the session too long: the same request may be sent again.
     ErrorCode.SESSION_BUSY: 503,
+    # Only a subscription falls behind, and /zep has none: mapped so that every code is.
+    ErrorCode.SUBSCRIBER_TOO_SLOW: 503,
     ErrorCode.INTERNAL_SERVER_ERROR: 500,
 }
 NOT_FOUND_TEXT = "not found"

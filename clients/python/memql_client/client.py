@@ -3,12 +3,19 @@ httpx.Client. Both are thin: every method sends an `Operation` of memql_client.o
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
+from websockets.asyncio.client import connect as connect_async
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.sync.client import connect as connect_sync
 
+from memql_client import live
 from memql_client import operations as ops
 from memql_client.models import (
     JsonObject,
@@ -26,6 +33,18 @@ T = TypeVar("T")
 
 DEFAULT_URL = "http://127.0.0.1:8000/graphql"
 DEFAULT_TIMEOUT = 30.0
+# What a dropped or refused connection raises before it is opened again.
+CONNECTION_FAILURES = (ConnectionClosed, InvalidHandshake, OSError, TimeoutError)
+
+
+@contextmanager
+def tracked(sockets: set[Any], ws: Any) -> Iterator[None]:
+    """`ws` in `sockets` while the block runs: a client closes what is still open."""
+    sockets.add(ws)
+    try:
+        yield
+    finally:
+        sockets.discard(ws)
 
 
 class AsyncMemqlClient:
@@ -51,8 +70,15 @@ class AsyncMemqlClient:
         self.token = token
         self._owns_http = http is None
         self.http = http or httpx.AsyncClient(transport=transport, timeout=timeout)
+        self._subscriptions: set[Any] = set()
+        self._closed = False
 
     async def aclose(self) -> None:
+        """Close the HTTP client it made, and the WebSocket of every subscription still open
+        (their iterators end), so no connection outlives the client."""
+        self._closed = True
+        for ws in list(self._subscriptions):
+            await ws.close()
         if self._owns_http:
             await self.http.aclose()
 
@@ -211,6 +237,52 @@ class AsyncMemqlClient:
     async def purge_deleted(self) -> PurgeCounts:
         return await self.run(ops.purge_deleted())
 
+    # live updates
+
+    async def subscribe_memories(
+        self, session_id: str, after: str | None = None
+    ) -> AsyncIterator[Memory]:
+        """Every memory added to the session from now on (with `after`, a memories cursor:
+        every memory after it first), in order, over a WebSocket to the same URL; it ends when
+        the session is deleted. A dropped connection is opened again and the subscription
+        resumed after the last memory handed out, so none is missed or repeated."""
+        feed = live.MemoryFeed(session_id, after, self.token)
+        if after is None:
+            feed.cursor = (await self.get_memories(session_id, last=1)).page_info.end_cursor
+        failures = 0
+        while not self._closed:
+            try:
+                async with connect_async(
+                    live.ws_url(self.url), subprotocols=[live.SUBPROTOCOL], open_timeout=30
+                ) as ws:
+                    with tracked(self._subscriptions, ws):
+                        await ws.send(feed.connection_init())
+                        feed.acknowledged(await ws.recv())
+                        failures = 0
+                        if feed.cursor is None:
+                            # Nothing handed out yet, from a session that had no memory: all
+                            # it holds now was added since.
+                            async for edge in self._walk(ops.memory_edge_walk(session_id)):
+                                feed.cursor = edge.cursor
+                                yield edge.node
+                        await ws.send(feed.subscribe())
+                        async for text in ws:
+                            step = feed.read(text)
+                            if isinstance(step, Memory):
+                                yield step
+                            elif step is live.Step.DONE:
+                                return
+                            elif step is not live.Step.NOTHING:
+                                await ws.send(feed.answer(step))
+                        if self._closed:
+                            return
+                        feed.closed(ws.close_code, ws.close_reason)
+            except CONNECTION_FAILURES as failure:
+                if self._closed:
+                    return
+                failures = live.failed(failures, failure)
+            await asyncio.sleep(live.reconnect_delay(failures))
+
 
 class MemqlClient:
     """A blocking client for memql's GraphQL API at `url`, with the methods of
@@ -231,8 +303,15 @@ class MemqlClient:
         self.token = token
         self._owns_http = http is None
         self.http = http or httpx.Client(transport=transport, timeout=timeout)
+        self._subscriptions: set[Any] = set()
+        self._closed = False
 
     def close(self) -> None:
+        """Close the HTTP client it made, and the WebSocket of every subscription still open
+        (their iterators end), so no connection outlives the client."""
+        self._closed = True
+        for ws in list(self._subscriptions):
+            ws.close()
         if self._owns_http:
             self.http.close()
 
@@ -383,3 +462,49 @@ class MemqlClient:
 
     def purge_deleted(self) -> PurgeCounts:
         return self.run(ops.purge_deleted())
+
+    # live updates
+
+    def subscribe_memories(self, session_id: str, after: str | None = None) -> Iterator[Memory]:
+        """Every memory added to the session from now on (with `after`, a memories cursor:
+        every memory after it first), in order, over a WebSocket to the same URL; it ends when
+        the session is deleted. A dropped connection is opened again and the subscription
+        resumed after the last memory handed out, so none is missed or repeated."""
+        feed = live.MemoryFeed(session_id, after, self.token)
+        if after is None:
+            feed.cursor = self.get_memories(session_id, last=1).page_info.end_cursor
+        failures = 0
+        while not self._closed:
+            try:
+                with (
+                    connect_sync(
+                        live.ws_url(self.url), subprotocols=[live.SUBPROTOCOL], open_timeout=30
+                    ) as ws,
+                    tracked(self._subscriptions, ws),
+                ):
+                    ws.send(feed.connection_init())
+                    feed.acknowledged(ws.recv())
+                    failures = 0
+                    if feed.cursor is None:
+                        # Nothing handed out yet, from a session that had no memory: all
+                        # it holds now was added since.
+                        for edge in self._walk(ops.memory_edge_walk(session_id)):
+                            feed.cursor = edge.cursor
+                            yield edge.node
+                    ws.send(feed.subscribe())
+                    for text in ws:
+                        step = feed.read(text)
+                        if isinstance(step, Memory):
+                            yield step
+                        elif step is live.Step.DONE:
+                            return
+                        elif step is not live.Step.NOTHING:
+                            ws.send(feed.answer(step))
+                    if self._closed:
+                        return
+                    feed.closed(ws.close_code, ws.close_reason)
+            except CONNECTION_FAILURES as failure:
+                if self._closed:
+                    return
+                failures = live.failed(failures, failure)
+            time.sleep(live.reconnect_delay(failures))

@@ -12,6 +12,7 @@ import httpx
 from memql_client.errors import NotFoundError, UnexpectedResponseError, error_from_response
 from memql_client.models import (
     NODE_TYPES,
+    Edge,
     JsonObject,
     Memory,
     MemoryInput,
@@ -283,6 +284,21 @@ def user_walk(page_size: int) -> Walk[User]:
 def session_walk(page_size: int, user_id: str | None) -> Walk[Session]:
     _check_page_size(page_size)
     return Walk(lambda after: sessions(first=page_size, after=after, user_id=user_id))
+
+
+def memory_edge_walk(session_id: str) -> Walk[Edge[Memory]]:
+    """Every memory of a session with its cursor, oldest first."""
+
+    def page(after: str | None) -> Operation[Page[Edge[Memory]]]:
+        operation = memories(session_id, first=100, after=after)
+
+        def parse(data: JsonObject) -> Page[Edge[Memory]]:
+            parsed = operation.parse(data)
+            return Page([Edge(edge.cursor, edge) for edge in parsed.edges], parsed.page_info)
+
+        return Operation(operation.document, operation.variables, parse)
+
+    return Walk(page)
 
 
 def memory_walk(session_id: str, page_size: int, newest_first: bool) -> Walk[Memory]:

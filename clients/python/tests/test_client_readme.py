@@ -37,6 +37,7 @@ PRINTS = {
         "ai: Hello, Alice.\n"
     ],
     "async": ["chat-2 {'topic': 'tea'}\n"],
+    "follow": ["human: Still there?\n"],
     "token": ["['chat-1']\n"],
     "errors": ["ALREADY_EXISTS input.userId\n"],
     "langchain-agent": [

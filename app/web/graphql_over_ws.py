@@ -1,0 +1,246 @@
+"""GraphQL over WebSocket at /graphql: graphql-transport-ws (the protocol of the `graphql-ws` npm
+client) with Strawberry's own view and handler. The legacy `graphql-ws` subprotocol is refused.
+
+The token comes in `connection_init`'s payload (`{"Authorization": "Bearer …"}`) and is checked
+by the same function as the HTTP header (app.web.callers); a bad one closes the socket with
+4403, and the socket is closed with 4403 when the token expires. Pages on other origins connect
+only when MEMQL_CORS_ORIGINS lets them call over HTTP; a message is at most as large as an HTTP
+body may be, and a connection runs at most MEMQL_MAX_SUBSCRIPTIONS_PER_CONNECTION operations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import uuid
+from collections.abc import AsyncGenerator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.async_base_view import AsyncBaseHTTPView
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+from strawberry.types.unset import UNSET, UnsetType
+
+from app.auth import Viewer
+from app.errors import BadUserInput, Unauthenticated
+from app.settings import Settings
+from app.store import Store
+from app.web.callers import caller
+from schema.build import MemqlSchema
+from schema.context import Context
+from schema.errors import as_graphql_error
+
+logger = logging.getLogger("memql.ws")
+
+FORBIDDEN = 4403
+"""graphql-transport-ws's close code for a connection whose credentials are refused."""
+BAD_MESSAGE = 4400
+MESSAGE_TOO_BIG = 1009
+CONNECTION_INIT_SECONDS = 10.0
+"""How long a new socket may wait before its `connection_init`."""
+
+
+class Connection:
+    """One WebSocket connection: its `connection_init` payload (Strawberry sets
+    `connection_params`), the viewer it proved, and a `Context` for each operation it runs."""
+
+    def __init__(self, websocket: WebSocket, store: Store, settings: Settings) -> None:
+        self.websocket = websocket
+        self.store = store
+        self.settings = settings
+        self.connection_params: object = None
+        self.viewer: Viewer | None = None
+        self.id = uuid.uuid4().hex
+        self._operations = itertools.count(1)
+        self._expiry: asyncio.Task[None] | None = None
+
+    def for_operation(self, requested_operation_name: str | None) -> Context:
+        if self.viewer is None:  # pragma: no cover - Strawberry runs nothing before the ack
+            raise Unauthenticated("send connection_init with your token first")
+        return Context(
+            store=self.store.for_viewer(self.viewer),
+            settings=self.settings,
+            request_id=f"{self.id}-{next(self._operations)}",
+            requested_operation_name=requested_operation_name,
+        )
+
+    def admit(self, viewer: Viewer) -> None:
+        """Let `viewer` in, and close the socket once its token expires."""
+        self.viewer = viewer
+        if viewer.expires_at is not None:
+            self._expiry = asyncio.create_task(self._close_at(viewer.expires_at))
+
+    async def _close_at(self, expires_at: datetime) -> None:
+        await asyncio.sleep(max((expires_at - datetime.now(UTC)).total_seconds(), 0))
+        if self.websocket.application_state != WebSocketState.DISCONNECTED:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await self.websocket.close(code=FORBIDDEN, reason="the token has expired")
+
+    async def still_admitted(self) -> bool:
+        """Whether the viewer may still run operations: a user deleted since the connection
+        began has its tokens refused, as over HTTP (before the ack there is no viewer yet)."""
+        if self.viewer is None:
+            return True
+        try:
+            await self.store.admit(self.viewer)
+        except Unauthenticated:
+            return False
+        return True
+
+    def close(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+
+
+def _bearer(connection_params: object) -> str | None:
+    """The `Authorization` value of a connection_init payload, as graphql-ws clients send
+    `connectionParams` (`authorization` too, as HTTP headers are read whatever their case)."""
+    if not isinstance(connection_params, Mapping):
+        return None
+    for name in ("Authorization", "authorization"):
+        value = connection_params.get(name)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+class BoundedWebSocketAdapter(ASGIWebSocketAdapter):
+    """Strawberry's ASGI adapter, refusing messages over MEMQL_MAX_BODY_BYTES (close 1009)
+    and anything but a JSON object (close 4400) before its handler reads them."""
+
+    def __init__(
+        self,
+        view: AsyncBaseHTTPView[Any, Any, Any, Any, Any, Any, Any],
+        request: WebSocket,
+        response: WebSocket,
+    ) -> None:
+        super().__init__(view, request, response)
+        self.max_bytes = (
+            view.settings.max_body_bytes if isinstance(view, GraphQLOverWebSocket) else None
+        )
+
+    async def iter_json(
+        self, *, ignore_parsing_errors: bool = False
+    ) -> AsyncGenerator[object, None]:
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                text = await self.ws.receive_text()
+                if self.max_bytes is not None and len(text.encode()) > self.max_bytes:
+                    await self.close(
+                        MESSAGE_TOO_BIG, f"a message may have at most {self.max_bytes} bytes"
+                    )
+                    return
+                try:
+                    message = json.loads(text)
+                except (ValueError, RecursionError) as error:
+                    if ignore_parsing_errors:
+                        continue
+                    raise NonJsonMessageReceived from error
+                if not isinstance(message, dict):
+                    await self.close(BAD_MESSAGE, "a message must be a JSON object")
+                    return
+                yield message
+        except KeyError as error:
+            raise NonTextMessageReceived from error
+        except WebSocketDisconnect:
+            pass
+
+
+def _well_formed_subscribe(message: Mapping[str, Any]) -> bool:
+    payload = message.get("payload")
+    return (
+        isinstance(message.get("id"), str)
+        and isinstance(payload, dict)
+        and isinstance(payload.get("query"), str)
+        and isinstance(payload.get("variables"), dict | None)
+        and isinstance(payload.get("operationName"), str | None)
+        and isinstance(payload.get("extensions"), dict | None)
+    )
+
+
+class ConnectionHandler(BaseGraphQLTransportWSHandler[Connection, None]):
+    """Strawberry's graphql-transport-ws handler, with a `subscribe` message checked before it
+    reads it, the viewer admitted again for each operation, and the subscription limit answered
+    as a coded error."""
+
+    async def handle_message(self, message: Message) -> None:
+        if message.get("type") == "subscribe" and not _well_formed_subscribe(message):
+            await self.websocket.close(
+                BAD_MESSAGE,
+                "a subscribe message needs a string `id` and a `payload` object with a string "
+                "`query` (and optionally `variables`, `operationName` and `extensions`)",
+            )
+            return
+        await super().handle_message(message)
+
+    async def handle_subscribe(self, message: Any) -> None:
+        if not await self.context.still_admitted():
+            await self.websocket.close(FORBIDDEN, "the token's user was deleted")
+            return
+        limit = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and limit is not None
+            and len(self.operations) >= limit
+            and message["id"] not in self.operations
+        ):
+            refusal = BadUserInput(
+                f"this connection runs {limit} operations already, the most it may "
+                "(MEMQL_MAX_SUBSCRIPTIONS_PER_CONNECTION): complete one first"
+            )
+            await self.send_message(
+                {
+                    "id": message["id"],
+                    "type": "error",
+                    "payload": [as_graphql_error(refusal).formatted],
+                }
+            )
+            return
+        await super().handle_subscribe(message)
+
+    async def shutdown(self) -> None:
+        self.context.close()
+        await super().shutdown()
+
+
+class GraphQLOverWebSocket(GraphQL[Connection, None]):
+    """The /graphql WebSocket endpoint."""
+
+    graphql_transport_ws_handler_class = ConnectionHandler
+    websocket_adapter_class = BoundedWebSocketAdapter
+
+    def __init__(self, schema: MemqlSchema, settings: Settings) -> None:
+        super().__init__(
+            schema,
+            graphql_ide=None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=CONNECTION_INIT_SECONDS),
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            # As CORS lets pages on these origins call over HTTP (same-origin pages always may).
+            allowed_origins=settings.cors_origins,
+        )
+        self.settings = settings
+
+    async def get_context(self, request: Any, response: Any) -> Connection:
+        return Connection(request, request.app.state.store, self.settings)
+
+    async def on_ws_connect(self, context: Connection) -> UnsetType | dict[str, object] | None:
+        try:
+            viewer = await caller(_bearer(context.connection_params), self.settings, context.store)
+        except Unauthenticated as refusal:
+            logger.info("WebSocket %s refused: %s", context.id, refusal.message)
+            raise ConnectionRejectionError({"message": refusal.message}) from None
+        context.admit(viewer)
+        acknowledged: UnsetType = UNSET
+        return acknowledged
