@@ -1,6 +1,6 @@
 """The Starlette application: `/graphql` (GraphQL over HTTP, and memql's own GraphiQL page),
-health probes, and the lifespan that opens and closes the database (and runs the embedded
-store's purge sweeper)."""
+health probes, and the lifespan that opens and closes the database (and, on the embedded store,
+restores its snapshot and runs its purge sweeper and snapshots)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 from app.db import Database
 from app.errors import InternalServerError
 from app.logs import configure_logging
+from app.persistence.snapshots import Snapshots
 from app.settings import Settings, load_settings
 from app.startup import Readiness, open_database
 from app.store import Store
@@ -71,6 +72,37 @@ async def internal_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+@asynccontextmanager
+async def _serving(
+    app: Starlette, db: Database, settings: Settings, snapshots: Snapshots | None
+) -> AsyncIterator[None]:
+    app.state.store = Store(db)
+    app.state.readiness = readiness = Readiness()
+    # MongoDB may be down, or its index builds slow: the server answers meanwhile (/healthz,
+    # and /readyz saying why it is not ready). The embedded store opens at once.
+    opening = asyncio.create_task(open_database(db, readiness), name="memql-open-database")
+    sweeper = None
+    try:
+        if db.embedded:
+            await opening
+            sweeper = Sweeper(app.state.store, interval=settings.purge_interval_seconds)
+            sweeper.start()
+        if snapshots is not None:
+            snapshots.start()
+        app.state.sweeper = sweeper
+        app.state.snapshots = snapshots
+        yield
+    finally:
+        opening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await opening
+        if sweeper is not None:
+            await sweeper.stop()
+        # Last, so that the final snapshot holds the sweeper's last purge too.
+        if snapshots is not None:
+            await snapshots.stop()
+
+
 def create_app(settings: Settings | None = None, *, count_calls: bool = False) -> Starlette:
     """memql's ASGI app; `count_calls` makes the database count its calls (app.call_counting)."""
     settings = settings or load_settings()
@@ -79,25 +111,19 @@ def create_app(settings: Settings | None = None, *, count_calls: bool = False) -
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database.connect(settings, count_calls=count_calls)
-        app.state.store = Store(db)
-        app.state.readiness = readiness = Readiness()
-        # MongoDB may be down, or its index builds slow: the server answers meanwhile (/healthz,
-        # and /readyz saying why it is not ready). The embedded store opens at once.
-        opening = asyncio.create_task(open_database(db, readiness), name="memql-open-database")
-        sweeper = None
+        snapshots = None
         try:
-            if db.embedded:
-                await opening
-                sweeper = Sweeper(app.state.store, interval=settings.purge_interval_seconds)
-                sweeper.start()
-            app.state.sweeper = sweeper
-            yield
+            # The data on disk comes back before the indexes are made, the sweeper purges and
+            # anyone is served.
+            if settings.snapshot_dir is not None:
+                snapshots = await Snapshots.open(
+                    db, settings.snapshot_dir, interval=settings.snapshot_interval_seconds
+                )
+            async with _serving(app, db, settings, snapshots):
+                yield
         finally:
-            opening.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await opening
-            if sweeper is not None:
-                await sweeper.stop()
+            if snapshots is not None:
+                snapshots.close()
             db.close()
 
     # Outermost first. CORS wraps the body limit, so that a browser can read its 413 too, and
