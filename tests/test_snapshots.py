@@ -17,6 +17,7 @@ from typing import Any
 import bson
 import pytest
 from bson import ObjectId
+from click.testing import CliRunner
 from pymongo.results import UpdateResult
 
 import app.persistence.snapshot_file as snapshot_file
@@ -28,6 +29,7 @@ from app.persistence.snapshot_file import SnapshotFileError, read_snapshot_file
 from app.persistence.snapshots import Snapshots
 from app.persistence.write_gate import WriteGate
 from app.settings import Settings
+from app.web.cli import main
 from tests.conftest import (
     GraphQLClient,
     add_memories,
@@ -401,3 +403,41 @@ async def test_a_memory_deleted_before_a_restart_is_purged_on_time_after_it(
             assert time.time() < deadline, "not purged on time after the restart"
             await asyncio.sleep(0.05)
         assert time.time() >= deleted_at.timestamp() + grace
+
+
+def test_serve_hands_its_data_dir_to_the_server_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """uvicorn builds the app from the environment (in a child process with --reload)."""
+    started: list[str] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(os.environ["MEMQL_DATA_DIR"]))
+    monkeypatch.setenv("MEMQL_DATA_DIR", "")
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(main, ["serve", "--data-dir", "here"]).exit_code == 0
+    assert runner.invoke(main, ["serve", "--in-memory"]).exit_code == 0
+    assert started == [str(tmp_path / "here"), ""]
+    both = runner.invoke(main, ["serve", "--data-dir", "here", "--in-memory"])
+    assert both.exit_code == 2 and "not both" in both.output
+    # Checked before uvicorn starts; made by the server, which logs that it made it.
+    assert not (tmp_path / "here").exists()
+
+
+def test_serve_refuses_a_data_dir_in_use_or_unusable_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: pytest.fail("uvicorn started"))
+    monkeypatch.setenv("MEMQL_DATA_DIR", "")
+    holder = DataDir(tmp_path / "data")
+    holder.lock("memql serve")
+    try:
+        result = CliRunner().invoke(main, ["serve", "--data-dir", str(holder.path)])
+    finally:
+        holder.unlock()
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert f"is in use by memql serve (pid {os.getpid()} on " in result.output
+    (tmp_path / "file").write_text("not a directory")
+    result = CliRunner().invoke(main, ["serve", "--data-dir", str(tmp_path / "file" / "data")])
+    assert result.exit_code == 1
+    assert "is not a directory" in result.output and "--in-memory" in result.output

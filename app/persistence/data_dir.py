@@ -79,6 +79,26 @@ class DataDir:
         lock.truncate()
         lock.close()
 
+    def check_writable(self) -> None:
+        """Raise DataDirError unless memql may make and write the directory."""
+        existing = self.path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            what = "is not a directory" if not existing.is_dir() else "may not be written by memql"
+            raise DataDirError(
+                f"cannot use the data directory {self.path}: {existing} {what}; give "
+                "MEMQL_DATA_DIR (or --data-dir) a directory memql may write, or run with "
+                "--in-memory"
+            )
+
+    def check_free(self) -> None:
+        """Raise DataDirInUse when another process holds the lock (taken only for the check);
+        a directory that does not exist yet is free."""
+        if self._lock is None and self.lock_file.exists():
+            self.lock()
+            self.unlock()
+
     def remove_partial_writes(self) -> list[Path]:
         """Delete the temporary files a snapshot write that never finished left behind (a crash
         mid-write); the snapshot before it is whole. Returns what was deleted."""

@@ -154,6 +154,12 @@ def read_snapshot_file(path: Path, previous: Path | None = None) -> SnapshotImag
     return SnapshotImage(written_at=checked.header["writtenAt"], collections=collections)
 
 
+def check_snapshot_file(path: Path, previous: Path | None = None) -> None:
+    """What `read_snapshot_file` checks before it decodes the documents: the format, the
+    trailer, the checksum."""
+    _checked(path, previous)
+
+
 @dataclass
 class _Checked:
     header: Document

@@ -21,6 +21,7 @@ from app.persistence.snapshot_file import (
     CollectionImage,
     SnapshotFileError,
     SnapshotImage,
+    check_snapshot_file,
     encode_documents,
     read_snapshot_file,
     write_snapshot_file,
@@ -272,6 +273,19 @@ class Snapshots:
                 cost.documents,
                 cost.bytes,
             )
+
+
+def check_data_dir(path: Path) -> None:
+    """What would stop `Snapshots.open` on `path`, checked without keeping the directory: one
+    memql may not write, another process on it, a snapshot memql cannot start from (checked
+    whole, not decoded). Raises DataDirError or SnapshotFileError."""
+    data_dir = DataDir(path)
+    data_dir.check_writable()
+    data_dir.check_free()
+    if data_dir.snapshot.exists():
+        check_snapshot_file(data_dir.snapshot, data_dir.previous)
+    else:
+        _check_no_orphan(data_dir)
 
 
 def _check_no_orphan(data_dir: DataDir) -> None:

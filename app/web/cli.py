@@ -8,6 +8,7 @@ import os
 import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import click
@@ -71,12 +72,25 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--reload", is_flag=True, help="Restart when the code changes (development).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
-def serve(host: str, port: int, reload: bool, workers: int) -> None:
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the embedded store keeps its data (MEMQL_DATA_DIR)  [default: ./memql-data]",
+)
+@click.option(
+    "--in-memory",
+    is_flag=True,
+    help="Keep the embedded store's data in memory only: it is lost when memql stops.",
+)
+def serve(
+    host: str, port: int, reload: bool, workers: int, data_dir: Path | None, in_memory: bool
+) -> None:
     """Run the GraphQL server with uvicorn."""
     import uvicorn
 
     from app.web.serving import server_options
 
+    _use_data_dir(data_dir, in_memory)
     settings = _settings()
     if workers > 1 and settings.embedded:
         raise click.UsageError(
@@ -103,6 +117,8 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
             # in the server process the factory below builds.
             bound = f"[{host}]" if ":" in host else host
             os.environ["MEMQL_ALLOWED_HOSTS"] = ",".join([*settings.allowed_hosts, bound])
+    if settings.snapshot_dir is not None:
+        _check_data_dir(settings.snapshot_dir)
     uvicorn.run(
         "app.web.http:create_app",
         factory=True,
@@ -112,6 +128,29 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
         workers=workers,
         **server_options(settings),
     )
+
+
+def _use_data_dir(data_dir: Path | None, in_memory: bool) -> None:
+    """Hand --data-dir or --in-memory to the server process as MEMQL_DATA_DIR: uvicorn builds
+    the app there (in a child process with --reload), from the environment."""
+    if data_dir is not None and in_memory:
+        raise click.UsageError("give --data-dir or --in-memory, not both")
+    if in_memory:
+        os.environ["MEMQL_DATA_DIR"] = ""
+    elif data_dir is not None:
+        os.environ["MEMQL_DATA_DIR"] = str(data_dir.absolute())
+
+
+def _check_data_dir(path: Path) -> None:
+    """Refuse, in one line, what would stop the server's start-up with a traceback."""
+    from app.persistence.data_dir import DataDirError
+    from app.persistence.snapshot_file import SnapshotFileError
+    from app.persistence.snapshots import check_data_dir
+
+    try:
+        check_data_dir(path)
+    except (DataDirError, SnapshotFileError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()
