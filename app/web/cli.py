@@ -1,12 +1,14 @@
-"""The `memql` command: serve, schema, purge, indexes, token."""
+"""The `memql` command: serve, schema, purge, indexes, token, export, import."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import os
 import re
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -17,6 +19,7 @@ from app.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from app.db import Database, IndexReport
+    from app.persistence.transfer import ImportCounts
     from app.store import PurgeCounts
 
 T = TypeVar("T")
@@ -27,9 +30,9 @@ MAX_TOKEN_LIFETIME = timedelta(days=3650)
 WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})
 
 
-def _settings() -> Settings:
+def _settings(**overrides: object) -> Settings:
     try:
-        return load_settings()
+        return load_settings(**overrides)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -258,3 +261,154 @@ def token(user_id: str | None, admin: bool, ttl: str) -> None:
             settings.auth_secret.get_secret_value(), ttl=lifetime, user_id=user_id, admin=admin
         )
     )
+
+
+DATA_DIR_OPTION = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The embedded store's data directory (MEMQL_DATA_DIR)  [default: ./memql-data]",
+)
+LEFT_OUT_BECAUSE = {
+    "users": "another user there has the same userId",
+    "sessions": "another session there has the same sessionId",
+    "memories": "their session was left out",
+}
+# Files from this size on get a progress bar (as documents: an export of this many).
+LARGE_FILE_BYTES = 4 * 1024 * 1024
+LARGE_EXPORT_DOCUMENTS = 10_000
+
+
+@main.command(name="export")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@DATA_DIR_OPTION
+def export_command(file: Path, data_dir: Path | None) -> None:
+    """Write every user, session and memory to FILE as JSON Lines.
+
+    From MongoDB when MEMQL_MONGODB_URL is set, otherwise from the embedded store's data
+    directory (stop the server using it first). `memql import FILE` reads it back, into either.
+    """
+    from app.persistence.transfer import count_documents, export_documents
+
+    settings = _transfer_settings(data_dir)
+
+    async def export(db: Database) -> dict[str, int]:
+        total = await count_documents(db)
+        temporary = file.with_name(file.name + ".tmp")
+        with (
+            temporary.open("wb") as out,
+            _progress(total, total >= LARGE_EXPORT_DOCUMENTS, "exporting") as progress,
+        ):
+            counts = await export_documents(db, out, progress)
+        temporary.replace(file)
+        return counts
+
+    counts = asyncio.run(_on_store(settings, "memql export", export, writes=False))
+    click.echo(f"exported to {file}: " + ", ".join(f"{n} {name}" for name, n in counts.items()))
+
+
+@main.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@DATA_DIR_OPTION
+def import_command(file: Path, data_dir: Path | None) -> None:
+    """Add the users, sessions and memories of FILE (written by `memql export`).
+
+    Into MongoDB when MEMQL_MONGODB_URL is set, otherwise into the embedded store's data
+    directory (stop the server using it first). Documents already there are left as they are,
+    so importing a file twice changes nothing.
+    """
+    from app.persistence.transfer import ExportFileError, import_documents, read_lines
+
+    settings = _transfer_settings(data_dir)
+    size = file.stat().st_size
+
+    async def load(db: Database) -> ImportCounts:
+        with (
+            file.open("rb") as lines,
+            _progress(size, size >= LARGE_FILE_BYTES, "importing") as progress,
+        ):
+            try:
+                return await import_documents(db, read_lines(lines, progress))
+            except ExportFileError as exc:
+                done = (
+                    "nothing was imported"
+                    if settings.embedded
+                    else "documents of the lines before it may have been imported; importing "
+                    "the whole file adds the rest"
+                )
+                raise click.ClickException(f"{file}: {exc}; {done}") from None
+
+    counts = asyncio.run(_on_store(settings, "memql import", load, writes=True))
+    for name, added in counts.added.items():
+        line = f"{name}: {added} added, {counts.present[name]} already there"
+        if counts.conflicting[name]:
+            line += f", {counts.conflicting[name]} left out ({LEFT_OUT_BECAUSE[name]})"
+        click.echo(line)
+    if not counts.complete:
+        raise click.ClickException(
+            f"{file} ends before its last line: it was cut short (an export that did not "
+            "finish?); what it holds was imported, and importing the whole file adds the rest"
+        )
+
+
+def _transfer_settings(data_dir: Path | None) -> Settings:
+    settings = _settings() if data_dir is None else _settings(data_dir=data_dir.absolute())
+    if settings.embedded and settings.snapshot_dir is None:
+        raise click.ClickException(
+            "MEMQL_DATA_DIR is empty, so the embedded store keeps nothing on disk to export to "
+            "or import into: give --data-dir, or set MEMQL_MONGODB_URL for MongoDB"
+        )
+    return settings
+
+
+def _no_progress(done: int) -> None:
+    pass
+
+
+@contextlib.contextmanager
+def _progress(total: int, shown: bool, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr (when `shown`: for large files), told how much more is done."""
+    if not shown:
+        yield _no_progress
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+async def _on_store(
+    settings: Settings, purpose: str, work: Callable[[Database], Awaitable[T]], *, writes: bool
+) -> T:
+    """`work` on MongoDB, or on the embedded store restored from its data directory (locked
+    meanwhile, and snapshotted after `work` when it `writes`)."""
+    if not settings.embedded:
+        return await _on_mongodb(settings, purpose, work)
+    from app.db import Database
+    from app.persistence.data_dir import DataDirError
+    from app.persistence.snapshot_file import SnapshotFileError
+    from app.persistence.snapshots import Snapshots
+
+    assert settings.snapshot_dir is not None
+    if not writes and not settings.snapshot_dir.is_dir():
+        raise click.ClickException(
+            f"there is no data directory {settings.snapshot_dir.absolute()}: nothing to export "
+            "(give the one `memql serve` used with --data-dir, or MEMQL_DATA_DIR)"
+        )
+    db = Database.connect(settings)
+    try:
+        try:
+            snapshots = await Snapshots.open(
+                db,
+                settings.snapshot_dir,
+                interval=settings.snapshot_interval_seconds,
+                purpose=purpose,
+            )
+        except (DataDirError, SnapshotFileError) as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            result = await work(db)
+            if writes:
+                await snapshots.take()
+            return result
+        finally:
+            snapshots.close()
+    finally:
+        db.close()
