@@ -30,6 +30,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--scaling-duration", type=float, help="seconds per route in the scaling table (5)"
     )
+    parser.add_argument(
+        "--snapshots",
+        help="memories stored for each row of the snapshot table, comma-separated "
+        "(20000,100000; --quick: 2000,10000; empty: none)",
+    )
     parser.add_argument("--warmup", type=float, help="seconds of warm-up per route (1)")
     parser.add_argument(
         "--quick", action="store_true", help="short runs, for a check in under two minutes"
@@ -47,10 +52,21 @@ def options_of(args: argparse.Namespace) -> Options:
         sizes=Sizes(args.users, args.sessions, args.memories),
         duration=pick(args.duration, 10.0, 3.0),
         concurrency=args.concurrency,
-        scaling=tuple(int(size) for size in args.scaling.split(",") if size.strip()),
+        scaling=sizes_of(args.scaling),
         scaling_duration=pick(args.scaling_duration, 5.0, 1.5),
         warmup=pick(args.warmup, 1.0, 0.3),
+        snapshots=sizes_of(
+            args.snapshots
+            if args.snapshots is not None
+            else "2000,10000"
+            if quick
+            else "20000,100000"
+        ),
     )
+
+
+def sizes_of(text: str) -> tuple[int, ...]:
+    return tuple(int(size) for size in text.split(",") if size.strip())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,6 +6,7 @@ import statistics
 from dataclasses import dataclass
 
 from bench.client import Samples
+from bench.snapshots import SnapshotRow
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -124,6 +125,39 @@ def scaling_table(rows: list[ScalingRow]) -> str:
                 f"{row.p50:.2f}",
                 f"{row.floor_p50:.2f}",
                 f"{row.p50 / row.floor_p50:.2f}x",
+            ]
+            for row in rows
+        ],
+    )
+
+
+SNAPSHOT_HEADER = [
+    "memories stored",
+    "documents",
+    "event loop ms",
+    "longest loop stall ms",
+    "writes held ms",
+    "encode (thread) ms",
+    "write + fsync (thread) ms",
+    "file MB",
+    "restore s",
+]
+
+
+def snapshot_table(rows: list[SnapshotRow]) -> str:
+    return table(
+        SNAPSHOT_HEADER,
+        [
+            [
+                f"{row.memories:,}",
+                f"{row.cost.documents:,}",
+                f"{row.cost.loop_seconds * 1000:.1f}",
+                f"{row.longest_stall * 1000:.1f}",
+                f"{row.cost.held_seconds * 1000:.0f}",
+                f"{row.cost.encode_seconds * 1000:.0f}",
+                f"{row.cost.write_seconds * 1000:.0f}",
+                f"{row.cost.bytes / 1_000_000:.1f}",
+                f"{row.restore_seconds:.1f}",
             ]
             for row in rows
         ],

@@ -10,8 +10,9 @@ from pathlib import Path
 from app.web.live_server import ServerProcess
 from bench.cases import Case, cases
 from bench.client import Samples, drive, fetch
-from bench.report import Row, ScalingRow, main_table, scaling_table
+from bench.report import Row, ScalingRow, main_table, scaling_table, snapshot_table
 from bench.seed import Sizes
+from bench.snapshots import measure_sizes
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class Options:
     warmup: float
     rounds: int = 4
     startup_seconds: float = 300.0
+    snapshots: tuple[int, ...] = ()
+    """Memories stored for each row of the snapshot table."""
 
 
 SCALING_CASE = "session { memories(last: 50) }"
@@ -120,5 +123,14 @@ async def run(options: Options) -> str:
             f" {options.scaling_duration:g} s per route)",
             "",
             scaling_table(scaling),
+        ]
+    if options.snapshots:
+        snapshot_rows = await measure_sizes(options.sizes, options.snapshots)
+        report += [
+            "",
+            "Snapshots of the embedded store (MEMQL_DATA_DIR): one snapshot of everything, and"
+            " restoring it at start-up",
+            "",
+            snapshot_table(snapshot_rows),
         ]
     return "\n".join(report)

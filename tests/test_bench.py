@@ -1,5 +1,5 @@
-"""The benchmark cannot rot: `python -m bench --quick` runs on tiny data and prints both tables
-with a number in every cell (the numbers themselves are bench/README.md's business)."""
+"""The benchmark cannot rot: `python -m bench --quick` runs on tiny data and prints its three
+tables with a number in every cell (the numbers themselves are bench/README.md's business)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.report import MAIN_HEADER, SCALING_HEADER
+from bench.report import MAIN_HEADER, SCALING_HEADER, SNAPSHOT_HEADER
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [
@@ -37,7 +37,7 @@ def tables(output: str) -> list[list[list[str]]]:
 
 
 @pytest.mark.slow
-def test_quick_benchmark_prints_both_tables_with_numbers() -> None:
+def test_quick_benchmark_prints_every_table_with_numbers() -> None:
     result = subprocess.run(
         [
             sys.executable,
@@ -52,6 +52,7 @@ def test_quick_benchmark_prints_both_tables_with_numbers() -> None:
             "--warmup=0.05",
             "--scaling=20,60",
             "--scaling-duration=0.1",
+            "--snapshots=30,90",
         ],
         cwd=ROOT,
         capture_output=True,
@@ -59,12 +60,14 @@ def test_quick_benchmark_prints_both_tables_with_numbers() -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    main, scaling = tables(result.stdout)
+    main, scaling, snapshots = tables(result.stdout)
     assert main[0] == MAIN_HEADER
     assert [row[0] for row in main[1:]] == CASES
     assert scaling[0] == SCALING_HEADER
     assert [row[0] for row in scaling[1:]] == ["20", "60"]
-    for row in main[1:] + scaling[1:]:
+    assert snapshots[0] == SNAPSHOT_HEADER
+    assert [row[0] for row in snapshots[1:]] == ["30", "90"]
+    for row in main[1:] + scaling[1:] + snapshots[1:]:
         assert all(NUMBER.match(cell) for cell in row[1:]), row
     calls = {row[0]: row[MAIN_HEADER.index("db calls/req")] for row in main[1:]}
     # The nested query: one call for each level (users, sessions, memories).
