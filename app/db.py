@@ -15,6 +15,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 from app.call_counting import counted
 from app.clock import DatabaseClock, ProcessClock, QueryClock
 from app.mongodb_url import check_mongodb_url
+from app.persistence.write_gate import WriteGate, gated
 from app.settings import Settings
 
 logger = logging.getLogger("memql.db")
@@ -207,6 +208,7 @@ class Database:
         embedded: bool,
         purge_after_seconds: int,
         count_calls: bool = False,
+        gate_writes: bool = False,
         hosts: str = "the configured hosts",
     ) -> None:
         self.client = client
@@ -224,7 +226,10 @@ class Database:
         self.db: AsyncIOMotorDatabase[Document] = client.get_database(
             name, read_preference=ReadPreference.PRIMARY
         )
-        self._wrap: Callable[[Collection], Collection] = counted if count_calls else _as_is
+        self.writes: WriteGate | None = WriteGate() if gate_writes else None
+        """Counts the writes that change data and holds them while a snapshot copies it: on an
+        embedded store that keeps its data on disk (app.persistence.snapshots)."""
+        self._count: Callable[[Collection], Collection] = counted if count_calls else _as_is
         self.users = self._wrap(self.db[USERS])
         self.sessions = self._wrap(self.db[SESSIONS])
         self.memories = self._wrap(self.db[MEMORIES])
@@ -237,10 +242,12 @@ class Database:
         if settings.mongodb_url is None:
             from mongomock_motor import AsyncMongoMockClient
 
-            logger.warning(
-                "MEMQL_MONGODB_URL is not set: using the embedded in-memory store; "
-                "data is not persisted and is lost when the process exits"
-            )
+            if settings.snapshot_dir is None:
+                logger.warning(
+                    "MEMQL_MONGODB_URL is not set and MEMQL_DATA_DIR is empty: using the "
+                    "embedded in-memory store; data is not persisted and is lost when the "
+                    "process exits"
+                )
             client: AsyncIOMotorClient[Document] = AsyncMongoMockClient(tz_aware=True)
             return cls(
                 client,
@@ -248,6 +255,13 @@ class Database:
                 embedded=True,
                 purge_after_seconds=settings.purge_after_seconds,
                 count_calls=count_calls,
+                gate_writes=settings.snapshot_dir is not None,
+            )
+        if settings.data_dir_ignored:
+            logger.warning(
+                "MEMQL_DATA_DIR (%s) is ignored: MEMQL_MONGODB_URL is set, and MongoDB keeps "
+                "the data",
+                settings.data_dir,
             )
         client = AsyncIOMotorClient(
             settings.mongodb_url,
@@ -263,6 +277,11 @@ class Database:
             count_calls=count_calls,
             hosts=check_mongodb_url(settings.mongodb_url),
         )
+
+    def _wrap(self, collection: Collection) -> Collection:
+        if self.writes is not None:
+            collection = gated(collection, self.writes)
+        return self._count(collection)
 
     def collection(self, name: str) -> Collection:
         return self._collections.get(name) or self._wrap(self.db[name])

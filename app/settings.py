@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     # MongoDB's expireAfterSeconds is a 32-bit integer.
     purge_after_seconds: int = Field(default=3600, ge=0, le=2_147_483_647)
     purge_interval_seconds: float = Field(default=60, gt=0, le=86_400)
+    data_dir: Path | None = Field(
+        default=Path("memql-data"),
+        description="Where the embedded store keeps its snapshots; empty: memory only.",
+    )
+    snapshot_interval_seconds: float = Field(default=5, gt=0, le=86_400)
     auth_secret: SecretStr | None = Field(
         default=None, description="HS256 signing secret; unset turns authentication off."
     )
@@ -84,6 +89,11 @@ class Settings(BaseSettings):
             return None
         check_mongodb_url(value)
         return value
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _empty_data_dir_is_memory_only(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip() == "" else value
 
     @field_validator("auth_secret", mode="before")
     @classmethod
@@ -155,6 +165,16 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.mongodb_url is None
+
+    @property
+    def snapshot_dir(self) -> Path | None:
+        """Where the embedded store keeps its data; None on MongoDB, or when memory only."""
+        return self.data_dir if self.embedded else None
+
+    @property
+    def data_dir_ignored(self) -> bool:
+        """MEMQL_DATA_DIR was given, but MongoDB keeps the data."""
+        return not self.embedded and "data_dir" in self.model_fields_set and bool(self.data_dir)
 
     @property
     def auth_enabled(self) -> bool:

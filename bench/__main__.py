@@ -32,6 +32,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         default="1000,10000,100000",
         help="memories stored for each row of the scaling table, comma-separated",
     )
+    parser.add_argument(
+        "--snapshots",
+        help="memories stored for each row of the snapshot table, comma-separated "
+        "(20000,100000; --quick: 2000,10000; empty: none)",
+    )
     parser.add_argument("--warmup", type=float, help="seconds of warm-up per route (1)")
     parser.add_argument(
         "--live-samples", type=int, help="addMemory calls timed to their subscriber event (200)"
@@ -65,12 +70,23 @@ def options_of(args: argparse.Namespace) -> Options:
         rounds=rounds,
         block=block,
         concurrencies=tuple(int(count) for count in args.concurrency.split(",") if count),
-        scaling=tuple(int(size) for size in args.scaling.split(",") if size.strip()),
+        scaling=sizes_of(args.scaling),
         warmup=pick(args.warmup, 1.0, 0.3),
         live_samples=int(pick(args.live_samples, 200, 50)),
         idle_subscriptions=int(pick(args.idle_subscriptions, 1000, 1000)),
         compare=args.compare,
+        snapshots=sizes_of(
+            args.snapshots
+            if args.snapshots is not None
+            else "2000,10000"
+            if quick
+            else "20000,100000"
+        ),
     )
+
+
+def sizes_of(text: str) -> tuple[int, ...]:
+    return tuple(int(size) for size in text.split(",") if size.strip())
 
 
 def main(argv: list[str] | None = None) -> None:

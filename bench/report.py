@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bench.client import Samples
 from bench.live import LiveResult
+from bench.snapshots import SnapshotRow
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -242,5 +243,38 @@ def live_table(result: LiveResult) -> str:
                 f"{result.bytes_per_subscription / 1024:.1f}",
                 f"{result.fan_out * 1000:.2f}",
             ]
+        ],
+    )
+
+
+SNAPSHOT_HEADER = [
+    "memories stored",
+    "documents",
+    "event loop ms",
+    "longest loop stall ms",
+    "writes held ms",
+    "encode (thread) ms",
+    "write + fsync (thread) ms",
+    "file MB",
+    "restore s",
+]
+
+
+def snapshot_table(rows: list[SnapshotRow]) -> str:
+    return table(
+        SNAPSHOT_HEADER,
+        [
+            [
+                f"{row.memories:,}",
+                f"{row.cost.documents:,}",
+                f"{row.cost.loop_seconds * 1000:.1f}",
+                f"{row.longest_stall * 1000:.1f}",
+                f"{row.cost.held_seconds * 1000:.0f}",
+                f"{row.cost.encode_seconds * 1000:.0f}",
+                f"{row.cost.write_seconds * 1000:.0f}",
+                f"{row.cost.bytes / 1_000_000:.1f}",
+                f"{row.restore_seconds:.1f}",
+            ]
+            for row in rows
         ],
     )

@@ -23,8 +23,10 @@ from bench.report import (
     live_table,
     main_table,
     scaling_table,
+    snapshot_table,
 )
 from bench.seed import HOT_MEMORIES, Sizes
+from bench.snapshots import SnapshotRow, measure_sizes
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class Options:
     live_samples: int = 200
     """addMemory calls whose event a subscriber times."""
     idle_subscriptions: int = 1000
+    snapshots: tuple[int, ...] = ()
+    """Memories stored for each row of the snapshot table."""
     compare: str | None = None
     """A git ref of this repository whose server is measured in the same run."""
     startup_seconds: float = 300.0
@@ -141,7 +145,10 @@ async def run(options: Options) -> str:
                 concurrency=1,
             )
             scaling.append(ScalingRow.of(memories, graphql, floor))
-    return report(options, rows, compared, live_result, scaling)
+    snapshot_rows = (
+        await measure_sizes(options.sizes, options.snapshots) if options.snapshots else []
+    )
+    return report(options, rows, compared, live_result, scaling, snapshot_rows)
 
 
 async def live_updates(server: ServerProcess, options: Options) -> live.LiveResult:
@@ -206,6 +213,7 @@ def report(
     compared: list[ComparedRow],
     live_result: live.LiveResult,
     scaling: list[ScalingRow],
+    snapshot_rows: list[SnapshotRow],
 ) -> str:
     sizes = options.sizes
     hot = min(HOT_MEMORIES, sizes.memories)
@@ -241,5 +249,13 @@ def report(
             f" {HOT_MEMORIES} of them, or all when fewer)",
             "",
             scaling_table(scaling),
+        ]
+    if snapshot_rows:
+        lines += [
+            "",
+            "Snapshots of the embedded store (MEMQL_DATA_DIR): one snapshot of everything, and"
+            " restoring it at start-up",
+            "",
+            snapshot_table(snapshot_rows),
         ]
     return "\n".join(lines)

@@ -44,11 +44,13 @@ class CountCalls:
 
 def bench_app(sizes: Sizes) -> ASGIApp:
     # Defaults but for the embedded store's sweeper, which would scan every collection in the
-    # middle of a run, and the access log (one line per request), so that the run measures the
-    # API rather than log writing.
+    # middle of a run, its snapshots (bench/snapshots.py measures them on their own), and the
+    # access log (one line per request), so that the run measures the API rather than log
+    # writing.
     settings = Settings(
         _env_file=None,
         purge_interval_seconds=86_400,
+        data_dir=None,
         log_level="WARNING",
     )
     app: Starlette = create_app(settings, count_calls=True)

@@ -39,6 +39,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Memory only, for every app and `memql` process the tests start (they inherit this
+    environment), unless a test gives a data directory of its own."""
+    os.environ["MEMQL_DATA_DIR"] = ""
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked slow keep a local run short; CI runs them all."""
     if config.getoption("--slow") or os.environ.get("CI") == "true":
@@ -53,6 +59,7 @@ def make_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "mongodb_url": TEST_MONGODB_URL,
         "database": f"memql_test_{uuid.uuid4().hex[:12]}",
+        "data_dir": None,
         "_env_file": None,
     }
     values.update(overrides)

@@ -1,6 +1,6 @@
 """The benchmark cannot rot: `python -m bench --quick` runs on tiny data and prints its tables
-(cases, live updates, scaling; and a comparison with another git ref) with a number in every
-cell (the numbers themselves are bench/README.md's business)."""
+(cases, live updates, scaling, snapshots; and a comparison with another git ref) with a number
+in every cell (the numbers themselves are bench/README.md's business)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.report import COMPARED_HEADER, LIVE_HEADER, MAIN_HEADER, SCALING_HEADER
+from bench.report import (
+    COMPARED_HEADER,
+    LIVE_HEADER,
+    MAIN_HEADER,
+    SCALING_HEADER,
+    SNAPSHOT_HEADER,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [
@@ -70,8 +76,8 @@ def assert_numbers(rows: list[list[str]], first_number: int) -> None:
 
 @pytest.mark.slow
 def test_quick_benchmark_prints_both_tables_with_numbers() -> None:
-    output = quick_bench("--concurrency=1,2", "--scaling=20,60")
-    main, live, scaling = tables(output)
+    output = quick_bench("--concurrency=1,2", "--scaling=20,60", "--snapshots=30,90")
+    main, live, scaling, snapshots = tables(output)
     assert main[0] == MAIN_HEADER
     # Each case at one client, then at two.
     assert [(row[0], row[1]) for row in main[1:]] == [
@@ -86,6 +92,9 @@ def test_quick_benchmark_prints_both_tables_with_numbers() -> None:
     assert [row[0] for row in scaling[1:]] == ["20", "60"]
     assert_numbers(main[1:], 1)
     assert_numbers(scaling[1:], 1)
+    assert snapshots[0] == SNAPSHOT_HEADER
+    assert [row[0] for row in snapshots[1:]] == ["30", "90"]
+    assert_numbers(snapshots[1:], 1)
     assert "median of 5 alternating rounds of 0.05 s per route" in output
     assert "holds 40 of them" in output
     calls = {row[0]: row[MAIN_HEADER.index("db calls/req")] for row in main[1:]}
@@ -96,7 +105,7 @@ def test_quick_benchmark_prints_both_tables_with_numbers() -> None:
 @pytest.mark.slow
 def test_the_benchmark_compares_another_ref_in_the_same_run() -> None:
     """`--compare HEAD` serves the committed tree beside the working one: four routes a case."""
-    output = quick_bench("--concurrency=1", "--scaling=", "--compare=HEAD")
+    output = quick_bench("--concurrency=1", "--scaling=", "--snapshots=", "--compare=HEAD")
     main, _live, compared = tables(output)
     assert len(main) == 1 + len(CASES)
     assert compared[0] == COMPARED_HEADER

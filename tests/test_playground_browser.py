@@ -46,7 +46,7 @@ def memql_serve(workdir: Path) -> Iterator[str]:
     """`memql serve` in a child process on a free loopback port; yields its base URL."""
     settings = make_settings()
     env = {name: value for name, value in os.environ.items() if not name.startswith("MEMQL_")}
-    env.update(MEMQL_DATABASE=settings.database, MEMQL_LOG_LEVEL="WARNING")
+    env.update(MEMQL_DATABASE=settings.database, MEMQL_LOG_LEVEL="WARNING", MEMQL_DATA_DIR="")
     if settings.mongodb_url:
         env["MEMQL_MONGODB_URL"] = settings.mongodb_url
     # The working directory is empty, so no developer's .env leaks into the server.

@@ -89,3 +89,12 @@ async def release(sessions: Collection, session: ObjectId, writer: ObjectId) -> 
         {"_id": session, "writer": writer}, {"$unset": {"writer": "", "writerUntil": ""}}
     )
     return result.matched_count == 1
+
+
+async def void_all(sessions: Collection) -> int:
+    """End every lease held: after a restart no writer from before it is alive to release one
+    (the embedded store restoring its snapshot). Returns how many sessions had one."""
+    result = await sessions.update_many(
+        {"writer": {"$ne": None}}, {"$unset": {"writer": "", "writerUntil": ""}}
+    )
+    return result.modified_count

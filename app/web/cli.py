@@ -1,14 +1,17 @@
-"""The `memql` command: serve, schema, purge, indexes, token."""
+"""The `memql` command: serve, schema, purge, indexes, token, export, import."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import click
@@ -18,6 +21,7 @@ from app.settings import Settings, SettingsError, load_settings, unknown_variabl
 
 if TYPE_CHECKING:
     from app.db import Database, IndexReport
+    from app.persistence.transfer import ImportCounts
     from app.store import PurgeCounts
 
 T = TypeVar("T")
@@ -31,10 +35,10 @@ WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})
 logger = logging.getLogger("memql.cli")
 
 
-def _settings() -> Settings:
+def _settings(**overrides: object) -> Settings:
     """The settings, with logging set up from them; warns of MEMQL_* names that are no setting."""
     try:
-        settings = load_settings()
+        settings = load_settings(**overrides)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     configure_logging(settings)
@@ -103,13 +107,26 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=PortNumber())
 @click.option("--reload", is_flag=True, help="Restart when app/ or schema/ changes (development).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
-def serve(host: str, port: int, reload: bool, workers: int) -> None:
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the embedded store keeps its data (MEMQL_DATA_DIR)  [default: ./memql-data]",
+)
+@click.option(
+    "--in-memory",
+    is_flag=True,
+    help="Keep the embedded store's data in memory only: it is lost when memql stops.",
+)
+def serve(
+    host: str, port: int, reload: bool, workers: int, data_dir: Path | None, in_memory: bool
+) -> None:
     """Run the GraphQL server with uvicorn."""
     import uvicorn
 
     from app.logs import logging_config
     from app.web.serving import reload_options, server_options
 
+    _use_data_dir(data_dir, in_memory)
     settings = _settings()
     if workers > 1 and settings.embedded:
         raise click.UsageError(
@@ -136,6 +153,8 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
             # in the server process the factory below builds.
             bound = f"[{host}]" if ":" in host else host
             os.environ["MEMQL_ALLOWED_HOSTS"] = ",".join([*settings.allowed_hosts, bound])
+    if settings.snapshot_dir is not None:
+        _check_data_dir(settings.snapshot_dir)
     uvicorn.run(
         "app.web.http:create_app",
         factory=True,
@@ -147,6 +166,29 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
         **server_options(settings),
         **(reload_options() if reload else {}),
     )
+
+
+def _use_data_dir(data_dir: Path | None, in_memory: bool) -> None:
+    """Hand --data-dir or --in-memory to the server process as MEMQL_DATA_DIR: uvicorn builds
+    the app there (in a child process with --reload), from the environment."""
+    if data_dir is not None and in_memory:
+        raise click.UsageError("give --data-dir or --in-memory, not both")
+    if in_memory:
+        os.environ["MEMQL_DATA_DIR"] = ""
+    elif data_dir is not None:
+        os.environ["MEMQL_DATA_DIR"] = str(data_dir.absolute())
+
+
+def _check_data_dir(path: Path) -> None:
+    """Refuse, in one line, what would stop the server's start-up with a traceback."""
+    from app.persistence.data_dir import DataDirError
+    from app.persistence.snapshot_file import SnapshotFileError
+    from app.persistence.snapshots import check_data_dir
+
+    try:
+        check_data_dir(path)
+    except (DataDirError, SnapshotFileError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()
@@ -259,3 +301,154 @@ def token(user_id: str | None, admin: bool, ttl: str) -> None:
             settings.auth_secret.get_secret_value(), ttl=lifetime, user_id=user_id, admin=admin
         )
     )
+
+
+DATA_DIR_OPTION = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The embedded store's data directory (MEMQL_DATA_DIR)  [default: ./memql-data]",
+)
+LEFT_OUT_BECAUSE = {
+    "users": "another user there has the same userId",
+    "sessions": "another session there has the same sessionId",
+    "memories": "their session was left out",
+}
+# Files from this size on get a progress bar (as documents: an export of this many).
+LARGE_FILE_BYTES = 4 * 1024 * 1024
+LARGE_EXPORT_DOCUMENTS = 10_000
+
+
+@main.command(name="export")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@DATA_DIR_OPTION
+def export_command(file: Path, data_dir: Path | None) -> None:
+    """Write every user, session and memory to FILE as JSON Lines.
+
+    From MongoDB when MEMQL_MONGODB_URL is set, otherwise from the embedded store's data
+    directory (stop the server using it first). `memql import FILE` reads it back, into either.
+    """
+    from app.persistence.transfer import count_documents, export_documents
+
+    settings = _transfer_settings(data_dir)
+
+    async def export(db: Database) -> dict[str, int]:
+        total = await count_documents(db)
+        temporary = file.with_name(file.name + ".tmp")
+        with (
+            temporary.open("wb") as out,
+            _progress(total, total >= LARGE_EXPORT_DOCUMENTS, "exporting") as progress,
+        ):
+            counts = await export_documents(db, out, progress)
+        temporary.replace(file)
+        return counts
+
+    counts = asyncio.run(_on_store(settings, "memql export", export, writes=False))
+    click.echo(f"exported to {file}: " + ", ".join(f"{n} {name}" for name, n in counts.items()))
+
+
+@main.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@DATA_DIR_OPTION
+def import_command(file: Path, data_dir: Path | None) -> None:
+    """Add the users, sessions and memories of FILE (written by `memql export`).
+
+    Into MongoDB when MEMQL_MONGODB_URL is set, otherwise into the embedded store's data
+    directory (stop the server using it first). Documents already there are left as they are,
+    so importing a file twice changes nothing.
+    """
+    from app.persistence.transfer import ExportFileError, import_documents, read_lines
+
+    settings = _transfer_settings(data_dir)
+    size = file.stat().st_size
+
+    async def load(db: Database) -> ImportCounts:
+        with (
+            file.open("rb") as lines,
+            _progress(size, size >= LARGE_FILE_BYTES, "importing") as progress,
+        ):
+            try:
+                return await import_documents(db, read_lines(lines, progress))
+            except ExportFileError as exc:
+                done = (
+                    "nothing was imported"
+                    if settings.embedded
+                    else "documents of the lines before it may have been imported; importing "
+                    "the whole file adds the rest"
+                )
+                raise click.ClickException(f"{file}: {exc}; {done}") from None
+
+    counts = asyncio.run(_on_store(settings, "memql import", load, writes=True))
+    for name, added in counts.added.items():
+        line = f"{name}: {added} added, {counts.present[name]} already there"
+        if counts.conflicting[name]:
+            line += f", {counts.conflicting[name]} left out ({LEFT_OUT_BECAUSE[name]})"
+        click.echo(line)
+    if not counts.complete:
+        raise click.ClickException(
+            f"{file} ends before its last line: it was cut short (an export that did not "
+            "finish?); what it holds was imported, and importing the whole file adds the rest"
+        )
+
+
+def _transfer_settings(data_dir: Path | None) -> Settings:
+    settings = _settings() if data_dir is None else _settings(data_dir=data_dir.absolute())
+    if settings.embedded and settings.snapshot_dir is None:
+        raise click.ClickException(
+            "MEMQL_DATA_DIR is empty, so the embedded store keeps nothing on disk to export to "
+            "or import into: give --data-dir, or set MEMQL_MONGODB_URL for MongoDB"
+        )
+    return settings
+
+
+def _no_progress(done: int) -> None:
+    pass
+
+
+@contextlib.contextmanager
+def _progress(total: int, shown: bool, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr (when `shown`: for large files), told how much more is done."""
+    if not shown:
+        yield _no_progress
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+async def _on_store(
+    settings: Settings, purpose: str, work: Callable[[Database], Awaitable[T]], *, writes: bool
+) -> T:
+    """`work` on MongoDB, or on the embedded store restored from its data directory (locked
+    meanwhile, and snapshotted after `work` when it `writes`)."""
+    if not settings.embedded:
+        return await _on_mongodb(settings, purpose, work)
+    from app.db import Database
+    from app.persistence.data_dir import DataDirError
+    from app.persistence.snapshot_file import SnapshotFileError
+    from app.persistence.snapshots import Snapshots
+
+    assert settings.snapshot_dir is not None
+    if not writes and not settings.snapshot_dir.is_dir():
+        raise click.ClickException(
+            f"there is no data directory {settings.snapshot_dir.absolute()}: nothing to export "
+            "(give the one `memql serve` used with --data-dir, or MEMQL_DATA_DIR)"
+        )
+    db = Database.connect(settings)
+    try:
+        try:
+            snapshots = await Snapshots.open(
+                db,
+                settings.snapshot_dir,
+                interval=settings.snapshot_interval_seconds,
+                purpose=purpose,
+            )
+        except (DataDirError, SnapshotFileError) as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            result = await work(db)
+            if writes:
+                await snapshots.take()
+            return result
+        finally:
+            snapshots.close()
+    finally:
+        db.close()

@@ -1,7 +1,7 @@
 """The Starlette application: `/graphql` (GraphQL over HTTP and over WebSocket, and memql's own
 GraphiQL page), Zep's REST API at `/zep`, health probes, and the lifespan that opens and closes
-the database and runs the embedded store's purge sweeper, or on MongoDB the change feed of live
-updates."""
+the database: on the embedded store it restores its snapshot and runs its purge sweeper and
+snapshots, on MongoDB the change feed of live updates."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from app.db import Database
 from app.errors import InternalServerError
 from app.logs import configure_logging
+from app.persistence.snapshots import Snapshots
 from app.settings import Settings, load_settings
 from app.startup import Readiness, open_database
 from app.store import Store
@@ -77,6 +78,43 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     )
 
 
+@asynccontextmanager
+async def _serving(
+    app: Starlette, db: Database, settings: Settings, snapshots: Snapshots | None
+) -> AsyncIterator[None]:
+    store = app.state.store = Store(db, subscription_buffer=settings.subscription_buffer)
+    app.state.readiness = readiness = Readiness()
+    # MongoDB may be down, or its index builds slow: the server answers meanwhile (/healthz,
+    # and /readyz saying why it is not ready). The embedded store opens at once.
+    opening = asyncio.create_task(open_database(db, readiness), name="memql-open-database")
+    sweeper = None
+    feed = None
+    try:
+        if db.embedded:
+            await opening
+            sweeper = Sweeper(store, interval=settings.purge_interval_seconds)
+            sweeper.start()
+        else:
+            feed = ChangeFeed.of(db, store.broadcaster, poll_seconds=settings.live_poll_seconds)
+            feed.start(opened=readiness.settled)
+        if snapshots is not None:
+            snapshots.start()
+        app.state.sweeper = sweeper
+        app.state.snapshots = snapshots
+        yield
+    finally:
+        if feed is not None:
+            await feed.stop()
+        opening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await opening
+        if sweeper is not None:
+            await sweeper.stop()
+        # Last, so that the final snapshot holds the sweeper's last purge too.
+        if snapshots is not None:
+            await snapshots.stop()
+
+
 def create_app(settings: Settings | None = None, *, count_calls: bool = False) -> Starlette:
     """memql's ASGI app; `count_calls` makes the database count its calls (app.call_counting)."""
     settings = settings or load_settings()
@@ -85,31 +123,19 @@ def create_app(settings: Settings | None = None, *, count_calls: bool = False) -
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database.connect(settings, count_calls=count_calls)
-        store = app.state.store = Store(db, subscription_buffer=settings.subscription_buffer)
-        app.state.readiness = readiness = Readiness()
-        # MongoDB may be down, or its index builds slow: the server answers meanwhile (/healthz,
-        # and /readyz saying why it is not ready). The embedded store opens at once.
-        opening = asyncio.create_task(open_database(db, readiness), name="memql-open-database")
-        sweeper = None
-        feed = None
+        snapshots = None
         try:
-            if db.embedded:
-                await opening
-                sweeper = Sweeper(store, interval=settings.purge_interval_seconds)
-                sweeper.start()
-            else:
-                feed = ChangeFeed.of(db, store.broadcaster, poll_seconds=settings.live_poll_seconds)
-                feed.start(opened=readiness.settled)
-            app.state.sweeper = sweeper
-            yield
+            # The data on disk comes back before the indexes are made, the sweeper purges and
+            # anyone is served.
+            if settings.snapshot_dir is not None:
+                snapshots = await Snapshots.open(
+                    db, settings.snapshot_dir, interval=settings.snapshot_interval_seconds
+                )
+            async with _serving(app, db, settings, snapshots):
+                yield
         finally:
-            if feed is not None:
-                await feed.stop()
-            opening.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await opening
-            if sweeper is not None:
-                await sweeper.stop()
+            if snapshots is not None:
+                snapshots.close()
             db.close()
 
     # Outermost first. CORS wraps the body limit, so that a browser can read its 413 too, and

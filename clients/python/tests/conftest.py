@@ -35,6 +35,7 @@ def client_test_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "mongodb_url": TEST_MONGODB_URL,
         "database": f"memql_client_test_{uuid.uuid4().hex[:12]}",
+        "data_dir": None,  # memory only
         "_env_file": None,
         **overrides,
     }

@@ -90,6 +90,7 @@ def memql_serve(tmp_path: Path) -> Iterator[str]:
     """`memql serve` on a free port of 127.0.0.1, in a clean directory and environment."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("MEMQL_")}
     env["MEMQL_DATABASE"] = f"memql_readme_{uuid.uuid4().hex[:12]}"
+    env["MEMQL_DATA_DIR"] = ""  # memory only
     if TEST_MONGODB_URL is not None:
         env["MEMQL_MONGODB_URL"] = TEST_MONGODB_URL
     with ServerProcess([sys.executable, "-m", "app", "serve"], cwd=tmp_path, env=env) as server:
