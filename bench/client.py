@@ -117,6 +117,57 @@ async def drive(
     return samples
 
 
+async def lockstep(
+    routes: list[tuple[int, list[Call]]], *, concurrency: int, duration: float, first: int = 0
+) -> list[Samples]:
+    """Per-request alternation: `concurrency` clients each send one request to a route at once,
+    and once all have answered they do the same to the next route, in turn from route `first`,
+    in whole cycles until `duration` seconds have passed. Noise from other work on the machine
+    then falls on every route alike, request by request. Each route's samples: a latency per
+    step, the time until all of its requests were answered, as a client of `concurrency` busy
+    ones waits about that long for each answer (single latencies would not do: a server that
+    runs one request to its end answers the first of two sent together after T and the second
+    after 2T, so their median flips between the two, while one that interleaves them answers
+    both after about 2T); their `elapsed` is the time that route's steps took, so requests per
+    second are while it was driven."""
+    measured = [Samples() for _ in routes]
+    ports = sorted({port for port, _ in routes})
+    clients = [{port: await Connection.open(port) for port in ports} for _ in range(concurrency)]
+    turns = [0] * len(routes)
+    order = [(first + step) % len(routes) for step in range(len(routes))]
+
+    async def one(connection: Connection, call: Call, samples: Samples) -> float:
+        started = time.perf_counter()
+        response = await connection.request(call.method, call.path, call.body)
+        latency = time.perf_counter() - started
+        if response.status != 200:
+            raise HttpError(f"{call.path} answered {response.status}: {response.body!r}")
+        samples.calls.append(int(response.headers[CALLS_HEADER]))
+        return latency
+
+    try:
+        deadline = time.perf_counter() + duration
+        while time.perf_counter() < deadline:
+            for index in order:
+                port, calls = routes[index]
+                samples = measured[index]
+                started = time.perf_counter()
+                latencies = await asyncio.gather(
+                    *(
+                        one(connections[port], calls[(turns[index] + client) % len(calls)], samples)
+                        for client, connections in enumerate(clients)
+                    )
+                )
+                samples.latencies.append(max(latencies))
+                turns[index] += concurrency
+                samples.elapsed += time.perf_counter() - started
+    finally:
+        for connections in clients:
+            for connection in connections.values():
+                await connection.close()
+    return measured
+
+
 async def fetch(port: int, call: Call) -> Response:
     connection = await Connection.open(port)
     try:

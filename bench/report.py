@@ -66,12 +66,12 @@ class Row:
             clients=clients,
             p50=percentile(every.latencies, 0.50),
             p99=percentile(every.latencies, 0.99),
-            per_second=len(every.latencies) / every.elapsed,
+            per_second=len(every.calls) / every.elapsed,
             calls=statistics.median(every.calls),
             floor_p50=percentile(floor_every.latencies, 0.50),
             floor_calls=statistics.median(floor_every.calls),
             ratio=Spread.of(p50s(graphql), p50s(floor)),
-            requests=len(every.latencies),
+            requests=len(every.calls),
         )
 
     @property

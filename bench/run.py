@@ -14,7 +14,7 @@ from pathlib import Path
 from app.web.live_server import ServerProcess
 from bench import live
 from bench.cases import Case, cases
-from bench.client import Call, Samples, drive, fetch
+from bench.client import Call, Samples, drive, fetch, lockstep
 from bench.report import (
     ComparedRow,
     Row,
@@ -35,8 +35,8 @@ class Options:
     rounds: int
     """Alternating rounds per case: each ratio is the median of the rounds' ratios."""
     block: float
-    """Seconds each route is driven in one round: short, so that noise from other work on the
-    machine falls on both routes alike."""
+    """Seconds each route is driven in one round, alternating with the others request by
+    request, so that noise from other work on the machine falls on all routes alike."""
     concurrencies: tuple[int, ...]
     scaling: tuple[int, ...]
     warmup: float
@@ -110,19 +110,22 @@ Route = tuple[int, list[Call]]
 
 
 async def rounds(routes: list[Route], options: Options, *, concurrency: int) -> list[list[Samples]]:
-    """Each route's samples, a Samples per round. In each round every route is driven for
-    `options.block` seconds, one after another, starting with a different route each round,
-    so that drift (other work on the machine, data that writes add) falls on all alike."""
+    """Each route's samples, a Samples per round. A round alternates the routes request by
+    request (`lockstep`: all clients on one route at once, then all on the next) for
+    `options.block` seconds per route, starting with a different route each round, so that
+    drift (other work on the machine, data that writes add) falls on all alike."""
     for port, calls in routes:
         await drive(port, calls, concurrency=concurrency, duration=options.warmup)
     measured: list[list[Samples]] = [[] for _ in routes]
     for turn in range(options.rounds):
-        for step in range(len(routes)):
-            index = (turn + step) % len(routes)
-            port, calls = routes[index]
-            measured[index].append(
-                await drive(port, calls, concurrency=concurrency, duration=options.block)
-            )
+        samples = await lockstep(
+            routes,
+            concurrency=concurrency,
+            duration=options.block * len(routes),
+            first=turn % len(routes),
+        )
+        for index, route_samples in enumerate(samples):
+            measured[index].append(route_samples)
     return measured
 
 
@@ -221,7 +224,9 @@ def report(
         f"memql benchmark: {sizes.users:,} users, {sizes.sessions:,} sessions,"
         f" {sizes.memories:,} memories on the embedded store (the session of"
         f" `session {{ memories }}` holds {hot:,} of them); each ratio is the median of"
-        f" {options.rounds} alternating rounds of {options.block:g} s per route, [min-max]",
+        f" {options.rounds} rounds of {options.block:g} s per route, the routes alternating request"
+        " by request, [min-max]; with more clients, all send to one route at once and a latency"
+        " is the time until all are answered",
         "",
         main_table(rows),
     ]

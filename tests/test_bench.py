@@ -4,13 +4,16 @@ in every cell (the numbers themselves are bench/README.md's business)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from bench.client import Call, lockstep
 from bench.report import (
     COMPARED_HEADER,
     LIVE_HEADER,
@@ -18,6 +21,7 @@ from bench.report import (
     SCALING_HEADER,
     SNAPSHOT_HEADER,
 )
+from bench.server import CALLS_HEADER
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [
@@ -95,7 +99,7 @@ def test_quick_benchmark_prints_both_tables_with_numbers() -> None:
     assert snapshots[0] == SNAPSHOT_HEADER
     assert [row[0] for row in snapshots[1:]] == ["30", "90"]
     assert_numbers(snapshots[1:], 1)
-    assert "median of 5 alternating rounds of 0.05 s per route" in output
+    assert "median of 5 rounds of 0.05 s per route, the routes alternating request" in output
     assert "holds 40 of them" in output
     calls = {row[0]: row[MAIN_HEADER.index("db calls/req")] for row in main[1:]}
     # The nested query: one call for each level (users, sessions, memories).
@@ -112,3 +116,39 @@ def test_the_benchmark_compares_another_ref_in_the_same_run() -> None:
     assert [row[0] for row in compared[1:]] == CASES
     assert_numbers(compared[1:], 1)
     assert "Against `HEAD`" in output
+
+
+async def test_a_round_alternates_the_routes_request_by_request() -> None:
+    """`lockstep` sends each route's requests in turn (all clients on one route at once), so
+    that a burst of other work on the machine lands on every route alike; every route gets
+    the same number of requests and its own samples."""
+    arrivals: list[str] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while head := await reader.readuntil(b"\r\n\r\n"):
+            path = head.split(b" ")[1].decode()
+            arrivals.append(path)
+            await asyncio.sleep(0.002 if path == "/slow" else 0)
+            writer.write(
+                f"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n{CALLS_HEADER}: 1\r\n\r\n{{}}".encode()
+            )
+            await writer.drain()
+            if reader.at_eof():
+                break
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        slow, fast = await lockstep(
+            [(port, [Call("GET", "/slow")]), (port, [Call("GET", "/fast")])],
+            concurrency=2,
+            duration=0.05,
+            first=1,
+        )
+    assert arrivals[:6] == ["/fast", "/fast", "/slow", "/slow", "/fast", "/fast"]
+    # A sample per step of two requests.
+    assert arrivals.count("/slow") == arrivals.count("/fast") == 2 * len(slow.latencies)
+    assert len(slow.latencies) == len(fast.latencies) >= 2
+    assert len(slow.calls) == len(fast.calls) == 2 * len(slow.latencies)
+    assert statistics.median(slow.latencies) > statistics.median(fast.latencies)
+    assert 0 < fast.elapsed < slow.elapsed
