@@ -46,7 +46,7 @@ async def call_tree(case: Case, sizes: Sizes, requests: int, *, floor: bool, fla
     assert isinstance(app, CountCalls) and isinstance(app.app, Starlette)
     async with app.app.router.lifespan_context(app.app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
 
             async def send(turn: int) -> None:
                 call = calls[turn % len(calls)]

@@ -152,3 +152,31 @@ async def test_a_round_alternates_the_routes_request_by_request() -> None:
     assert len(slow.calls) == len(fast.calls) == 2 * len(slow.latencies)
     assert statistics.median(slow.latencies) > statistics.median(fast.latencies)
     assert 0 < fast.elapsed < slow.elapsed
+
+
+@pytest.mark.slow
+def test_the_profilers_run() -> None:
+    """`python -m bench.profile` and `python -m bench.fields`, which bench/README.md quotes,
+    answer their GraphQL requests (a refused one, as by the host check, would stop them)."""
+    profile = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench.profile", "memories(last", "--users=2"),
+            *("--sessions=2", "--memories=60", "--requests=3", "--flat"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "Session.memories" in profile or "schema/" in profile, profile
+    fields = subprocess.run(
+        [sys.executable, "-m", "bench.fields", "--requests=3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "`users { sessions { user memories { session } } }`: 1342 fields" in fields, fields
+    assert "| graphql-core |" in fields and "| total |" in fields
