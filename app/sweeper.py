@@ -4,12 +4,12 @@ embedded store has none."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
 from app.auth import OPEN
 from app.clock import utc_now
+from app.periodic import Periodic
 from app.store import PurgeCounts, Store
 
 logger = logging.getLogger("memql.purge")
@@ -28,8 +28,13 @@ class Sweeper:
         self.store = store.for_viewer(OPEN)
         self.grace = timedelta(seconds=self.db.purge_after_seconds)
         self.interval = interval
-        self.task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        # A failed sweep is logged; the next one deletes whatever it missed.
+        self.periodic = Periodic(
+            self.sweep,
+            interval=interval,
+            name="memql-purge-sweeper",
+            failed=lambda: logger.exception("purge sweep failed"),
+        )
 
     async def sweep(self) -> PurgeCounts:
         counts = await self.store.purge_deleted(deleted_before=utc_now() - self.grace)
@@ -43,23 +48,12 @@ class Sweeper:
             )
         return counts
 
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self.interval)
-            if self._stopping.is_set():
-                return
-            try:
-                await self.sweep()
-            except Exception:
-                # The next sweep deletes whatever this one missed.
-                logger.exception("purge sweep failed")
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self.periodic.task
 
     def start(self) -> None:
-        if self.task is not None:
-            raise RuntimeError("the sweeper is already running")
-        self._stopping.clear()
-        self.task = asyncio.create_task(self._run(), name="memql-purge-sweeper")
+        self.periodic.start()
         logger.info(
             "embedded store: deleted documents are purged %d s after their deletion, "
             "checked every %g s",
@@ -69,8 +63,4 @@ class Sweeper:
 
     async def stop(self) -> None:
         """Let a sweep in progress finish, then end the task."""
-        if self.task is None:
-            return
-        self._stopping.set()
-        task, self.task = self.task, None
-        await task
+        await self.periodic.stop()

@@ -16,6 +16,7 @@ from pymongo import IndexModel
 
 from app.clock import utc_now
 from app.db import MEMORIES, SESSIONS, USERS, Database, Document
+from app.periodic import Periodic
 from app.persistence.data_dir import PREVIOUS, SNAPSHOT, DataDir
 from app.persistence.snapshot_file import (
     CollectionImage,
@@ -93,8 +94,9 @@ class Snapshots:
         self.saved_changes = 0
         """The count of changes the last snapshot written (or restored) holds."""
         self.last_cost: SnapshotCost | None = None
-        self.task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self.periodic = Periodic(
+            self.take, interval=interval, name="memql-snapshots", failed=self._failed
+        )
         self._taking = asyncio.Lock()
 
     @classmethod
@@ -227,34 +229,24 @@ class Snapshots:
             if index["name"] != "_id_"
         ]
 
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self.interval)
-            if self._stopping.is_set():
-                return
-            try:
-                await self.take()
-            except Exception:
-                logger.exception(
-                    "writing a snapshot to %s failed; the one before is kept, and memql tries "
-                    "again in %g s",
-                    self.data_dir,
-                    self.interval,
-                )
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self.periodic.task
 
     def start(self) -> None:
-        if self.task is not None:
-            raise RuntimeError("snapshots are already being taken")
-        self._stopping.clear()
-        self.task = asyncio.create_task(self._run(), name="memql-snapshots")
+        self.periodic.start()
+
+    def _failed(self) -> None:
+        logger.exception(
+            "writing a snapshot to %s failed; the one before is kept, and memql tries "
+            "again in %g s",
+            self.data_dir,
+            self.interval,
+        )
 
     async def stop(self) -> None:
         """End the periodic snapshots, then write the last one if anything changed since."""
-        if self.task is not None:
-            self._stopping.set()
-            task, self.task = self.task, None
-            await task
+        await self.periodic.stop()
         try:
             cost = await self.take()
         except Exception:
