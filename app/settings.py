@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -179,6 +180,27 @@ class Settings(BaseSettings):
     @property
     def auth_enabled(self) -> bool:
         return self.auth_secret is not None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryLimits:
+    """The settings the GraphQL schema is built from (the others concern serving and storage).
+    Hashable: apps made in one process with the same limits (the tests, the benchmark) share
+    one schema, which takes tens of milliseconds to build."""
+
+    introspection: bool
+    max_depth: int
+    max_aliases: int
+    max_tokens: int
+    max_nodes: int
+    max_fields: int
+    max_overlapping_fields: int
+    default_page_size: int
+    max_page_size: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> QueryLimits:
+        return cls(**{field.name: getattr(settings, field.name) for field in fields(cls)})
 
 
 class SettingsError(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 import strawberry
@@ -13,11 +14,11 @@ from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
-from app.settings import Settings
+from app.settings import QueryLimits, Settings
 from schema.context import OperationContexts
 from schema.errors import CodedStreamErrors, log_unexpected
 from schema.execution import executor_class
-from schema.limits import limit_extensions
+from schema.limits import limit_extensions, set_validation_work_budget
 from schema.mutations import Mutation
 from schema.operation_name import RecordOperationName, RequireOperationName
 from schema.queries import Query
@@ -59,7 +60,14 @@ class MemqlSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> MemqlSchema:
     """The schema; `settings` sets the query limits (their defaults when not given)."""
-    settings = settings or Settings.model_construct()
+    limits = QueryLimits.of(settings or Settings.model_construct())
+    set_validation_work_budget(limits)
+    return schema_with(limits)
+
+
+@lru_cache(maxsize=8)
+def schema_with(limits: QueryLimits) -> MemqlSchema:
+    """The schema for these limits, built once a process (a schema holds no per-app state)."""
     return MemqlSchema(
         query=Query,
         mutation=Mutation,
@@ -68,12 +76,12 @@ def build_schema(settings: Settings | None = None) -> MemqlSchema:
         extensions=[
             RequireOperationName,
             # Limits first: MaxTokensLimiter must set the parser's options before parsing.
-            *limit_extensions(settings),
+            *limit_extensions(limits),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
             RecordOperationName,
             CodedStreamErrors,
         ],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
-        execution_context_class=executor_class(settings),
+        execution_context_class=executor_class(limits),
     )

@@ -23,7 +23,7 @@ from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from app.settings import Settings
+from app.settings import QueryLimits
 from schema.context import Context
 from schema.node_limit import node_limit_errors, strawberry_field_of
 from schema.preflight import preflight_errors
@@ -54,7 +54,7 @@ def leaf_plan(schema: Any, parent_type: GraphQLObjectType, field_name: str) -> L
 
 
 class MemqlExecutor(StrawberryGraphQLCoreExecutionContext):
-    settings: Settings
+    limits: QueryLimits
     leaf_fast_path = True
     """Complete plain leaf fields by `LeafPlan` (the differential test turns it off)."""
     leaf_plans: dict[tuple[str, str], LeafPlan | None]
@@ -72,7 +72,7 @@ class MemqlExecutor(StrawberryGraphQLCoreExecutionContext):
             executor.operation,
             executor.fragment_definitions,
             executor.variable_values,
-            cls.settings,
+            cls.limits,
         )
         return errors or executor
 
@@ -141,6 +141,6 @@ class MemqlExecutor(StrawberryGraphQLCoreExecutionContext):
         return checked_then_executed()
 
 
-def executor_class(settings: Settings) -> type[MemqlExecutor]:
-    """The executor for a schema built with `settings` (its limits)."""
-    return type("MemqlExecutor", (MemqlExecutor,), {"settings": settings, "leaf_plans": {}})
+def executor_class(limits: QueryLimits) -> type[MemqlExecutor]:
+    """The executor for a schema built with these limits."""
+    return type("MemqlExecutor", (MemqlExecutor,), {"limits": limits, "leaf_plans": {}})

@@ -33,7 +33,7 @@ from strawberry.extensions import (
 )
 
 from app.errors import QueryTooComplex
-from app.settings import Settings
+from app.settings import QueryLimits
 from schema.errors import as_graphql_error
 
 CompositeType = GraphQLObjectType | GraphQLInterfaceType
@@ -236,9 +236,9 @@ class FieldLimit(SchemaExtension):
     Raising there ends the request with that error, as a parse error would.
     """
 
-    def __init__(self, settings: Settings) -> None:
-        self.max_fields = settings.max_fields
-        self.max_pairs = settings.max_overlapping_fields
+    def __init__(self, limits: QueryLimits) -> None:
+        self.max_fields = limits.max_fields
+        self.max_pairs = limits.max_overlapping_fields
 
     def on_parse(self) -> Iterator[None]:
         yield
@@ -248,33 +248,35 @@ class FieldLimit(SchemaExtension):
             Overlaps(document, self.max_pairs, self.max_fields).check()
 
 
-def validation_work_budget(settings: Settings) -> int:
+def validation_work_budget(limits: QueryLimits) -> int:
     """The most units of work graphql-core's OverlappingFieldsCanBeMerged rule may spend on one
     document before it aborts validation. A document within `max_overlapping_fields` spends at
     most about three units a pair (tests/test_limits.py builds the worst it can); this bound
     holds should a shape make more."""
-    return 5 * settings.max_overlapping_fields + 1000
+    return 5 * limits.max_overlapping_fields + 1000
 
 
-def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+def set_validation_work_budget(limits: QueryLimits) -> None:
+    """graphql-core reads the overlap rule's budget from a module attribute, documented as the
+    place to set it: one value for the process, as memql serves one schema a process."""
+    overlapping_fields_can_be_merged.MAX_COMPLEXITY_BUDGET = validation_work_budget(limits)
+
+
+def limit_extensions(limits: QueryLimits) -> list[Callable[[], SchemaExtension]]:
     """The limit extensions, as factories. The validation rules are made once here, so the
-    validation cache (keyed on the rule classes) keeps hitting across requests.
-
-    graphql-core reads the overlap rule's budget from a module attribute, documented as the
-    place to set it: one value for the process, as memql runs one schema a process."""
-    overlapping_fields_can_be_merged.MAX_COMPLEXITY_BUDGET = validation_work_budget(settings)
+    validation cache (keyed on the rule classes) keeps hitting across requests."""
     rules = [
         _coded_rule(rule, QueryTooComplex.code)
         for limiter in (
-            QueryDepthLimiter(max_depth=settings.max_depth),
-            MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            QueryDepthLimiter(max_depth=limits.max_depth),
+            MaxAliasesLimiter(max_alias_count=limits.max_aliases),
         )
         for rule in limiter.validation_rules
     ]
-    if not settings.introspection:
+    if not limits.introspection:
         rules.extend(DisableIntrospection().validation_rules)
     return [
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: FieldLimit(settings),
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: FieldLimit(limits),
         lambda: AddValidationRules(rules),
     ]

@@ -32,7 +32,7 @@ from graphql import (
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from app.errors import BadUserInput, MemqlError, QueryTooComplex
-from app.settings import Settings
+from app.settings import QueryLimits
 from schema.errors import as_graphql_error
 from schema.pagination import COST, ListSize, Paging
 
@@ -92,14 +92,14 @@ class NodeEstimate:
         schema: GraphQLSchema,
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: VariableValues,
-        settings: Settings,
+        limits: QueryLimits,
         *,
         check_pages: bool = False,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
-        self.settings = settings
+        self.limits = limits
         self.check_pages = check_pages
         self._fragment_estimates: dict[tuple[str, str, int], int] = {}
         self._open: set[str] = set()
@@ -174,7 +174,7 @@ class NodeEstimate:
         if isinstance(cost, Paging):
             if self.check_pages:
                 self._check_page(cost, field, arguments)
-            parents = cost.page_size(self.settings, arguments)
+            parents = cost.page_size(self.limits, arguments)
             count = max(parents, 1)
         elif isinstance(cost, ListSize):
             items = _argument_at(inherited if cost.of_parent else arguments, cost.argument)
@@ -190,7 +190,7 @@ class NodeEstimate:
     def _check_page(self, paging: Paging, field: FieldNode, arguments: Arguments) -> None:
         try:
             paging.request(
-                self.settings,
+                self.limits,
                 first=arguments.get("first"),
                 after=arguments.get("after"),
                 last=arguments.get("last"),
@@ -212,7 +212,7 @@ def node_limit_errors(
     operation: OperationDefinitionNode,
     fragments: Mapping[str, FragmentDefinitionNode],
     variables: VariableValues,
-    settings: Settings,
+    limits: QueryLimits,
 ) -> list[GraphQLError]:
     """Why the operation must not run (over the node limit, an argument that does not coerce,
     a refused page in a mutation's payload), or nothing when it may.
@@ -225,7 +225,7 @@ def node_limit_errors(
         schema,
         fragments,
         variables,
-        settings,
+        limits,
         check_pages=operation.operation == OperationType.MUTATION,
     )
     try:
@@ -235,10 +235,10 @@ def node_limit_errors(
     except GraphQLError as error:
         refusal: MemqlError = BadUserInput(error.message)
         return [Refused(error.message, error.nodes, extensions=refusal.extensions)]
-    if nodes <= settings.max_nodes:
+    if nodes <= limits.max_nodes:
         return []
     too_many = QueryTooComplex(
-        f"this query could return up to {nodes:,} nodes; the limit is {settings.max_nodes:,}: "
+        f"this query could return up to {nodes:,} nodes; the limit is {limits.max_nodes:,}: "
         "ask for smaller pages (first/last) or nest fewer connections"
     )
     return [as_graphql_error(too_many, nodes=nodes)]

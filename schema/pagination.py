@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import strawberry
 from strawberry.annotation import StrawberryAnnotation
@@ -16,7 +16,6 @@ from strawberry.types.arguments import StrawberryArgument
 from strawberry.types.field import StrawberryField
 
 from app.errors import BadUserInput
-from app.settings import Settings
 from app.store.keyset import KeysetQuery, Page, PageRequest, SortKey, SortOrder
 from app.store.memories import MemoryStore
 from app.store.sessions import SessionStore
@@ -63,6 +62,16 @@ class Connection(Generic[N]):
     )
 
 
+class PageSizes(Protocol):
+    """The page size settings (`Settings`, or the `QueryLimits` the schema is built from)."""
+
+    @property
+    def default_page_size(self) -> int: ...
+
+    @property
+    def max_page_size(self) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Paging:
     """One kind of list: its cursors' kind and the sort order they encode."""
@@ -72,7 +81,7 @@ class Paging:
 
     def request(
         self,
-        settings: Settings,
+        sizes: PageSizes,
         *,
         first: int | None = None,
         after: str | None = None,
@@ -84,9 +93,9 @@ class Paging:
             raise BadUserInput("give first or last, not both", field="last")
         for size, name in ((first, "first"), (last, "last")):
             if size is not None:
-                check_page_size(size, name, settings.max_page_size)
+                check_page_size(size, name, sizes.max_page_size)
         limit = (
-            last if last is not None else first if first is not None else settings.default_page_size
+            last if last is not None else first if first is not None else sizes.default_page_size
         )
         return PageRequest(
             limit=limit,
@@ -95,15 +104,15 @@ class Paging:
             before=self.decode(before, "before") if before is not None else None,
         )
 
-    def page_size(self, settings: Settings, arguments: dict[str, Any]) -> int:
+    def page_size(self, sizes: PageSizes, arguments: dict[str, Any]) -> int:
         """The most nodes a page with these arguments holds, as the node limit counts it: the
         resolver refuses a size over the maximum, so the estimate clamps it."""
-        sizes: list[int] = [
+        given: list[int] = [
             arguments[name] for name in ("first", "last") if arguments.get(name) is not None
         ]
-        if not sizes:
-            return settings.default_page_size
-        return min(max(max(sizes), 0), settings.max_page_size)
+        if not given:
+            return sizes.default_page_size
+        return min(max(max(given), 0), sizes.max_page_size)
 
     def cursor(self, key: SortKey) -> str:
         return encode_cursor(self.kind, self.order, key)

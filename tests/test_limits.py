@@ -21,7 +21,7 @@ from graphql import (
     validate,
 )
 
-from app.settings import Settings
+from app.settings import QueryLimits, Settings
 from app.web.playground import EXAMPLE_MUTATION, EXAMPLE_QUERY
 from bench.validation import worst_documents
 from schema import build_schema
@@ -155,6 +155,23 @@ async def test_limits_follow_their_settings() -> None:
             "QUERY_TOO_COMPLEX"
         )
         assert (await api.data("{ users(first: 5) { totalCount } }"))["users"]["totalCount"] == 0
+
+
+async def test_apps_in_one_process_keep_their_own_limits_and_share_a_schema_when_equal() -> None:
+    """The schema is built once per set of query limits; other settings do not split it."""
+    strict = make_settings(max_depth=3, max_nodes=5)
+    async with running_app(strict) as tight, running_app() as loose:
+        for _ in range(2):  # interleaved, after each has answered once
+            deep = '{ session(sessionId: "s") { memories { edges { node { id } } } } }'
+            assert await tight.code(deep) == "QUERY_TOO_COMPLEX"
+            assert await loose.data(deep) == {"session": None}
+            assert await tight.code("{ users(first: 6) { totalCount } }") == "QUERY_TOO_COMPLEX"
+            assert (await loose.data("{ users(first: 6) { totalCount } }"))["users"] == {
+                "totalCount": 0
+            }
+    assert build_schema(make_settings()) is build_schema(make_settings(graphiql=False))
+    assert build_schema(strict) is build_schema(make_settings(max_depth=3, max_nodes=5))
+    assert build_schema(strict) is not build_schema(make_settings())
 
 
 async def test_introspection_can_be_turned_off() -> None:
@@ -372,7 +389,10 @@ def test_the_node_estimate_walks_each_fragment_once(monkeypatch: pytest.MonkeyPa
     }
     [operation] = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     estimate = NodeEstimate(
-        build_schema()._schema, fragments, VariableValues({}, {}), Settings.model_construct()
+        build_schema()._schema,
+        fragments,
+        VariableValues({}, {}),
+        QueryLimits.of(Settings.model_construct()),
     )
     assert estimate.of_operation(operation) == 3 * 2**40
 
@@ -733,7 +753,7 @@ def test_validation_work_stays_within_its_budget_for_the_worst_documents_allowed
     parsed = parse(document, max_tokens=settings.max_tokens)
     Expansion(parsed, settings.max_fields).check()
     Overlaps(parsed, settings.max_overlapping_fields, settings.max_fields).check()
-    assert validation_work_budget(settings) == 6_000
+    assert validation_work_budget(QueryLimits.of(settings)) == 6_000
     errors = validate(schema._schema, parsed)
     assert not any("aborted" in error.message for error in errors), errors
 
