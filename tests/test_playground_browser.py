@@ -35,10 +35,14 @@ CHROMIUM_FLAGS = [
 START_UP_SECONDS = 30
 UI_TIMEOUT_MS = 15_000
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium; .ci/run does)",
-)
+pytestmark = [
+    pytest.mark.slow,  # a browser and a server process: about 5 s each
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium; "
+        ".ci/run does)",
+    ),
+]
 
 
 @contextmanager
