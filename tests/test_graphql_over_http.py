@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,11 @@ from schema import build_schema
 from schema.context import Context
 from schema.limits import Expansion
 from tests.conftest import GraphQLClient, make_settings
+from tests.node_script import node_script
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 AUDIT_PACKAGES = ["graphql-http@1.23.1", "graphql@16.9.0"]
-AUDIT_CACHE = Path.home() / ".cache" / "memql-tests" / "graphql-http-1.23.1"
 
 
 async def post(
@@ -173,28 +172,9 @@ async def test_the_json_media_type_of_a_body_is_read_whatever_its_case(api: Grap
 def test_graphql_http_server_audits_pass() -> None:
     """graphql-http's audit suite (npm) against a live memql: every MUST passes, and any SHOULD
     that does not is listed in the README with the reason."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("node and npm are needed to run graphql-http's audits")
-    if not (AUDIT_CACHE / "node_modules" / "graphql-http").exists():
-        AUDIT_CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                npm,
-                "install",
-                "--prefix",
-                str(AUDIT_CACHE),
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                *AUDIT_PACKAGES,
-            ],
-            check=True,
-            timeout=300,
-            capture_output=True,
-        )
-    script = AUDIT_CACHE / "audit.mjs"
-    shutil.copyfile(ROOT / "tests" / "graphql_http_audit.mjs", script)
+    node, script = node_script(
+        "graphql_http_audit.mjs", AUDIT_PACKAGES, "run graphql-http's audits"
+    )
     with ServerThread(create_app(make_settings())) as server:
         run = subprocess.run(
             [node, str(script), f"{server.url}/graphql"],

@@ -6,22 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
-import pytest
 
 from app.web.http import create_app
 from app.web.live_server import ServerThread
 from app.web.serving import server_options
 from tests.conftest import SECRET, make_settings, token_for
+from tests.node_script import node_script
 
-ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ["graphql-ws@6.4.2", "ws@8.23.0", "graphql@16.9.0"]
-CACHE = Path.home() / ".cache" / "memql-tests" / "graphql-ws-6.4.2"
 
 ADD = """
 mutation($s: String!, $m: [MemoryInput!]!) {
@@ -30,35 +25,8 @@ mutation($s: String!, $m: [MemoryInput!]!) {
 """
 
 
-def installed_client() -> tuple[str, Path]:
-    """node, and the script in a folder where `graphql-ws` and `ws` are installed."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("node and npm are needed to run the graphql-ws client")
-    if not all((CACHE / "node_modules" / name).exists() for name in ("graphql-ws", "ws")):
-        CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                npm,
-                "install",
-                "--prefix",
-                str(CACHE),
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                *PACKAGES,
-            ],
-            check=True,
-            timeout=300,
-            capture_output=True,
-        )
-    script = CACHE / "graphql_ws_client.mjs"
-    shutil.copyfile(ROOT / "tests" / "graphql_ws_client.mjs", script)
-    return node, script
-
-
 async def test_the_graphql_ws_npm_client_follows_a_session() -> None:
-    node, script = installed_client()
+    node, script = node_script("graphql_ws_client.mjs", PACKAGES, "run the graphql-ws client")
     settings = make_settings(auth_secret=SECRET)
     token = token_for(ttl=timedelta(minutes=10))
     with ServerThread(create_app(settings), **server_options(settings)) as server:
