@@ -39,13 +39,22 @@ class Subscription:
         """More than `limit` memories waited at once: the buffer was dropped."""
         self.stale = False
         """The feed may have missed events: what is stored must be read again."""
+        self.catching_up = False
+        """Its follower is reading what is stored: an overflow then only makes it read again."""
         self._wake = asyncio.Event()
 
     def _add(self, memories: Sequence[MemoryDoc]) -> None:
         if self.ended or self.fell_behind:
             return
         if len(self.pending) + len(memories) > self.limit:
-            self.fell_behind = True
+            # While the follower reads the store, what overflows is stored already (the feed
+            # hears of a memory once it is written) and is read on the next catch-up: on
+            # MongoDB the change stream may bring a large write's events after the follower
+            # started reading it. Only a subscriber that falls behind live events is ended.
+            if self.catching_up:
+                self.stale = True
+            else:
+                self.fell_behind = True
             self.pending.clear()
         else:
             self.pending.extend(memories)

@@ -284,7 +284,9 @@ class Database:
         return self._count(collection)
 
     def collection(self, name: str) -> Collection:
-        return self._collections.get(name) or self._wrap(self.db[name])
+        # Never truth-test a driver object: pymongo's Collection refuses it (mongomock's not).
+        known = self._collections.get(name)
+        return known if known is not None else self._wrap(self.db[name])
 
     async def ensure_indexes(self) -> IndexReport:
         """Make the indexes memql needs, and report what was found, created and changed.

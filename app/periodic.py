@@ -7,11 +7,14 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from app.startup import Readiness, describe_failure
+
 
 class Periodic:
     """Calls `work` every `interval` seconds from `start()` until `stop()`, which lets a call in
     progress finish. A call that raises is reported by `failed` (from inside the `except`, so
-    `logger.exception` logs its traceback) and the next call comes on time."""
+    `logger.exception` logs its traceback), and to `readiness` until a call succeeds, when
+    given; the next call comes on time."""
 
     def __init__(
         self,
@@ -20,11 +23,13 @@ class Periodic:
         interval: float,
         name: str,
         failed: Callable[[], None],
+        readiness: Readiness | None = None,
     ) -> None:
         self.work = work
         self.interval = interval
         self.name = name
         self.failed = failed
+        self.readiness = readiness
         self.task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -49,5 +54,10 @@ class Periodic:
                 return
             try:
                 await self.work()
-            except Exception:
+            except Exception as exc:
                 self.failed()
+                if self.readiness is not None:
+                    self.readiness.failed(self.name, describe_failure(exc, "the database"))
+            else:
+                if self.readiness is not None:
+                    self.readiness.recovered(self.name)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from app.auth import OPEN
 from app.clock import utc_now
 from app.periodic import Periodic
+from app.startup import Readiness
 from app.store import PurgeCounts, Store
 
 logger = logging.getLogger("memql.purge")
@@ -23,7 +24,9 @@ class Sweeper:
     does this work for every memql process at once.
     """
 
-    def __init__(self, store: Store, *, interval: float) -> None:
+    def __init__(
+        self, store: Store, *, interval: float, readiness: Readiness | None = None
+    ) -> None:
         self.db = store.db
         self.store = store.for_viewer(OPEN)
         self.grace = timedelta(seconds=self.db.purge_after_seconds)
@@ -34,6 +37,7 @@ class Sweeper:
             interval=interval,
             name="memql-purge-sweeper",
             failed=lambda: logger.exception("purge sweep failed"),
+            readiness=readiness,
         )
 
     async def sweep(self) -> PurgeCounts:

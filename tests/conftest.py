@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import Phase
+from hypothesis import settings as hypothesis_settings
 from starlette.applications import Starlette
 
 from app.auth import OPEN, issue_token
@@ -43,6 +45,13 @@ def pytest_configure(config: pytest.Config) -> None:
     """Memory only, for every app and `memql` process the tests start (they inherit this
     environment), unless a test gives a data directory of its own."""
     os.environ["MEMQL_DATA_DIR"] = ""
+    if ON_MONGODB:
+        # Over the wire each example costs tens of round trips: a failure found is reported
+        # as found rather than shrunk for minutes.
+        hypothesis_settings.register_profile(
+            "wire", phases=[Phase.explicit, Phase.reuse, Phase.generate]
+        )
+        hypothesis_settings.load_profile("wire")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -122,7 +131,11 @@ class GraphQLClient:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings | None = None) -> AsyncIterator[GraphQLClient]:
+async def running_app(
+    settings: Settings | None = None, *, keep_database: bool = False
+) -> AsyncIterator[GraphQLClient]:
+    """The app of `settings` (a database of its own), dropped after on MongoDB unless
+    `keep_database`."""
     settings = settings or make_settings()
     app = create_app(settings, count_calls=True)
     async with app.router.lifespan_context(app):
@@ -132,8 +145,10 @@ async def running_app(settings: Settings | None = None) -> AsyncIterator[GraphQL
             try:
                 yield GraphQLClient(http, app)
             finally:
-                if ON_MONGODB:
-                    await app.state.store.db.client.drop_database(settings.database)
+                # Not on the embedded store: it writes its last snapshot after this.
+                db = app.state.store.db
+                if not db.embedded and not keep_database:
+                    await db.client.drop_database(settings.database)
 
 
 async def until_ready(app: Starlette) -> None:

@@ -81,6 +81,7 @@ class Socket:
         while len(found) < count:
             message = await self.receive()
             assert message["id"] == id and message["type"] == "next", message
+            assert message["payload"].get("data") is not None, message
             found.append(message["payload"]["data"]["memoryAdded"]["node"]["content"])
         return found
 

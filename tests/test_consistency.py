@@ -29,6 +29,7 @@ from tests.conftest import (
     make_settings,
     memory_contents,
     raw_documents,
+    requires_mongodb,
 )
 
 
@@ -297,32 +298,43 @@ async def test_each_mutation_of_a_document_sees_what_the_ones_before_it_changed(
     }
 
 
-async def test_per_parent_queries_run_a_bounded_number_at_a_time(
+@requires_mongodb
+async def test_per_parent_aggregates_run_a_bounded_number_at_a_time(
     api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    api.store.db.full_scans = False  # the plan for MongoDB: one query per parent
+    """MongoDB's plan reads the parents' pages in aggregates of UNION_BATCH parents each; a
+    level of thousands of parents does not take the whole connection pool at once."""
+    monkeypatch.setattr(keyset, "UNION_BATCH", 2)
     await add_user(api, "u")
     for index in range(40):
         await add_session(api, f"s{index}", userId="u")
-    page = keyset.KeysetQuery.page
-    running = peak = 0
+    collection = api.store.db.memories
+    aggregate = collection.aggregate
+    running = peak = calls = 0
 
-    async def tracked(self: Any, request: Any) -> Any:
-        nonlocal running, peak
-        running += 1
-        peak = max(peak, running)
-        try:
-            await asyncio.sleep(0.001)
-            return await page(self, request)
-        finally:
-            running -= 1
+    class Tracked:
+        def __init__(self, pipeline: list[dict[str, Any]]) -> None:
+            self.pipeline = pipeline
 
-    monkeypatch.setattr(keyset.KeysetQuery, "page", tracked)
+        async def to_list(self, length: int | None) -> list[dict[str, Any]]:
+            nonlocal running, peak, calls
+            running += 1
+            calls += 1
+            peak = max(peak, running)
+            try:
+                await asyncio.sleep(0.001)
+                found: list[dict[str, Any]] = await aggregate(self.pipeline).to_list(length)
+                return found
+            finally:
+                running -= 1
+
+    monkeypatch.setattr(collection, "aggregate", Tracked)
     data = await api.data(
         '{ user(userId: "u") { sessions(first: 50) { edges { node { '
-        "memories(first: 1) { totalCount } } } } } }"
+        "memories(first: 1) { edges { cursor } } } } } } }"
     )
     assert len(data["user"]["sessions"]["edges"]) == 40
+    assert calls == 20
     assert 1 < peak <= keyset.PER_PARENT_CONCURRENCY
 
 

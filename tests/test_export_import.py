@@ -145,7 +145,7 @@ def written_data_dir(path: Path) -> tuple[Taken, dict[str, Any], dict[str, Any]]
 
 def answers_from(settings: Any, taken: Taken) -> tuple[dict[str, Any], dict[str, Any]]:
     async def read() -> tuple[dict[str, Any], dict[str, Any]]:
-        async with running_app(settings) as api:
+        async with running_app(settings, keep_database=True) as api:
             return await read_everything(api, taken), await stored_by_id(api)
 
     return asyncio.run(read())

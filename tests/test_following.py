@@ -33,6 +33,27 @@ async def add(store: Store, *contents: str) -> list[MemoryDoc]:
     return added
 
 
+async def test_an_overflow_while_replaying_the_store_is_read_from_the_store_again(
+    store: Store,
+) -> None:
+    """On MongoDB the change stream may bring a large write's events after a follower began
+    replaying it: they overflow a small buffer but are stored, so the follower reads them from
+    the store rather than ending."""
+    store.broadcaster.buffer = 2
+    await add(store, "one")
+    follower = await store.for_viewer(OPEN).memories.follow("chat", after=0)
+    memories = aiter(follower)
+    assert (await anext(memories)).content == "one"
+    late = await add(store, "two", "three", "four")
+    store.broadcaster.memories_added("chat", late)
+    assert [(await anext(memories)).content for _ in range(3)] == ["two", "three", "four"]
+    five = await add(store, "five")
+    store.broadcaster.memories_added("chat", five)
+    assert (await anext(memories)).content == "five"
+    await memories.aclose()  # type: ignore[attr-defined]
+    assert len(store.broadcaster) == 0
+
+
 async def test_memories_the_feed_missed_are_read_from_the_store_and_repeats_dropped(
     store: Store,
 ) -> None:
@@ -58,9 +79,11 @@ async def test_memories_the_feed_missed_are_read_from_the_store_and_repeats_drop
 
 async def test_a_follower_that_falls_behind_says_after_which_memory(store: Store) -> None:
     store.broadcaster.buffer = 2
-    stored = await add(store, "one")
-    follower = await store.for_viewer(OPEN).memories.follow("chat", after=0)
+    await add(store, "zero")
+    follower = await store.for_viewer(OPEN).memories.follow("chat")
     memories = aiter(follower)
+    stored = await add(store, "one")
+    store.broadcaster.memories_added("chat", stored)
     assert (await anext(memories)).content == "one"
     store.broadcaster.memories_added("chat", await add(store, "two", "three", "four"))
     with pytest.raises(FellBehind) as behind:

@@ -11,6 +11,7 @@ import pytest
 import app.startup as startup
 from app.db import Database, IndexReport
 from app.settings import Settings
+from app.store.change_feed import ChangeFeed
 from app.web.http import create_app
 from tests.conftest import GraphQLClient, make_settings, running_app
 
@@ -158,8 +159,14 @@ async def test_start_up_goes_on_while_mongodb_is_down_and_readyz_says_why(
 
 
 def pretend_mongodb(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The embedded store, opened as MongoDB is: in the background, indexes and all."""
+    """The embedded store, opened as MongoDB is: in the background, indexes and all (but no
+    change feed: mongomock has no change streams)."""
     connect = Database.connect
+
+    async def no_changes(self: ChangeFeed) -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(ChangeFeed, "run", no_changes)
 
     def connect_as_mongodb(settings: Settings, *, count_calls: bool = False) -> Database:
         db = connect(settings, count_calls=count_calls)

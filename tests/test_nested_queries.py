@@ -12,7 +12,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.call_counting import DatabaseCalls, counting_calls
-from tests.conftest import GraphQLClient, add_memories, add_session, add_user, running_app
+from tests.conftest import (
+    ON_MONGODB,
+    GraphQLClient,
+    add_memories,
+    add_session,
+    add_user,
+    requires_mongodb,
+    running_app,
+)
 
 NESTED = """
 {
@@ -48,6 +56,16 @@ async def counted(api: GraphQLClient, query: str, **variables: Any) -> tuple[Any
     return data, calls
 
 
+PLANS = st.booleans() if ON_MONGODB else st.just(True)
+"""Both plans of ChildLists where both run: mongomock has no `$unionWith`."""
+
+
+def round_trips(calls: DatabaseCalls) -> list[str]:
+    """The collection of each call: a level's pages are one `find` on the embedded store and
+    one `aggregate` of `$unionWith` stages on MongoDB (app.store.keyset.ChildLists)."""
+    return [call.split(".")[0] for call in calls.calls]
+
+
 async def test_the_nested_query_costs_one_call_per_level_whatever_the_data_size() -> None:
     for users, sessions, memories in ((2, 2, 3), (4, 3, 25)):
         async with running_app() as api:
@@ -55,7 +73,7 @@ async def test_the_nested_query_costs_one_call_per_level_whatever_the_data_size(
             data, calls = await counted(api, NESTED)
             # One call per level: the users, all their sessions, all those sessions' memories. A
             # session's user and a memory's session are the parents already loaded.
-            assert calls.calls == ["users.find", "sessions.find", "memories.find"]
+            assert round_trips(calls) == ["users", "sessions", "memories"]
             listed = data["users"]["edges"]
             assert [edge["node"]["userId"] for edge in listed] == [f"u{u}" for u in range(users)]
             for u, user in enumerate(listed):
@@ -74,18 +92,54 @@ async def test_the_nested_query_costs_one_call_per_level_whatever_the_data_size(
                     )
 
 
-async def test_on_mongodb_each_parent_gets_its_own_indexed_query_in_the_same_round() -> None:
-    """The plan for indexed stores: one exact query per parent, issued together, so the count
-    grows with the parents of a level but never with the memories stored."""
+@requires_mongodb
+async def test_on_mongodb_each_parent_page_is_an_indexed_union_stage_of_one_aggregate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The plan for indexed stores: one aggregate per level, each parent's page a `$unionWith`
+    sub-pipeline that walks the (sessionId, deletedAt, seq) index, so the round trips never
+    grow with the parents or the memories stored."""
     for memories in (3, 40):
         async with running_app() as api:
-            api.store.db.full_scans = False  # plan as on MongoDB
             await seed(api, 2, 3, memories)
+            pipelines: list[list[dict[str, Any]]] = []
+            collection = api.store.db.memories
+            aggregate = collection.aggregate
+
+            def recorded(
+                pipeline: list[dict[str, Any]],
+                *args: Any,
+                pipelines: list[list[dict[str, Any]]] = pipelines,
+                aggregate: Any = aggregate,
+                **kwargs: Any,
+            ) -> Any:
+                pipelines.append(pipeline)
+                return aggregate(pipeline, *args, **kwargs)
+
+            monkeypatch.setattr(collection, "aggregate", recorded)
             data, calls = await counted(api, NESTED)
-            assert Counter(calls.calls) == {"users.find": 1, "sessions.find": 2, "memories.find": 6}
+            monkeypatch.undo()
+            assert Counter(calls.calls) == {
+                "users.find": 1,
+                "sessions.aggregate": 1,
+                "memories.aggregate": 1,
+            }
             sessions = data["users"]["edges"][1]["node"]["sessions"]["edges"]
             contents = [m["node"]["content"] for m in sessions[2]["node"]["memories"]["edges"]]
             assert contents == [f"u1-s2-m{m}" for m in range(max(0, memories - 10), memories)]
+            [pipeline] = pipelines
+            unions = [stage["$unionWith"] for stage in pipeline if "$unionWith" in stage]
+            assert [union["coll"] for union in unions] == ["memories"] * 5
+            parts = [pipeline[: len(pipeline) - len(unions)], *(u["pipeline"] for u in unions)]
+            db = api.store.db.db
+            for part in parts:
+                assert part[-1] == {"$limit": 11}
+                explained = await db.command(
+                    "explain", {"aggregate": "memories", "pipeline": part, "cursor": {}}
+                )
+                plan = explained["stages"][0]["$cursor"]["queryPlanner"]["winningPlan"]
+                assert plan["inputStage"]["stage"] == "IXSCAN", plan
+                assert plan["inputStage"]["indexName"] == "sessionId_deletedAt_seq"
 
 
 async def test_memory_session_for_fifty_memories_is_one_session_lookup(
@@ -128,7 +182,12 @@ async def test_memories_of_a_session_reuse_the_session_already_loaded(api: Graph
     assert calls.of("memories") == ["memories.find"]
 
 
-@pytest.mark.parametrize("one_query", [True, False], ids=["one-query", "per-parent"])
+@pytest.mark.parametrize(
+    "one_query",
+    # mongomock has no `$unionWith`: the per-parent plan runs on MongoDB only.
+    [True, pytest.param(False, marks=requires_mongodb)],
+    ids=["one-query", "per-parent"],
+)
 async def test_total_counts_and_flags_of_nested_connections_are_batched_too(
     api: GraphQLClient, one_query: bool
 ) -> None:
@@ -149,9 +208,12 @@ async def test_total_counts_and_flags_of_nested_connections_are_batched_too(
         # Pages, counts and the flag behind the cursor: one call each per level.
         assert Counter(calls.calls) == {"users.find": 1, "sessions.find": 2, "memories.find": 3}
     else:
-        # Pages and flags per parent, counts one `$group` per level.
-        assert calls.of("sessions").count("sessions.aggregate") == 1
-        assert calls.of("memories").count("memories.aggregate") == 1
+        # Pages, flags (`$unionWith` stages) and counts (a `$group`): one aggregate each.
+        assert Counter(calls.calls) == {
+            "users.find": 1,
+            "sessions.aggregate": 2,
+            "memories.aggregate": 3,
+        }
     for u, user in enumerate(data["users"]["edges"]):
         sessions = user["node"]["sessions"]
         assert sessions["totalCount"] == 2
@@ -180,7 +242,7 @@ async def test_aliased_nested_connections_with_different_arguments_each_get_thei
         assert session["oldest"]["edges"] == [{"node": {"content": f"u{u}-s0-m0"}}]
         assert session["newest"]["edges"] == [{"node": {"content": f"u{u}-s0-m2"}}]
     # Two pages of memories asked in one round: one query for each set of arguments.
-    assert calls.of("memories") == ["memories.find", "memories.find"]
+    assert round_trips(calls).count("memories") == 2
 
 
 async def test_concurrent_requests_keep_their_own_counts(api: GraphQLClient) -> None:
@@ -192,6 +254,7 @@ async def test_concurrent_requests_keep_their_own_counts(api: GraphQLClient) -> 
         return len(calls)
 
     alone = (await count(NESTED), await count(small))
+    # One round trip a level whichever the plan.
     together = await asyncio.gather(*(count(query) for query in (NESTED, small) * 5))
     assert alone == (3, 1)
     assert list(together) == [3, 1] * 5
@@ -228,7 +291,7 @@ def arguments(args: dict[str, Any]) -> str:
     forward=st.booleans(),
     cursor_at=st.one_of(st.none(), st.integers(0, 6)),
     bound=st.sampled_from(["start", "end"]),
-    one_query=st.booleans(),
+    one_query=PLANS,
 )
 async def test_each_parents_page_is_the_page_it_would_get_alone(
     sizes: list[int], size: int, forward: bool, cursor_at: int | None, bound: str, one_query: bool
@@ -271,7 +334,7 @@ async def test_each_parents_page_is_the_page_it_would_get_alone(
     size=st.integers(0, 4),
     forward=st.booleans(),
     cursor_at=st.one_of(st.none(), st.integers(0, 4)),
-    one_query=st.booleans(),
+    one_query=PLANS,
 )
 async def test_each_users_sessions_page_is_the_page_it_would_get_alone(
     sizes: list[int], size: int, forward: bool, cursor_at: int | None, one_query: bool

@@ -19,8 +19,9 @@ from typing import Any, Protocol
 from pymongo.errors import OperationFailure, PyMongoError
 
 from app.broadcaster import Broadcaster
-from app.db import MEMORIES, SESSIONS, Collection, Database, Document, describe_connection_error
+from app.db import MEMORIES, SESSIONS, Collection, Database, Document
 from app.documents import MemoryDoc
+from app.startup import Readiness, describe_failure
 from app.store.keyset import any_of
 from app.store.lifecycle import LIVE
 
@@ -31,6 +32,8 @@ logger = logging.getLogger("memql.live")
 CHANGE_STREAMS_UNSUPPORTED = frozenset({40573})
 CANNOT_RESUME = frozenset({280, 286})
 
+FEED = "live updates (change stream)"
+"""The feed's name in /readyz's reasons."""
 RETRY_FIRST_SECONDS = 0.1
 RETRY_MAX_SECONDS = 5.0
 POLL_BATCH = 500
@@ -87,8 +90,11 @@ class ChangeFeed:
         *,
         poll_seconds: float,
         hosts: str = "MongoDB",
+        readiness: Readiness | None = None,
     ) -> None:
         self.watch = watch
+        self.readiness = readiness
+        """Told while the stream fails (/readyz shows it), until it is open again."""
         self.hosts = hosts
         self.memories = memories
         self.sessions = sessions
@@ -99,7 +105,14 @@ class ChangeFeed:
         self.task: asyncio.Task[None] | None = None
 
     @classmethod
-    def of(cls, db: Database, broadcaster: Broadcaster, *, poll_seconds: float) -> ChangeFeed:
+    def of(
+        cls,
+        db: Database,
+        broadcaster: Broadcaster,
+        *,
+        poll_seconds: float,
+        readiness: Readiness | None = None,
+    ) -> ChangeFeed:
         return cls(
             db.db.watch,
             db.memories,
@@ -107,6 +120,7 @@ class ChangeFeed:
             broadcaster,
             poll_seconds=poll_seconds,
             hosts=db.hosts,
+            readiness=readiness,
         )
 
     def handle(self, change: Mapping[str, Any]) -> None:
@@ -129,6 +143,8 @@ class ChangeFeed:
         async with self.watch(
             PIPELINE, full_document="updateLookup", resume_after=self.resume_token
         ) as stream:
+            if self.readiness is not None:
+                self.readiness.recovered(FEED)
             async for change in stream:
                 self.handle(change)
                 self.resume_token = change["_id"]
@@ -161,20 +177,22 @@ class ChangeFeed:
                     self.resume_token = None
                     self.broadcaster.resync()
                     continue
-                logger.warning(
-                    "the change stream failed, reopening it: %s",
-                    describe_connection_error(failure, self.hosts),
-                )
+                self._failed(failure, delay)
             except PyMongoError as failure:
-                logger.warning(
-                    "the change stream failed, reopening it: %s",
-                    describe_connection_error(failure, self.hosts),
-                )
-            except Exception:
+                self._failed(failure, delay)
+            except Exception as failure:
                 # Live updates must outlive a bug here: logged, and the stream reopened.
                 logger.exception("the change stream failed unexpectedly, reopening it")
+                if self.readiness is not None:
+                    self.readiness.failed(FEED, describe_failure(failure, self.hosts))
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    def _failed(self, failure: PyMongoError, delay: float) -> None:
+        why = describe_failure(failure, self.hosts)
+        logger.warning("the change stream failed, reopening it in %g s: %s", delay, why)
+        if self.readiness is not None:
+            self.readiness.failed(FEED, why)
 
     def start(self, opened: asyncio.Event | None = None) -> None:
         """Run the feed in a task; once `opened` is set, when given (the database answered:

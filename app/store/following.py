@@ -80,10 +80,16 @@ class MemoryFollower:
 
     async def _catch_up(self) -> AsyncIterator[MemoryDoc]:
         """Every memory stored after the last one sent, a page at a time."""
-        while True:
-            page = await self.stored.page(PageRequest(limit=REPLAY_PAGE, after=(self.last_seq,)))
-            for memory in page.items:
-                self.last_seq = memory.seq
-                yield memory
-            if not page.has_more:
-                return
+        self.subscription.catching_up = True
+        try:
+            while True:
+                page = await self.stored.page(
+                    PageRequest(limit=REPLAY_PAGE, after=(self.last_seq,))
+                )
+                for memory in page.items:
+                    self.last_seq = memory.seq
+                    yield memory
+                if not page.has_more:
+                    return
+        finally:
+            self.subscription.catching_up = False

@@ -173,9 +173,12 @@ class KeysetQuery(Generic[T]):
         return await self.collection.count_documents(self.base)
 
 
-# At most this many of a level's per-parent queries run at once: a nested query may have
-# thousands of parents, and each query holds a connection from the pool while it runs.
+# At most this many of a level's aggregates run at once: a nested query may have thousands of
+# parents, and each aggregate holds a connection from the pool while it runs.
 PER_PARENT_CONCURRENCY = 16
+UNION_BATCH = 100
+"""Parents one aggregate reads the pages of: its `$unionWith` stages, well under MongoDB's
+limit of stages in a pipeline."""
 R = TypeVar("R")
 
 
@@ -194,20 +197,21 @@ class ChildLists(Generic[P, T]):
     of users (`parent_field` userId) or the memories of sessions (sessionId).
 
     A nested connection asks the same page (the same first/last/after/before) of every parent
-    on its level; each question below is answered for all parents in one round, by one of two
-    plans chosen by the database (`one_query`), measured in bench/README.md:
+    on its level; each question below is answered for all parents in one round trip, by one of
+    two plans chosen by the database (`one_query`), measured in bench/README.md:
 
     - one query for all parents on the parent key and the page's range, split by parent here —
       for the embedded store, where every query scans its whole collection: N queries cost N
       scans (at 20,000 memories a page of memories for 100 sessions took 4.5 s as 100 queries
       and 0.4 s as one `$in` query);
-    - one exact indexed query per parent (`limit + 1` children each), issued together — for
-      MongoDB, where each is a short walk of the (parent, key) index, while one `$in` query would
-      read every child past the cursor of every parent: fine for sessions of tens of memories,
-      ruinous for 100 sessions of thousands each.
+    - one aggregate whose `$unionWith` stages each read one parent's exact page (`limit + 1`
+      children by its `$match`, `$sort` and `$limit`) — for MongoDB, where each is a short walk
+      of the (parent, key) index, while one `$in` query would read every child past the cursor
+      of every parent: fine for sessions of tens of memories, ruinous for 100 sessions of
+      thousands each. (mongomock has no `$unionWith`.)
 
-    Either way a single parent gets the exact query of `KeysetQuery`, and the number of rounds
-    is one per nesting level whatever the data.
+    Either way a single parent gets the exact query of `KeysetQuery`, and the number of round
+    trips is one per nesting level whatever the data (up to UNION_BATCH parents each).
     """
 
     def __init__(
@@ -238,6 +242,27 @@ class ChildLists(Generic[P, T]):
     def _of_all(self, parents: list[P], *conditions: Document) -> Document:
         return _and({self.parent_field: {"$in": parents}}, self.base, *conditions)
 
+    def _of_one(self, parent: P, *conditions: Document) -> Document:
+        return _and({self.parent_field: parent}, self.base, *conditions)
+
+    async def _union(
+        self, parents: list[P], pipeline: Callable[[P], list[Document]]
+    ) -> list[Document]:
+        """What `pipeline(parent)` finds for each parent, in one aggregate per UNION_BATCH
+        parents: the first parent's stages, then a `$unionWith` of each other's."""
+        batches = [parents[i : i + UNION_BATCH] for i in range(0, len(parents), UNION_BATCH)]
+
+        async def union(batch: list[P]) -> list[Document]:
+            first, *others = batch
+            stages = pipeline(first) + [
+                {"$unionWith": {"coll": self.collection.name, "pipeline": pipeline(other)}}
+                for other in others
+            ]
+            found: list[Document] = await self.collection.aggregate(stages).to_list(None)
+            return found
+
+        return [raw for found in await _bounded_gather(map(union, batches)) for raw in found]
+
     async def _wanted(self, parents: Sequence[P]) -> list[P]:
         """The parents, once each, that the caller may see the children of."""
         wanted = list(dict.fromkeys(parents))
@@ -256,12 +281,22 @@ class ChildLists(Generic[P, T]):
     async def _pages(self, wanted: list[P], request: PageRequest) -> dict[P, Page[T]]:
         if not wanted:
             return {}
-        if len(wanted) == 1 or not self.one_query:
-            pages = await _bounded_gather(self.of(parent).page(request) for parent in wanted)
-            return dict(zip(wanted, pages, strict=True))
-        raws = await self.collection.find(
-            self._of_all(wanted, *_range(self.fields, request))
-        ).to_list(None)
+        if len(wanted) == 1:
+            return {wanted[0]: await self.of(wanted[0]).page(request)}
+        if self.one_query:
+            raws = await self.collection.find(
+                self._of_all(wanted, *_range(self.fields, request))
+            ).to_list(None)
+        else:
+            direction = DESCENDING if request.backward else ASCENDING
+            raws = await self._union(
+                wanted,
+                lambda parent: [
+                    {"$match": self._of_one(parent, *_range(self.fields, request))},
+                    {"$sort": {name: direction for name in self.fields}},
+                    {"$limit": request.limit + 1},
+                ],
+            )
         by_parent: dict[P, list[Document]] = {parent: [] for parent in wanted}
         for raw in raws:
             by_parent[raw[self.parent_field]].append(raw)
@@ -301,13 +336,22 @@ class ChildLists(Generic[P, T]):
         wanted = await self._wanted(parents)
         if not wanted:
             return set()
-        if len(wanted) == 1 or not self.one_query:
-            found = await _bounded_gather(self.of(parent).any_behind(request) for parent in wanted)
-            return {parent for parent, behind in zip(wanted, found, strict=True) if behind}
-        raws = await self.collection.find(
-            self._of_all(wanted, _behind(self.fields, start, request.backward)),
-            {self.parent_field: 1, "_id": 0},
-        ).to_list(None)
+        if len(wanted) == 1:
+            return set(wanted) if await self.of(wanted[0]).any_behind(request) else set()
+        behind = _behind(self.fields, start, request.backward)
+        if self.one_query:
+            raws = await self.collection.find(
+                self._of_all(wanted, behind), {self.parent_field: 1, "_id": 0}
+            ).to_list(None)
+        else:
+            raws = await self._union(
+                wanted,
+                lambda parent: [
+                    {"$match": self._of_one(parent, behind)},
+                    {"$limit": 1},
+                    {"$project": {self.parent_field: 1, "_id": 0}},
+                ],
+            )
         return {raw[self.parent_field] for raw in raws}
 
     async def counts(self, parents: Sequence[P]) -> dict[P, int]:

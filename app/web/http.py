@@ -56,7 +56,7 @@ async def readyz(request: Request) -> JSONResponse:
     `warnings` lists what an operator should fix while memql serves."""
     readiness: Readiness = request.app.state.readiness
     store: Store = request.app.state.store
-    reasons = [readiness.blocker] if readiness.blocker else []
+    reasons = readiness.reasons
     if not reasons and (unreachable := await store.db.unreachable()):
         reasons.append(unreachable)
     body: dict[str, object] = {"status": "ready"}
@@ -92,10 +92,12 @@ async def _serving(
     try:
         if db.embedded:
             await opening
-            sweeper = Sweeper(store, interval=settings.purge_interval_seconds)
+            sweeper = Sweeper(store, interval=settings.purge_interval_seconds, readiness=readiness)
             sweeper.start()
         else:
-            feed = ChangeFeed.of(db, store.broadcaster, poll_seconds=settings.live_poll_seconds)
+            feed = ChangeFeed.of(
+                db, store.broadcaster, poll_seconds=settings.live_poll_seconds, readiness=readiness
+            )
             feed.start(opened=readiness.settled)
         if snapshots is not None:
             snapshots.start()
