@@ -263,12 +263,15 @@ class Database:
                 "the data",
                 settings.data_dir,
             )
-        client = AsyncIOMotorClient(
-            settings.mongodb_url,
-            tz_aware=True,
-            appname="memql",
-            serverSelectionTimeoutMS=settings.mongodb_timeout_ms,
-        )
+        # The URL's appname, when it names one (a deployment telling its processes apart in
+        # MongoDB's logs and currentOp), else memql: pymongo lets a keyword override the URL.
+        options: dict[str, Any] = {
+            "tz_aware": True,
+            "serverSelectionTimeoutMS": settings.mongodb_timeout_ms,
+        }
+        if not re.search(r"[?&]appname=", settings.mongodb_url, re.IGNORECASE):
+            options["appname"] = "memql"
+        client = AsyncIOMotorClient(settings.mongodb_url, **options)
         return cls(
             client,
             settings.database,

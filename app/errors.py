@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import enum
 
+from pymongo.errors import ConnectionFailure, OperationFailure
+
 
 class ErrorCode(enum.StrEnum):
     BAD_USER_INPUT = "BAD_USER_INPUT"
@@ -15,6 +17,7 @@ class ErrorCode(enum.StrEnum):
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     SESSION_BUSY = "SESSION_BUSY"
     SUBSCRIBER_TOO_SLOW = "SUBSCRIBER_TOO_SLOW"
+    DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
@@ -99,6 +102,35 @@ class SubscriberTooSlow(MemqlError):
     @property
     def extensions(self) -> dict[str, object]:
         return {**super().extensions, "resumeAfter": self.resume_after}
+
+
+class DatabaseUnavailable(MemqlError):
+    """MongoDB did not answer, or had no primary to write to (a failover, a restart, a lost
+    connection). Every memql write may be sent again: a cut delete is finished by its retry."""
+
+    code = ErrorCode.DATABASE_UNAVAILABLE
+
+
+# MongoDB's codes for "no primary here now", by its documentation of retryable writes:
+# HostUnreachable, HostNotFound, NetworkTimeout, ShutdownInProgress, PrimarySteppedDown,
+# ExceededTimeLimit, SocketException, NotWritablePrimary, InterruptedAtShutdown,
+# InterruptedDueToReplStateChange, NotPrimaryNoSecondaryOk, NotPrimaryOrSecondary.
+_NO_PRIMARY = frozenset({6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
+
+
+def database_outage(error: BaseException | None) -> DatabaseUnavailable | None:
+    """What the client is told of a database failure that a retry may get past; None for any
+    other error."""
+    transient = isinstance(error, ConnectionFailure) or (
+        isinstance(error, OperationFailure)
+        and (error.code in _NO_PRIMARY or error.has_error_label("RetryableWriteError"))
+    )
+    if not transient:
+        return None
+    return DatabaseUnavailable(
+        "the database is unavailable (a failover, a restart or a lost connection); send the "
+        "request again: memql's writes are safe to retry, and a cut one is finished by it"
+    )
 
 
 ERROR_CODES = frozenset(ErrorCode)

@@ -17,7 +17,15 @@ from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext, ExecutionResult, StreamExecutionResult
 
-from app.errors import ERROR_CODES, BadUserInput, InternalServerError, MemqlError, QueryTooComplex
+from app.db import first_line
+from app.errors import (
+    ERROR_CODES,
+    BadUserInput,
+    InternalServerError,
+    MemqlError,
+    QueryTooComplex,
+    database_outage,
+)
 
 logger = logging.getLogger("memql.errors")
 
@@ -46,7 +54,7 @@ def is_token_limit_error(error: GraphQLError) -> bool:
 
 def is_unexpected(error: GraphQLError) -> bool:
     original = error.original_error
-    if isinstance(original, MemqlError):
+    if isinstance(original, MemqlError) or database_outage(original) is not None:
         return False
     if (error.extensions or {}).get("code") in ERROR_CODES:
         return False
@@ -81,6 +89,9 @@ def coded_error(error: GraphQLError, request_id: str) -> GraphQLError:
     message = error.message
     if isinstance(original, MemqlError):
         extensions = {**(error.extensions or {}), **original.extensions}
+    elif (outage := database_outage(original)) is not None:
+        extensions = {**outage.extensions, "requestId": request_id}
+        message = outage.message
     elif (error.extensions or {}).get("code") in ERROR_CODES:
         extensions = dict(error.extensions or {})
     elif is_token_limit_error(error) or isinstance(error, ValidationAbortedError):
@@ -121,7 +132,14 @@ class CodedStreamErrors(SchemaExtension):
 def log_unexpected(errors: list[GraphQLError], execution_context: ExecutionContext | None) -> None:
     request_id = request_id_of(execution_context)
     for error in errors:
-        if is_unexpected(error):
+        if database_outage(error.original_error) is not None:
+            logger.warning(
+                "the database failed request %s at %s: %s",
+                request_id,
+                ".".join(str(part) for part in error.path or ()) or "-",
+                first_line(error.original_error),
+            )
+        elif is_unexpected(error):
             logger.error(
                 "unexpected error in request %s at %s",
                 request_id,

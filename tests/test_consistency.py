@@ -499,7 +499,7 @@ async def test_a_delete_session_cut_by_a_failover_is_finished_by_its_retry(
     await add_memories(api, "s", ["a", "b"])
     Failover(api.store.db.collection(cut), monkeypatch)
     delete = 'mutation { deleteSession(sessionId: "s") { deletedId } }'
-    assert (await api.error(delete))["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert (await api.error(delete))["extensions"]["code"] == "DATABASE_UNAVAILABLE"
     assert (await api.data(delete))["deleteSession"]["deletedId"]
     assert await all_deleted(api, "memories", sessionId="s")
     assert await all_deleted(api, "sessions", sessionId="s")
@@ -515,7 +515,7 @@ async def test_a_delete_user_cut_by_a_failover_is_finished_by_its_retry(
         await add_memories(api, session, [f"{session}-a", f"{session}-b"])
     Failover(api.store.db.collection(cut), monkeypatch)
     delete = 'mutation { deleteUser(userId: "u") { deletedId } }'
-    assert (await api.error(delete))["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert (await api.error(delete))["extensions"]["code"] == "DATABASE_UNAVAILABLE"
     assert (await api.data(delete))["deleteUser"]["deletedId"]
     assert await all_deleted(api, "memories")
     assert await all_deleted(api, "sessions")

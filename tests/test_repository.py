@@ -39,9 +39,10 @@ def test_readme_quick_start_is_two_commands() -> None:
     assert README.count("<!-- quickstart:") == 2
 
 
-# Plays every command .ci/run calls but bash, dirname and rm: each call is recorded; python3 really
-# runs .ci/readme_command.py (so the command comes from the README) and makes a venv whose pip and
-# python are this stub too; that venv's pytest exits with the status in the file pytest-status.
+# Plays every command .ci/run calls but the shell's own (bash, dirname, rm, mktemp, seq, sleep,
+# cat): each call is recorded; python3 really runs .ci/readme_command.py (so the command comes
+# from the README) and makes a venv whose pip and python are this stub too; that venv's pytest
+# exits with the status in the file pytest-status, and its wire server writes a port and exits.
 STUB = """#!{python}
 import json, os, sys
 stubs = os.path.dirname(os.path.realpath(__file__))
@@ -49,7 +50,12 @@ invoked = sys.argv[0]
 name = os.path.basename(invoked) if os.path.dirname(invoked) == stubs else invoked
 args = sys.argv[1:]
 with open(os.path.join(stubs, "calls.jsonl"), "a") as log:
-    call = {{"argv": [name, *args], "ci": os.environ.get("CI"), "cwd": os.getcwd()}}
+    call = {{
+        "argv": [name, *args],
+        "ci": os.environ.get("CI"),
+        "cwd": os.getcwd(),
+        "mongodb": os.environ.get("MEMQL_TEST_MONGODB_URL"),
+    }}
     log.write(json.dumps(call) + "\\n")
 if name == "python3" and args[:1] == [".ci/readme_command.py"]:
     os.execv(sys.executable, [sys.executable, *args])
@@ -57,6 +63,9 @@ if name == "python3" and args[:2] == ["-m", "venv"]:
     os.makedirs(os.path.join(args[2], "bin"))
     for tool in ("pip", "python"):
         os.symlink(os.path.realpath(__file__), os.path.join(args[2], "bin", tool))
+if name.endswith("/bin/python") and args[:2] == ["-m", "tests.wire_server"]:
+    with open(args[args.index("--port-file") + 1], "w") as port:
+        port.write("27999")
 if name.endswith("/bin/python") and args[:2] == ["-m", "pytest"]:
     with open(os.path.join(stubs, "pytest-status")) as status:
         sys.exit(int(status.read()))
@@ -78,7 +87,7 @@ def run_ci(tmp_path: Path, pytest_status: int) -> tuple[int, list[dict[str, Any]
     stub.chmod(0o755)
     for command in ("python3", "apt-get"):
         (stubs / command).symlink_to(stub)
-    for command in ("bash", "dirname", "rm"):
+    for command in ("bash", "dirname", "rm", "mktemp", "seq", "sleep", "cat"):
         found = shutil.which(command)
         assert found is not None, command
         (stubs / command).symlink_to(found)
@@ -98,22 +107,28 @@ def run_ci(tmp_path: Path, pytest_status: int) -> tuple[int, list[dict[str, Any]
     return result.returncode, calls
 
 
-def test_ci_runs_exactly_the_readme_test_command_in_a_fresh_venv_with_ci_true(
+def test_ci_runs_the_readme_test_command_in_a_fresh_venv_then_again_on_a_wire_server(
     tmp_path: Path,
 ) -> None:
     status, calls = run_ci(tmp_path, pytest_status=0)
-    assert status == 0
+    assert status == 0, calls
     installs_chromium = (
         []
         if Path("/usr/bin/chromium").exists()
         else [["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]]
     )
     test_command = [shlex.split(part) for part in readme_command("test").split("&&")]
-    assert [call["argv"] for call in calls] == [
+    argv = [call["argv"] for call in calls]
+    assert argv[: len(argv) - 2] == [
         *installs_chromium,
         ["python3", ".ci/readme_command.py", "test"],
         *test_command,
     ]
+    server, suite = calls[-2:]
+    assert server["argv"][:3] == [".venv/bin/python", "-m", "tests.wire_server"]
+    assert suite["argv"] == [".venv/bin/python", "-m", "pytest"]
+    assert suite["mongodb"] == "mongodb://127.0.0.1:27999/"
+    assert all(call["mongodb"] is None for call in calls[:-1])
     assert {call["ci"] for call in calls} == {"true"}
 
 
@@ -121,6 +136,7 @@ def test_ci_fails_when_the_tests_fail(tmp_path: Path) -> None:
     status, calls = run_ci(tmp_path, pytest_status=1)
     assert status == 1
     assert calls[-1]["argv"][1:] == ["-m", "pytest"]
+    assert calls[-1]["mongodb"] is None, "the wire run starts only when the first run passes"
 
 
 def test_readme_settings_table_lists_every_setting() -> None:

@@ -41,11 +41,11 @@ def compare_dates_as_instants() -> None:
 
     def bson_lt(a: Any, b: Any) -> bool:
         if isinstance(a, dt.datetime) and isinstance(b, dt.datetime):
-            return as_utc(a) < as_utc(b)
+            return bool(as_utc(a) < as_utc(b))
         return less_than(a, b)
 
     ordering._bson_lt = bson_lt
-    storage._bson_lt = bson_lt  # type: ignore[attr-defined]
+    storage._bson_lt = bson_lt
 
 
 def upserts_return_the_document_they_updated() -> None:

@@ -3,6 +3,7 @@ delete."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
@@ -11,11 +12,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bson import ObjectId
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from app.clock import utc_now
 from app.db import Database, Document
 from app.documents import MemoryDoc, SessionDoc
-from app.errors import BadUserInput, Forbidden
+from app.errors import BadUserInput, DatabaseUnavailable, Forbidden, database_outage
 from app.metadata import JsonObject, checked_patch, new_metadata
 from app.roles import RoleType
 from app.store.access import Access
@@ -33,6 +35,9 @@ logger = logging.getLogger("memql.store")
 
 # Sessions whose memories one `update_many` soft-deletes: each adds a clause to its filter.
 DELETE_BATCH = 500
+INSERT_ATTEMPTS = 3
+INSERT_RETRY_SECONDS = 0.2
+DUPLICATE_KEY = 11000
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +112,9 @@ class MemoryStore:
             for index, memory in enumerate(memories)
         ]
         try:
-            await self.collection.insert_many(docs, ordered=True)
+            await self._insert(docs)
         except BaseException:
-            await self.stores.sessions.release(session["_id"], writer)
+            await self._give_back(session, writer, docs)
             raise
         added = [MemoryDoc.from_mongo(doc) for doc in docs]
         # Published while the lease is held, so subscribers hear of calls in `seq` order.
@@ -118,6 +123,56 @@ class MemoryStore:
         if not await self.stores.sessions.release(session["_id"], writer):
             await self._written_late(session_id, session["_id"], first_seq, count)
         return SessionDoc.from_mongo(session), added
+
+    async def _insert(self, docs: list[Document]) -> None:
+        """Insert `docs` in order, past a failover or a lost connection: pymongo retries an
+        insert once; after that each further try inserts again what did not make it (a
+        duplicate key on one of these ids means it did), INSERT_ATTEMPTS tries in all, well
+        within the write lease."""
+        pending = docs
+        for attempt in range(1, INSERT_ATTEMPTS + 1):
+            try:
+                await self.collection.insert_many(pending, ordered=True)
+                return
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
+                    raise
+                # Ordered: those before the first duplicate were written, and it was written
+                # by a try before; those after it are tried again.
+                pending = pending[errors[0]["index"] + 1 :]
+                if not pending:
+                    return
+            except PyMongoError as exc:
+                if database_outage(exc) is None or attempt == INSERT_ATTEMPTS:
+                    raise
+                await asyncio.sleep(INSERT_RETRY_SECONDS * attempt)
+        raise DatabaseUnavailable("the memories could not be written; send the request again")
+
+    async def _give_back(self, session: Document, writer: ObjectId, docs: list[Document]) -> None:
+        """After a failed insert: when none of `docs` was written, hand their seq numbers back
+        (no gap in the session's seq), then the lease; tried INSERT_ATTEMPTS times, as a
+        failover may leave no primary for a moment. With the database gone the lease runs out
+        instead, and a written part stays, the next writer's seqs following it."""
+        for attempt in range(1, INSERT_ATTEMPTS + 1):
+            try:
+                written = await self.collection.find_one(
+                    {"_id": any_of(doc["_id"] for doc in docs)}, {"_id": 1}
+                )
+                if written is None:
+                    await self.stores.sessions.give_back_seq(session, writer, len(docs))
+                await self.stores.sessions.release(session["_id"], writer)
+                return
+            except PyMongoError:
+                if attempt == INSERT_ATTEMPTS:
+                    logger.warning(
+                        "addMemory to session %r failed and could not hand back its seq "
+                        "numbers; its write lease runs out in %d s",
+                        session["sessionId"],
+                        LEASE.total_seconds(),
+                    )
+                    return
+                await asyncio.sleep(INSERT_RETRY_SECONDS * attempt)
 
     async def follow(self, session_id: str, *, after: int | None = None) -> MemoryFollower:
         """The memories of a live session the caller may see, in order: those stored after the

@@ -388,6 +388,15 @@ class SessionStore:
         self._doc(raw)
         return raw
 
+    async def give_back_seq(self, session: Document, writer: ObjectId, count: int) -> None:
+        """Hand back the last `count` seq numbers `writer` reserved in `session` (as
+        `reserve_seq` returned it), while it still holds the lease and none was handed out
+        since: an addMemory that wrote nothing leaves no gap."""
+        await self.collection.update_one(
+            {"_id": session["_id"], "writer": writer, "memorySeq": session["memorySeq"]},
+            {"$inc": {"memorySeq": -count}},
+        )
+
     async def release(self, session: ObjectId, writer: ObjectId) -> bool:
         """Hand back `writer`'s lease; False when it ran out and was lost (app.store.writelock)."""
         return await release(self.collection, session, writer)

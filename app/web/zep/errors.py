@@ -19,6 +19,7 @@ STATUS = {
     ErrorCode.SESSION_BUSY: 503,
     # Only a subscription falls behind, and /zep has none: mapped so that every code is.
     ErrorCode.SUBSCRIBER_TOO_SLOW: 503,
+    ErrorCode.DATABASE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_SERVER_ERROR: 500,
 }
 NOT_FOUND_TEXT = "not found"

@@ -3,6 +3,7 @@ stores GraphQL's resolvers call (every rule is theirs) and answers in Zep's shap
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -10,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from app.errors import BadUserInput, MemqlError, NotFound
+from app.db import first_line
+from app.errors import BadUserInput, MemqlError, NotFound, database_outage
 from app.settings import Settings
 from app.store import Store, ViewerStore
 from app.store.keyset import PageRequest
@@ -41,6 +43,8 @@ MEMORY_WINDOW = 12
 OK = "OK"
 """Zep's body for a write that returns nothing else."""
 EVERY_METHOD = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+logger = logging.getLogger("memql.zep")
 
 
 class ZepCall:
@@ -271,6 +275,11 @@ class ZepAPI:
                 return zep_error(error)
             except Unsupported as unsupported:
                 return unsupported.response()
+            except Exception as error:
+                if (outage := database_outage(error)) is None:
+                    raise
+                logger.warning("%s %s: %s", request.method, request.url.path, first_line(error))
+                return zep_error(outage)
 
         return answer
 
