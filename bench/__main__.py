@@ -13,7 +13,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Benchmark memql's GraphQL API against a plain Starlette route (the REST "
-        "floor) over HTTP, on the embedded store.",
+        "floor) over HTTP, on the embedded store (or on MongoDB: --mongodb-url).",
     )
     parser.add_argument("--users", type=int, default=Sizes.users)
     parser.add_argument("--sessions", type=int, default=Sizes.sessions)
@@ -53,6 +53,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="also measure a git ref of this repository (its own server), in the same rounds",
     )
     parser.add_argument(
+        "--mongodb-url",
+        help="run on this MongoDB instead of the embedded store: each server seeds a database"
+        " of its own and drops it (the snapshot table is the embedded store's: leave it out)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="short runs, for a check in under two minutes"
     )
     return parser.parse_args(argv)
@@ -78,6 +83,7 @@ def options_of(args: argparse.Namespace) -> Options:
         live_samples=int(pick(args.live_samples, 200, 50)),
         idle_subscriptions=int(pick(args.idle_subscriptions, 1000, 1000)),
         compare=args.compare,
+        mongodb_url=args.mongodb_url,
         snapshots=sizes_of(
             args.snapshots
             if args.snapshots is not None

@@ -4,13 +4,16 @@ each case measured against the REST floor in short alternating rounds, and the t
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.mongodb_url import check_mongodb_url
 from app.web.live_server import ServerProcess
 from bench import live
 from bench.cases import Case, cases
@@ -48,6 +51,18 @@ class Options:
     compare: str | None = None
     """A git ref of this repository whose server is measured in the same run."""
     startup_seconds: float = 300.0
+    mongodb_url: str | None = None
+    """MongoDB to run on (each server seeds a database of its own and drops it), instead of the
+    embedded store."""
+
+    def server(self, sizes: Sizes, root: Path | None = None) -> ServerProcess:
+        return bench_server(sizes, self.startup_seconds, root or ROOT, self.mongodb_url)
+
+    @property
+    def store(self) -> str:
+        if self.mongodb_url is None:
+            return "the embedded store"
+        return f"MongoDB ({check_mongodb_url(self.mongodb_url)})"
 
 
 SCALING_CASE = "session { memories(last: 50) }"
@@ -58,10 +73,19 @@ class ServerError(Exception):
     """The benchmark server answered wrongly; the message has both answers."""
 
 
-def bench_server(sizes: Sizes, startup_seconds: float, root: Path = ROOT) -> ServerProcess:
+def bench_server(
+    sizes: Sizes, startup_seconds: float, root: Path = ROOT, mongodb_url: str | None = None
+) -> ServerProcess:
     """`python -m bench.server` of the checkout at `root`, seeded with `sizes`, through the
     live-server harness; it answers once seeding is done (uvicorn listens only after the app's
-    start-up). Run from `root`, its `app` and `schema` are that checkout's."""
+    start-up). Run from `root`, its `app` and `schema` are that checkout's. With `mongodb_url`
+    it runs on a database of its own there, dropped when it stops."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MEMQL_")}
+    if mongodb_url is not None:
+        env |= {
+            "MEMQL_MONGODB_URL": mongodb_url,
+            "MEMQL_DATABASE": f"memql_bench_{uuid.uuid4().hex[:12]}",
+        }
     return ServerProcess(
         [
             sys.executable,
@@ -75,6 +99,7 @@ def bench_server(sizes: Sizes, startup_seconds: float, root: Path = ROOT) -> Ser
             str(sizes.memories),
         ],
         cwd=root,
+        env=env,
         start_seconds=startup_seconds,
     )
 
@@ -140,7 +165,9 @@ async def run(options: Options) -> str:
     for memories in options.scaling:
         sizes = Sizes(options.sizes.users, options.sizes.sessions, memories)
         (latest,) = [case for case in cases(sizes) if case.name == SCALING_CASE]
-        with bench_server(sizes, options.startup_seconds) as server:
+        with bench_server(
+            sizes, options.startup_seconds, mongodb_url=options.mongodb_url
+        ) as server:
             await check_same_data(server.port, latest)
             graphql, floor = await rounds(
                 [(server.port, latest.graphql), (server.port, latest.floor)],
@@ -166,7 +193,9 @@ async def live_updates(server: ServerProcess, options: Options) -> live.LiveResu
 
 async def main_rows(options: Options) -> tuple[list[Row], live.LiveResult]:
     rows = []
-    with bench_server(options.sizes, options.startup_seconds) as server:
+    with bench_server(
+        options.sizes, options.startup_seconds, mongodb_url=options.mongodb_url
+    ) as server:
         for case in cases(options.sizes):
             await check_same_data(server.port, case)
             for concurrency in options.concurrencies:
@@ -186,8 +215,10 @@ async def compared_rows(
     and floor of each) in the same alternating rounds."""
     rows, compared = [], []
     with (
-        bench_server(options.sizes, options.startup_seconds) as server,
-        bench_server(options.sizes, options.startup_seconds, other) as reference,
+        bench_server(
+            options.sizes, options.startup_seconds, mongodb_url=options.mongodb_url
+        ) as server,
+        options.server(options.sizes, other) as reference,
     ):
         for case in cases(options.sizes):
             await check_same_data(server.port, case)
@@ -222,7 +253,7 @@ def report(
     hot = min(HOT_MEMORIES, sizes.memories)
     lines = [
         f"memql benchmark: {sizes.users:,} users, {sizes.sessions:,} sessions,"
-        f" {sizes.memories:,} memories on the embedded store (the session of"
+        f" {sizes.memories:,} memories on {options.store} (the session of"
         f" `session {{ memories }}` holds {hot:,} of them); each ratio is the median of"
         f" {options.rounds} rounds of {options.block:g} s per route, the routes alternating request"
         " by request, [min-max]; with more clients, all send to one route at once and a latency"

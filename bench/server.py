@@ -59,8 +59,11 @@ def bench_app(sizes: Sizes) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with startup(app):
+            db = app.state.store.db
             await seed(app.state.store, sizes)
             yield
+            if not db.embedded:  # the benchmark's own database (bench.run.bench_server)
+                await db.client.drop_database(db.db.name)
 
     app.router.lifespan_context = lifespan
     app.router.routes.extend(floor_routes())

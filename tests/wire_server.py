@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -82,11 +83,89 @@ def upserts_return_the_document_they_updated() -> None:
     commands._HANDLERS["findandmodify"] = find_and_modify
 
 
+WRITES = (
+    "create",
+    "createIndexes",
+    "insert",
+    "update",
+    "delete",
+    "findAndModify",
+    "findandmodify",
+    "drop",
+    "dropDatabase",
+)
+
+
+def one_write_at_a_time() -> None:
+    """SecantusDB 0.7.0b3 can deadlock when a write that creates a collection implicitly (an
+    upsert) meets a `createIndexes` creating the same collection: one holds the storage lock
+    and spins in WiredTiger on the key the other's open transaction holds, which waits for
+    the lock (seen twice in a full run, and in the benchmark's seeding beside memql's index
+    build; the server then answers nothing). mongod serialises such catalog changes itself;
+    this runs the server's write commands one at a time, reads still alongside."""
+    from secantus import commands
+
+    lock = threading.Lock()
+
+    def serialised(handle: Callable[[dict[str, Any], Any], dict[str, Any]]) -> Any:
+        def run(doc: dict[str, Any], ctx: Any) -> dict[str, Any]:
+            with lock:
+                return handle(doc, ctx)
+
+        return run
+
+    for name in WRITES:
+        commands._HANDLERS[name] = serialised(commands._HANDLERS[name])
+
+
+def union_sub_pipelines_use_their_match() -> None:
+    """SecantusDB 0.7.0b3 runs a `$unionWith` sub-pipeline over every document of its
+    collection; mongod plans its leading `$match` (and a `$sort` and `$limit` after it) as a
+    query, on an index. The answers are the same; without this, each level of memql's nested
+    pages read every memory once per parent, which made the benchmark on the wire measure the
+    surrogate rather than memql. This runs a leading `$match`, `$sort`, `$limit` as the query
+    they are, through the server's own find."""
+    from secantus import aggregate
+
+    stage = aggregate._STAGES["$unionWith"]
+
+    def union_with(spec: Any, docs: list[dict[str, Any]], ctx: Any) -> list[dict[str, Any]]:
+        pipeline = spec.get("pipeline") if isinstance(spec, dict) else None
+        if not pipeline or "$match" not in pipeline[0] or not isinstance(spec.get("coll"), str):
+            unioned: list[dict[str, Any]] = stage(spec, docs, ctx)
+            return unioned
+        query: dict[str, Any] = {"filter": pipeline[0]["$match"]}
+        rest = pipeline[1:]
+        if rest and "$sort" in rest[0]:
+            query["sort"], rest = rest[0]["$sort"], rest[1:]
+        if rest and "$limit" in rest[0]:
+            query["limit"], rest = rest[0]["$limit"], rest[1:]
+        found = ctx.storage.find_matching(
+            ctx.db_name, spec["coll"], collation=ctx.collation, **query
+        )
+        if rest:
+            found = aggregate.apply_pipeline(
+                found,
+                rest,
+                aggregate.PipelineContext(
+                    storage=ctx.storage,
+                    db_name=ctx.db_name,
+                    coll_name=spec["coll"],
+                    collation=ctx.collation,
+                ),
+            )
+        return [*docs, *found]
+
+    aggregate._STAGES["$unionWith"] = union_with
+
+
 def serve(port: int, port_file: Path | None, storage_path: str, ttl_sweep_seconds: float) -> None:
     from secantus import SecantusDBServer
 
     compare_dates_as_instants()
     upserts_return_the_document_they_updated()
+    one_write_at_a_time()
+    union_sub_pipelines_use_their_match()
     server = SecantusDBServer(
         host="127.0.0.1",
         port=port,
