@@ -4,6 +4,7 @@ against a live server)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -61,9 +62,11 @@ async def test_healthz_is_a_dot_without_a_token_and_memqls_own_stays_json() -> N
         assert (response.status_code, response.text) == (200, ".")
         assert response.headers["x-zep-version"] == ZEP_VERSION
         assert response.headers["content-type"].startswith("text/plain")
+        # memql's own, where zep-js checks (`${baseURL}/healthz`, its base URL the origin):
+        # the same JSON, with the version zep-js warns without.
         own = await api.http.get("/healthz")
         assert own.json() == {"status": "ok"}
-        assert "x-zep-version" not in own.headers
+        assert own.headers["x-zep-version"] == ZEP_VERSION
         # Everything under /api/v1 needs the token, as GraphQL does.
         refused = await api.http.get("/zep/api/v1/sessions")
         assert refused.status_code == 401
@@ -76,6 +79,8 @@ async def test_every_response_under_zep_carries_the_version(zep: Zep) -> None:
         ("GET", "/zep/api/v1/nowhere"),
         ("PUT", "/zep/api/v1/sessions"),
         ("GET", "/zep/api/v1/sessions/unknown"),
+        ("GET", "/api/v1/nowhere"),
+        ("GET", "/api/v1/sessions/unknown"),
     ]:
         response = await zep.api.http.request(method, path)
         assert response.status_code in (404, 405), path
@@ -527,8 +532,49 @@ async def test_browsers_may_patch_and_delete_over_cors() -> None:
 
 async def test_the_zep_api_can_be_turned_off() -> None:
     async with running_app(make_settings(zep_api=False)) as api:
-        for path in ("/zep/healthz", "/zep/api/v1/sessions"):
+        for path in ("/zep/healthz", "/zep/api/v1/sessions", "/api/v1/sessions"):
             response = await api.http.get(path)
             assert response.status_code == 404
             assert "x-zep-version" not in response.headers
-        assert (await api.http.get("/healthz")).status_code == 200
+        own = await api.http.get("/healthz")
+        assert own.status_code == 200 and "x-zep-version" not in own.headers
+
+
+async def test_the_api_at_the_root_is_the_one_under_zep(zep: Zep) -> None:
+    """zep-js 0.10 replaces its base URL's path with /api/v1: the same routes answer there."""
+    root = zep.api.http
+    created = await root.post("/api/v1/sessions", json={"session_id": "r", "metadata": {"a": 1}})
+    assert created.status_code == 201
+    under_zep = await root.get("/zep/api/v1/sessions/r")
+    at_root = await root.get("/api/v1/sessions/r")
+    assert (at_root.status_code, at_root.json()) == (200, under_zep.json())
+    assert at_root.json()["metadata"] == {"a": 1}
+    bad = await root.post("/api/v1/sessions", content=b"{")
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/plain")
+    # memql's own routes are not shadowed.
+    assert (await root.post("/graphql", json={"query": "{ __typename }"})).status_code == 200
+    assert (await root.get("/readyz")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"content-type": "text/plain;charset=UTF-8"}],
+    ids=["no content type", "text/plain as Node's fetch sends"],
+)
+async def test_a_json_body_is_read_whatever_content_type_it_is_sent_with(
+    zep: Zep, headers: dict[str, str]
+) -> None:
+    await zep.api.http.post("/api/v1/sessions", json={"session_id": "t"})
+    body = json.dumps({"messages": [{"role": "human", "content": "hi", "token_count": 4}]})
+    added = await zep.api.http.post(
+        "/api/v1/sessions/t/memory", content=body.encode(), headers=headers
+    )
+    assert (added.status_code, added.text) == (200, "OK")
+    listed = await zep.api.http.get("/api/v1/sessions/t/messages")
+    [message] = listed.json()["messages"]
+    patched = await zep.api.http.patch(
+        f"/api/v1/sessions/t/messages/{message['uuid']}",
+        content=json.dumps({"metadata": {"seen": True}}).encode(),
+        headers=headers,
+    )
+    assert patched.status_code == 200 and patched.json()["metadata"] == {"seen": True}

@@ -181,7 +181,7 @@ def create_app(settings: Settings | None = None, *, count_calls: bool = False) -
     if playground:
         routes.append(playground.route())
     if settings.zep_api:
-        routes.append(ZepAPI(settings).mount())
+        routes += ZepAPI(settings).mounts()
     app = Starlette(
         routes=routes,
         middleware=middleware,

@@ -20,7 +20,7 @@ from app.store.memories import NewMemory
 from app.store.users import UserFields
 from app.validation import check_page_size
 from app.web.callers import caller
-from app.web.zep import MOUNT
+from app.web.zep import API, MOUNT
 from app.web.zep.errors import NOT_FOUND_TEXT, Unsupported, zep_error
 from app.web.zep.inputs import (
     B,
@@ -286,7 +286,9 @@ class ZepAPI:
     def route(self, path: str, handle: Handler, *methods: str) -> Route:
         return Route(path, self.endpoint(handle), methods=list(methods or EVERY_METHOD))
 
-    def mount(self) -> Mount:
+    def mounts(self) -> list[Mount]:
+        """The API at /zep (zep-python: base URL .../zep) and at /api/v1 (zep-js: base URL the
+        origin): one route table, mounted twice."""
         route = self.route
         session = "/sessions/{session_id}"
         message = session + "/messages/{message_uuid}"
@@ -313,4 +315,4 @@ class ZepAPI:
             route("/collection/{rest:path}", unsupported("document collections")),
         ]
         health = Route("/healthz", healthz, methods=["GET"])
-        return Mount(MOUNT, routes=[health, Mount("/api/v1", routes=api)])
+        return [Mount(MOUNT, routes=[health, Mount(API, routes=api)]), Mount(API, routes=api)]

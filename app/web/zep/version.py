@@ -1,5 +1,6 @@
-"""The `X-Zep-Version` header on every response under /zep, the middleware's own (413, 500, a
-refused Host) included."""
+"""The `X-Zep-Version` header on every response of Zep's API (under /zep and /api/v1), the
+middleware's own (413, 500, a refused Host) included, and on memql's `/healthz`, which zep-js
+checks at `${baseURL}/healthz` (and warns without the header)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ class ZepVersionHeader:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not under_mount(scope["path"]):
+        if scope["type"] != "http" or not (
+            under_mount(scope["path"]) or scope["path"] == "/healthz"
+        ):
             await self.app(scope, receive, send)
             return
 
