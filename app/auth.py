@@ -63,8 +63,12 @@ def authenticate(authorization: str | None, secret: str) -> Viewer:
         raise Unauthenticated("the token has expired") from None
     except jwt.InvalidTokenError:
         raise Unauthenticated("the token is invalid") from None
+    exp = claims["exp"]
+    # PyJWT reads a numeric string as a NumericDate too; RFC 7519 says it is a JSON number.
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        raise Unauthenticated("the token is invalid: its exp must be a number (seconds)")
     role = claims.get("role")
-    expires_at = _expiry(claims["exp"])
+    expires_at = _expiry(exp)
     if role == "admin":
         return Viewer(admin=True, expires_at=expires_at)
     subject = claims.get("sub")

@@ -57,6 +57,15 @@ async def test_a_request_without_a_token_is_401(world: World) -> None:
             id="other-algorithm",
         ),
         pytest.param("not.a.jwt", id="garbage"),
+        # PyJWT reads a numeric string (or a float) as a NumericDate; RFC 7519 says a number.
+        pytest.param(
+            jwt.encode({"role": "admin", "exp": "4102444800"}, SECRET, algorithm="HS256"),
+            id="exp-as-text",
+        ),
+        pytest.param(
+            jwt.encode({"role": "admin", "exp": True}, SECRET, algorithm="HS256"),
+            id="exp-as-boolean",
+        ),
     ],
 )
 async def test_bad_tokens_are_401_unauthenticated(world: World, token: str) -> None:
@@ -69,6 +78,10 @@ async def test_bad_tokens_are_401_unauthenticated(world: World, token: str) -> N
     body = response.json()
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert "data" not in body
+    zep = await world.admin.http.get(
+        "/zep/api/v1/sessions", headers={"authorization": f"Bearer {token}"}
+    )
+    assert zep.status_code == 401 and zep.headers["content-type"].startswith("text/plain")
 
 
 async def test_a_non_bearer_authorization_header_is_401(world: World) -> None:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -47,6 +48,10 @@ mutation($s: String!, $u: String) {
   addSession(input: {sessionId: $s, userId: $u}) { session { id } }
 }
 """
+
+
+EXP_AS_TEXT = jwt.encode({"role": "admin", "exp": "4102444800"}, SECRET, algorithm="HS256")
+"""Signed with the secret, its `exp` a numeric string: PyJWT accepts it; memql must not."""
 
 
 def new_session() -> str:
@@ -317,9 +322,10 @@ async def code_of(ws: Socket, id: str) -> str:
         {"Authorization": "Bearer not-a-token"},
         {"Authorization": f"Bearer {token_for(ttl=timedelta(seconds=-5))}"},
         {"Authorization": ADMIN.upper()},
+        {"Authorization": f"Bearer {EXP_AS_TEXT}"},
         "Bearer token",
     ],
-    ids=["none", "malformed", "expired", "no-scheme", "not-an-object"],
+    ids=["none", "malformed", "expired", "no-scheme", "exp-as-text", "not-an-object"],
 )
 async def test_a_bad_token_closes_the_socket_with_4403(
     server: ServerThread, payload: object

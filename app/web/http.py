@@ -16,11 +16,11 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from app.db import Database
-from app.errors import InternalServerError
+from app.errors import InternalServerError, NotFound
 from app.logs import configure_logging
 from app.persistence.snapshots import Snapshots
 from app.settings import Settings, load_settings
@@ -38,6 +38,8 @@ from app.web.middleware import (
     request_id_of,
 )
 from app.web.playground import load_playground
+from app.web.zep import under_mount
+from app.web.zep.errors import NOT_FOUND_TEXT, zep_error
 from app.web.zep.routes import ZepAPI
 from app.web.zep.version import ZepVersionHeader
 
@@ -65,6 +67,13 @@ async def readyz(request: Request) -> JSONResponse:
     if readiness.warnings:
         body["warnings"] = readiness.warnings
     return JSONResponse(body, status_code=503 if reasons else 200)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    """Zep's plain `not found` for a path under Zep's API, Starlette's answer elsewhere."""
+    if under_mount(request.url.path):
+        return zep_error(NotFound(NOT_FOUND_TEXT))
+    return PlainTextResponse("Not Found", status_code=404)
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
@@ -185,7 +194,7 @@ def create_app(settings: Settings | None = None, *, count_calls: bool = False) -
     app = Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers={Exception: internal_error},
+        exception_handlers={404: not_found, Exception: internal_error},
         lifespan=lifespan,
     )
     app.state.settings = settings

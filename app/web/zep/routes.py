@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from app.db import first_line
 from app.errors import BadUserInput, MemqlError, NotFound, database_outage
+from app.metadata import checked_patch
 from app.settings import Settings
 from app.store import Store, ViewerStore
 from app.store.keyset import PageRequest
@@ -76,10 +77,15 @@ class ZepCall:
         cursor = query_int(self.request, "cursor") or 0
         if cursor < 0:
             raise BadUserInput("cursor must not be negative", field="cursor")
+        if cursor > MAX_OFFSET:
+            raise BadUserInput(f"cursor is too large: at most {MAX_OFFSET}", field="cursor")
         return cursor
 
 
 Handler = Callable[[ZepCall], Awaitable[Response]]
+MAX_OFFSET = 2**53
+"""The most items a Zep page may skip: MongoDB encodes `skip` as a 64-bit integer (a page number
+times a page size could overflow it), and no list holds more."""
 
 
 def found(doc: D | None) -> D:
@@ -138,6 +144,14 @@ async def add_memory(call: ZepCall) -> Response:
     body = await call.body(MemoryBody)
     if body.summary is not None:
         raise Unsupported("summaries")
+    # Zep ignored a memory's own metadata, and so does memql; checked like any metadata write
+    # all the same (its `system` key is an admin's), so nothing is accepted here that is
+    # refused elsewhere.
+    checked_patch(
+        body.metadata or {},
+        "metadata",
+        may_write_reserved=call.stores.access.may_write_reserved_metadata,
+    )
     await call.stores.memories.add(
         call.path("session_id"),
         [
@@ -169,6 +183,10 @@ async def list_messages(call: ZepCall) -> Response:
     page = query_int(call.request, "cursor") or 1
     if page < 1:
         raise BadUserInput("cursor must be at least 1: it numbers the pages from 1", field="cursor")
+    if (page - 1) * limit > MAX_OFFSET:
+        raise BadUserInput(
+            f"cursor is too large: the page starts past item {MAX_OFFSET}", field="cursor"
+        )
     found(await call.stores.sessions.get(session_id))
     memories = call.stores.memories.of_sessions()
     docs = await memories.offset_page(session_id, (page - 1) * limit, limit)
