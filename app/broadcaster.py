@@ -41,10 +41,17 @@ class Subscription:
         """The feed may have missed events: what is stored must be read again."""
         self.catching_up = False
         """Its follower is reading what is stored: an overflow then only makes it read again."""
+        self.sent_through = 0
+        """The `seq` its follower has sent up to: events at or before it are repeats (on
+        MongoDB the change stream may bring a write's events after the follower read it from
+        the store), dropped here rather than counted against the buffer."""
         self._wake = asyncio.Event()
 
     def _add(self, memories: Sequence[MemoryDoc]) -> None:
         if self.ended or self.fell_behind:
+            return
+        memories = [memory for memory in memories if memory.seq > self.sent_through]
+        if not memories:
             return
         if len(self.pending) + len(memories) > self.limit:
             # While the follower reads the store, what overflows is stored already (the feed

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from app.auth import OPEN
+from app.auth import OPEN, Viewer
 from app.db import Database
 from app.documents import MemoryDoc
 from app.store import Store
-from app.store.following import FellBehind
+from app.store.following import REPLAY_PAGE, FellBehind
 from app.store.keyset import PageRequest
 from app.store.memories import NewMemory
 from tests.conftest import make_settings
@@ -71,10 +71,59 @@ async def test_memories_the_feed_missed_are_read_from_the_store_and_repeats_drop
     store.broadcaster.memories_added("chat", announced)
     store.broadcaster.memories_added("chat", announced)
     store.broadcaster.memories_added("chat", await add(store, "next"))
+    for _ in range(500):
+        if len(received) == 4:
+            break
+        await asyncio.sleep(0.01)
     store.broadcaster.session_deleted("chat")
     await asyncio.wait_for(following, 5)
     assert received == ["missed 1", "missed 2", "announced", "next"]
     assert len(store.broadcaster) == 0
+
+
+async def test_nothing_waiting_is_sent_once_the_session_is_given_to_another_user(
+    store: Store,
+) -> None:
+    """Each memory passes the access rule when it is sent: those that waited for a slow reader
+    when the session changed hands are not sent, live or replayed."""
+    await add(store, "zero")
+    alice = Viewer(admin=False, user_id="alice")
+    admin = store.for_viewer(OPEN)
+    await admin.users.add("alice")
+    await admin.users.add("bob")
+    await admin.sessions.update("chat", user_id="alice")
+    replayed = store.for_viewer(alice).memories
+    follower = aiter(await replayed.follow("chat", after=0))
+    assert (await anext(follower)).content == "zero"
+    live = aiter(await replayed.follow("chat"))
+    store.broadcaster.memories_added("chat", await add(store, "alice's"))
+    await admin.sessions.update("chat", user_id="bob")
+    store.broadcaster.session_given_to("chat", "bob")
+    store.broadcaster.memories_added("chat", await add(store, "bob's"))
+    assert [memory.content async for memory in live] == []
+    assert [memory.content async for memory in follower] == []
+
+
+async def test_a_replay_reads_the_sessions_owner_before_sending_what_it_read(
+    store: Store,
+) -> None:
+    """On MongoDB the change feed may tell of a hand-off after the replay read memories written
+    since: the replay asks the store before it sends a page."""
+    admin = store.for_viewer(OPEN)
+    await admin.users.add("alice")
+    await admin.users.add("bob")
+    await admin.sessions.add("chat", user_id="alice")
+    await add(store, *(f"m{index}" for index in range(REPLAY_PAGE + 5)))
+    follower = aiter(
+        await store.for_viewer(Viewer(admin=False, user_id="alice")).memories.follow(
+            "chat", after=0
+        )
+    )
+    first_page = [(await anext(follower)).content for _ in range(REPLAY_PAGE)]
+    assert first_page[-1] == f"m{REPLAY_PAGE - 1}"
+    await admin.sessions.update("chat", user_id="bob")  # no feed here tells the follower
+    await add(store, "not alice's")
+    assert [memory.content async for memory in follower] == []
 
 
 async def test_a_follower_that_falls_behind_says_after_which_memory(store: Store) -> None:

@@ -10,7 +10,7 @@ and failed) makes it read what is stored since the last one sent, so it never sk
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from app.broadcaster import Subscription
 from app.documents import MemoryDoc
@@ -40,12 +40,19 @@ class MemoryFollower:
         last_seq: int,
         *,
         replay: bool,
+        still_visible: Callable[[], Awaitable[bool]],
     ) -> None:
         self.stored = stored
+        self.still_visible = still_visible
+        """Whether the caller may still see the session, read from the store: asked after each
+        page read and before any of it is sent, since a page may hold memories written after
+        the session was given to another user, before the feed tells of the hand-off."""
         self.subscription = subscription
         self.last_seq = last_seq
         """The `seq` of the last memory sent (or where following started)."""
         self.replay = replay
+        subscription.sent_through = max(subscription.sent_through, last_seq)
+        subscription.catching_up = replay
 
     def __aiter__(self) -> AsyncIterator[MemoryDoc]:
         return self._follow()
@@ -56,17 +63,19 @@ class MemoryFollower:
             if self.replay:
                 async for memory in self._catch_up():
                     yield memory
-            while True:
+            while not subscription.ended:
                 memories = await subscription.take()
                 if subscription.stale:
                     subscription.stale = False
                     async for memory in self._catch_up():
                         yield memory
                 for memory in memories:
+                    if subscription.ended:
+                        return
                     if memory.seq <= self.last_seq:
                         continue
                     if memory.seq == self.last_seq + 1:
-                        self.last_seq = memory.seq
+                        self.last_seq = subscription.sent_through = memory.seq
                         yield memory
                         continue
                     async for stored in self._catch_up():
@@ -86,8 +95,15 @@ class MemoryFollower:
                 page = await self.stored.page(
                     PageRequest(limit=REPLAY_PAGE, after=(self.last_seq,))
                 )
+                if page.items and not await self.still_visible():
+                    self.subscription.ended = True
+                    return
                 for memory in page.items:
-                    self.last_seq = memory.seq
+                    # Each memory is sent only while the session is the caller's: a hand-off
+                    # the feed told of while this page waited ends it here.
+                    if self.subscription.ended:
+                        return
+                    self.last_seq = self.subscription.sent_through = memory.seq
                     yield memory
                 if not page.has_more:
                     return

@@ -182,6 +182,10 @@ class MemoryStore:
         check_identifier(session_id, "sessionId")
         # Subscribed before anything is read: nothing added from here on can be missed.
         subscription = self.stores.broadcaster.subscribe(session_id, self.access.may_see)
+        # Until the follower runs, what the feed brings is read from the store anyway: an
+        # overflow meanwhile (a large write's events arriving late) only makes it read again.
+        subscription.catching_up = True
+        subscription.sent_through = after or 0
         try:
             last_seq = await self.stores.sessions.last_seq(session_id)
             if after is not None and after > last_seq:
@@ -195,11 +199,16 @@ class MemoryStore:
         except BaseException:
             subscription.close()
             raise
+
+        async def still_visible() -> bool:
+            return await self.stores.sessions.still_visible(session_id)
+
         return MemoryFollower(
             self.of_sessions().of(session_id),
             subscription,
             after if after is not None else last_seq,
             replay=after is not None,
+            still_visible=still_visible,
         )
 
     async def _written_late(

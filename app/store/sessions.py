@@ -151,6 +151,14 @@ class SessionStore:
         raws = await self.collection.find(match).to_list(None)
         return [self._doc(raw) for raw in raws]
 
+    async def still_visible(self, session_id: str) -> bool:
+        """Whether the caller may see the live session now, read afresh (never from what this
+        store was shown before): for a subscription that outlives many reads."""
+        found = await self.collection.find_one(
+            {"sessionId": session_id, **LIVE, **self.access.belonging()}, {"_id": 1}
+        )
+        return found is not None
+
     async def visible(self, session_ids: Iterable[str]) -> set[str]:
         """Those of `session_ids` whose memories the caller may see: for a user token, its
         own live sessions (asking the database only about sessions it was not shown yet)."""
