@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphql import ExecutionResult, OperationDefinitionNode, get_operation_ast
+from graphql import DocumentNode, ExecutionResult, OperationDefinitionNode, get_operation_ast
 from strawberry.extensions import SchemaExtension
 
 from app.errors import BadUserInput
@@ -28,27 +28,30 @@ class RequireOperationName(SchemaExtension):
         document = execution.graphql_document
         context = execution.context
         requested = context.requested_operation_name if isinstance(context, Context) else None
-        if execution.result is None and document is not None and requested is None:
-            names = [
-                definition.name.value if definition.name else "(anonymous)"
-                for definition in document.definitions
-                if isinstance(definition, OperationDefinitionNode)
-            ]
-            if len(names) > 1:
-                execution.result = ExecutionResult(
-                    data=None,
-                    errors=[
-                        as_graphql_error(
-                            BadUserInput(
-                                f"this document defines {len(names)} operations "
-                                f"({', '.join(names)}): give operationName to choose the one "
-                                "to run",
-                                field="operationName",
-                            )
-                        )
-                    ],
-                )
+        if execution.result is None and document is not None:
+            refusal = unchosen_operation(document, requested)
+            if refusal is not None:
+                execution.result = ExecutionResult(data=None, errors=[as_graphql_error(refusal)])
         yield
+
+
+def unchosen_operation(document: DocumentNode, requested: str | None) -> BadUserInput | None:
+    """The refusal of a document of several operations sent without `operationName`; None
+    when it may run. Over HTTP and over WebSocket alike."""
+    if requested is not None:
+        return None
+    names = [
+        definition.name.value if definition.name else "(anonymous)"
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+    ]
+    if len(names) < 2:
+        return None
+    return BadUserInput(
+        f"this document defines {len(names)} operations ({', '.join(names)}): give "
+        "operationName to choose the one to run",
+        field="operationName",
+    )
 
 
 class RecordOperationName(SchemaExtension):

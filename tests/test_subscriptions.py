@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -681,3 +682,64 @@ async def test_a_slow_reader_gets_nothing_more_of_a_session_given_to_another_use
         received
         == [f"{b}.{i} {padding}" for b in range(5) for i in range(40)][1 : len(received) + 1]
     )
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "subscribe", "payload": {"query": "subscription { x }"}},
+        {"type": "subscribe", "id": 7, "payload": {"query": "subscription { x }"}},
+        {"type": "subscribe", "id": "1", "payload": {"query": 7}},
+        {"type": "subscribe", "id": "1", "payload": {"query": "{ x }", "variables": [1]}},
+    ],
+    ids=["no-id", "number-id", "number-query", "list-variables"],
+)
+@pytest.mark.parametrize("initialised", [False, True], ids=["before-init", "after-init"])
+async def test_a_malformed_subscribe_closes_with_4400_in_a_frame_that_holds_its_reason(
+    server: ServerThread,
+    caplog: pytest.LogCaptureFixture,
+    message: dict[str, Any],
+    initialised: bool,
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with socket_to(server.url) as ws:
+        if initialised:
+            assert await ws.init(ADMIN) == {"type": "connection_ack"}
+        await ws.send(message)
+        code, reason = await ws.closed()
+    assert code == 4400
+    assert reason and len(reason.encode()) <= 123
+    assert not [record for record in caplog.records if record.exc_info], caplog.text
+
+
+async def test_several_subscriptions_without_operation_name_are_refused_as_over_http(
+    server: ServerThread,
+) -> None:
+    document = (
+        'subscription A { memoryAdded(sessionId: "s") { node { content } } }'
+        ' subscription B { memoryAdded(sessionId: "t") { node { content } } }'
+    )
+    async with subscriber(server) as ws:
+        await ws.subscribe("1", document)
+        refused = await ws.receive()
+        assert refused["type"] == "error" and refused["id"] == "1", refused
+        [error] = refused["payload"]
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "operationName"}
+        async with http(server) as client:
+            over_http = await client.post("/graphql", json={"query": document})
+        assert over_http.json()["errors"][0]["message"] == error["message"]
+
+
+async def test_a_subscription_over_the_token_limit_is_query_too_complex(
+    server: ServerThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    fields = "content " * 3000
+    async with subscriber(server) as ws:
+        await ws.subscribe(
+            "1", f'subscription {{ memoryAdded(sessionId: "s") {{ node {{ {fields} }} }} }}'
+        )
+        refused = await ws.receive()
+    assert refused["type"] == "error", refused
+    assert refused["payload"][0]["extensions"] == {"code": "QUERY_TOO_COMPLEX"}
+    assert not [record for record in caplog.records if record.exc_info], caplog.text

@@ -20,6 +20,7 @@ from collections.abc import AsyncGenerator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from graphql import GraphQLSyntaxError, parse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -33,13 +34,14 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Messag
 from strawberry.types.unset import UNSET, UnsetType
 
 from app.auth import Viewer
-from app.errors import BadUserInput, Unauthenticated
+from app.errors import BadUserInput, MemqlError, QueryTooComplex, Unauthenticated
 from app.settings import Settings
 from app.store import Store
 from app.web.callers import caller
 from schema.build import MemqlSchema
 from schema.context import Context
-from schema.errors import as_graphql_error
+from schema.errors import as_graphql_error, is_token_limit_error
+from schema.operation_name import unchosen_operation
 
 logger = logging.getLogger("memql.ws")
 
@@ -47,6 +49,18 @@ FORBIDDEN = 4403
 """graphql-transport-ws's close code for a connection whose credentials are refused."""
 BAD_MESSAGE = 4400
 MESSAGE_TOO_BIG = 1009
+MAX_CLOSE_REASON_BYTES = 123
+"""What a close frame holds of a reason (RFC 6455: 125 bytes of payload, 2 for the code)."""
+
+
+def fitted_reason(reason: str) -> str:
+    """`reason`, cut to what a close frame holds (UTF-8, never inside a character)."""
+    encoded = reason.encode()
+    if len(encoded) <= MAX_CLOSE_REASON_BYTES:
+        return reason
+    return encoded[: MAX_CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "..."
+
+
 CONNECTION_INIT_SECONDS = 10.0
 """How long a new socket may wait before its `connection_init`."""
 
@@ -130,6 +144,11 @@ class BoundedWebSocketAdapter(ASGIWebSocketAdapter):
             view.settings.max_body_bytes if isinstance(view, GraphQLOverWebSocket) else None
         )
 
+    async def close(self, code: int, reason: str) -> None:
+        """Every close, Strawberry's and memql's: a reason over a close frame's 123 bytes made
+        the server fail with a traceback and drop the connection without a close code."""
+        await super().close(code, fitted_reason(reason))
+
     async def iter_json(
         self, *, ignore_parsing_errors: bool = False
     ) -> AsyncGenerator[object, None]:
@@ -177,9 +196,7 @@ class ConnectionHandler(BaseGraphQLTransportWSHandler[Connection, None]):
     async def handle_message(self, message: Message) -> None:
         if message.get("type") == "subscribe" and not _well_formed_subscribe(message):
             await self.websocket.close(
-                BAD_MESSAGE,
-                "a subscribe message needs a string `id` and a `payload` object with a string "
-                "`query` (and optionally `variables`, `operationName` and `extensions`)",
+                BAD_MESSAGE, "subscribe needs a string id and a payload with a string query"
             )
             return
         await super().handle_message(message)
@@ -188,17 +205,7 @@ class ConnectionHandler(BaseGraphQLTransportWSHandler[Connection, None]):
         if not await self.context.still_admitted():
             await self.websocket.close(FORBIDDEN, "the token's user was deleted")
             return
-        limit = self.max_subscriptions_per_connection
-        if (
-            self.connection_acknowledged
-            and limit is not None
-            and len(self.operations) >= limit
-            and message["id"] not in self.operations
-        ):
-            refusal = BadUserInput(
-                f"this connection runs {limit} operations already, the most it may "
-                "(MEMQL_MAX_SUBSCRIPTIONS_PER_CONNECTION): complete one first"
-            )
+        if self.connection_acknowledged and (refusal := self.refusal_of(message["payload"])):
             await self.send_message(
                 {
                     "id": message["id"],
@@ -207,7 +214,40 @@ class ConnectionHandler(BaseGraphQLTransportWSHandler[Connection, None]):
                 }
             )
             return
+        limit = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and limit is not None
+            and len(self.operations) >= limit
+            and message["id"] not in self.operations
+        ):
+            await self.refuse(
+                message["id"],
+                BadUserInput(
+                    f"this connection runs {limit} operations already, the most it may "
+                    "(MEMQL_MAX_SUBSCRIPTIONS_PER_CONNECTION): complete one first"
+                ),
+            )
+            return
         await super().handle_subscribe(message)
+
+    async def refuse(self, id: str, refusal: MemqlError) -> None:
+        """The operation `id` is refused with a coded `error` message; nothing runs."""
+        await self.send_message(
+            {"id": id, "type": "error", "payload": [as_graphql_error(refusal).formatted]}
+        )
+
+    def refusal_of(self, payload: Mapping[str, Any]) -> MemqlError | None:
+        """What GraphQL over HTTP refuses before running a document, refused here the same
+        way: over the token limit (Strawberry's stream ended it with only `complete` and a
+        traceback), or several operations and no operationName (it ran the first)."""
+        try:
+            document = parse(payload["query"], max_tokens=self.context.settings.max_tokens)
+        except GraphQLSyntaxError as error:
+            if is_token_limit_error(error):
+                return QueryTooComplex(error.message)
+            return None  # Strawberry answers a syntax error itself
+        return unchosen_operation(document, payload.get("operationName"))
 
     async def shutdown(self) -> None:
         self.context.close()
