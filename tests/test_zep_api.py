@@ -603,3 +603,57 @@ async def test_a_page_past_what_a_64_bit_skip_holds_is_400(zep: Zep, path: str) 
     response = await zep.api.http.get(path)
     assert response.status_code == 400, response.text
     assert response.text.startswith("cursor is too large")
+
+
+EVIL = {"origin": "https://evil.example"}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/plain", b'{"user_id": "planted"}'),
+        ("application/x-www-form-urlencoded", b'{"user_id": "planted"}'),
+        ("multipart/form-data; boundary=x", b'{"user_id": "planted"}'),
+    ],
+    ids=["text", "form", "multipart"],
+)
+async def test_a_page_on_another_origin_cannot_write_through_zep_or_graphql(
+    zep: Zep, content_type: str, body: bytes
+) -> None:
+    """Without a token (the default, on loopback) a "simple" cross-site POST needs no preflight:
+    refused by its Origin, and nothing written."""
+    http = zep.api.http
+    before = await snapshot(zep.api)
+    for path in ("/zep/api/v1/user", "/api/v1/user"):
+        refused = await http.post(
+            path, content=body, headers={**EVIL, "content-type": content_type}
+        )
+        assert refused.status_code == 403, refused.text
+        assert refused.headers["content-type"].startswith("text/plain")
+    mutation = 'mutation { addUser(input: {userId: "planted"}) { user { id } } }'
+    graphql = await http.post(
+        "/graphql",
+        content=json.dumps({"query": mutation}).encode(),
+        headers={**EVIL, "content-type": "text/plain"},
+    )
+    assert graphql.status_code == 403
+    assert graphql.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert await snapshot(zep.api) == before
+    # Reading is not refused, and neither is a write without Origin or from memql's own page.
+    assert (await http.get("/api/v1/user", headers=EVIL)).status_code == 200
+    for headers in ({}, {"origin": "http://localhost"}):
+        added = await http.post(
+            "/api/v1/user", json={"user_id": f"u{len(headers)}"}, headers=headers
+        )
+        assert added.status_code == 201, added.text
+
+
+async def test_an_origin_of_memql_cors_origins_may_write() -> None:
+    settings = make_settings(cors_origins=["https://chat.example"])
+    async with running_app(settings) as api:
+        added = await api.http.post(
+            "/api/v1/user", json={"user_id": "a"}, headers={"origin": "https://chat.example"}
+        )
+        assert added.status_code == 201
+        refused = await api.http.post("/api/v1/user", json={"user_id": "b"}, headers=EVIL)
+        assert refused.status_code == 403

@@ -33,6 +33,7 @@ from app.web.graphql_over_http import GraphQLOverHTTP
 from app.web.graphql_over_ws import GraphQLOverWebSocket
 from app.web.middleware import (
     BodyLimitMiddleware,
+    CrossSiteWriteMiddleware,
     InternalErrorMiddleware,
     RequestLogMiddleware,
     request_id_of,
@@ -177,6 +178,7 @@ def create_app(settings: Settings | None = None, *, count_calls: bool = False) -
                 max_age=600,
             )
         )
+    middleware.append(Middleware(CrossSiteWriteMiddleware, allowed_origins=settings.cors_origins))
     middleware.append(Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes))
     middleware.append(Middleware(InternalErrorMiddleware, handler=internal_error))
     playground = load_playground() if settings.graphiql else None

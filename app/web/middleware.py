@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import BadUserInput
+from app.errors import BadUserInput, Forbidden
 from app.web.error_responses import error_response
 
 access_log = logging.getLogger("memql.access")
@@ -129,6 +129,43 @@ class InternalErrorMiddleware:
                 raise
             response = await self.handler(Request(scope, receive), exc)
             await response(scope, receive, send)
+
+
+class CrossSiteWriteMiddleware:
+    """Answers 403 to a request that may change data (any method but GET, HEAD and OPTIONS)
+    sent by a page on another origin: one whose `Origin` names neither the host it was sent to
+    nor an origin of MEMQL_CORS_ORIGINS. A browser sends a "simple" cross-site POST (a
+    `text/plain`, form or multipart body) without asking first, so a page anywhere could
+    otherwise write to a memql on the visitor's machine, where no token is needed. Requests
+    without `Origin` (servers, SDKs, curl, Node's fetch) are what they were. Memql's own origin
+    is compared by host and port only: behind a TLS proxy the scheme memql sees differs."""
+
+    SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+    def __init__(self, app: ASGIApp, allowed_origins: list[str]) -> None:
+        self.app = app
+        self.allowed_origins = frozenset(origin.rstrip("/") for origin in allowed_origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in self.SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        if origin is None or self.admits(origin, headers.get("host", "")):
+            await self.app(scope, receive, send)
+            return
+        refusal = Forbidden(
+            f"a page on {origin[:200]!r} may not change data here: only memql's own origin and "
+            "those of MEMQL_CORS_ORIGINS may"
+        )
+        await error_response(scope, refusal, 403)(scope, receive, send)
+
+    def admits(self, origin: str, host: str) -> bool:
+        if origin.rstrip("/") in self.allowed_origins or "*" in self.allowed_origins:
+            return True
+        scheme, separator, netloc = origin.partition("://")
+        return bool(separator) and scheme in ("http", "https") and netloc.lower() == host.lower()
 
 
 class BodyLimitMiddleware:
