@@ -130,6 +130,32 @@ def test_a_request_head_over_the_limit_is_refused() -> None:
     assert answer.startswith(b"HTTP/1.1 4")
 
 
+@pytest.mark.parametrize(
+    ("header_bytes", "writes"),
+    [(20_000, 2), (100_000, 1)],
+    ids=["20-kB-in-two-writes", "100-kB-in-one-write"],
+)
+def test_a_whole_request_head_over_the_limit_is_431_however_it_arrives(
+    header_bytes: int, writes: int
+) -> None:
+    settings = make_settings(max_header_bytes=16 * 1024)
+    head = (
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * header_bytes + b"\r\n\r\n"
+    )
+    with ServerThread(create_app(settings), **server_options(settings)) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            size = len(head) // writes + 1
+            for start in range(0, len(head), size):
+                sock.sendall(head[start : start + size])
+                time.sleep(0.05)
+            answer = sock.recv(200)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            fine = sock.recv(200)
+    assert answer.startswith(b"HTTP/1.1 431"), answer
+    assert fine.startswith(b"HTTP/1.1 200"), fine
+
+
 def serve_options(monkeypatch: pytest.MonkeyPatch, *arguments: str) -> dict[str, Any]:
     """The keyword arguments `memql serve ARGUMENTS` passes to uvicorn.run."""
     calls: list[dict[str, Any]] = []

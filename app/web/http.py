@@ -34,6 +34,7 @@ from app.web.graphql_over_ws import GraphQLOverWebSocket
 from app.web.middleware import (
     BodyLimitMiddleware,
     CrossSiteWriteMiddleware,
+    HeadLimitMiddleware,
     InternalErrorMiddleware,
     RequestLogMiddleware,
     request_id_of,
@@ -153,7 +154,10 @@ def create_app(settings: Settings | None = None, *, count_calls: bool = False) -
     # Outermost first. CORS wraps the body limit, so that a browser can read its 413 too, and
     # the innermost answers a route's unexpected exception, so that its 500 gets both headers
     # (the exception handler below remains for failures in the middleware itself).
-    middleware = [Middleware(RequestLogMiddleware)]
+    middleware = [
+        Middleware(RequestLogMiddleware),
+        Middleware(HeadLimitMiddleware, max_bytes=settings.max_header_bytes),
+    ]
     if settings.zep_api:
         middleware.append(Middleware(ZepVersionHeader))
     if not settings.auth_enabled:

@@ -131,6 +131,38 @@ class InternalErrorMiddleware:
             await response(scope, receive, send)
 
 
+class HeadLimitMiddleware:
+    """Answers 431 to a request whose head (request line and headers) is over `max_bytes`.
+    uvicorn's h11 limit (`h11_max_incomplete_event_size`) bounds only a head still arriving: one
+    that arrives whole, in one write or the last of several, passes it whatever its size."""
+
+    HEAD_TOO_LARGE = 431
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or head_size(scope) <= self.max_bytes:
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1009})  # refused before the accept
+            return
+        refusal = BadUserInput(
+            f"the request's headers are over the limit of {self.max_bytes} bytes "
+            "(MEMQL_MAX_HEADER_BYTES)"
+        )
+        await error_response(scope, refusal, self.HEAD_TOO_LARGE)(scope, receive, send)
+
+
+def head_size(scope: Scope) -> int:
+    """The bytes of a request's head as sent: request line and header lines."""
+    line = len(scope.get("method", "GET")) + len(scope.get("raw_path") or b"") + 12
+    line += len(scope.get("query_string", b"")) + 1
+    return line + sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+
+
 class CrossSiteWriteMiddleware:
     """Answers 403 to a request that may change data (any method but GET, HEAD and OPTIONS)
     sent by a page on another origin: one whose `Origin` names neither the host it was sent to
