@@ -244,8 +244,14 @@ class FieldLimit(SchemaExtension):
         yield
         document = self.execution_context.graphql_document
         if document is not None:
-            Expansion(document, self.max_fields).check()
-            Overlaps(document, self.max_pairs, self.max_fields).check()
+            check_expansion(document, self.max_fields, self.max_pairs)
+
+
+def check_expansion(document: DocumentNode, max_fields: int, max_pairs: int) -> None:
+    """Raises QUERY_TOO_COMPLEX for a document too large once its fragments are expanded (see
+    Expansion and Overlaps): FieldLimit's check, also run by GraphQL over WebSocket."""
+    Expansion(document, max_fields).check()
+    Overlaps(document, max_pairs, max_fields).check()
 
 
 def validation_work_budget(limits: QueryLimits) -> int:

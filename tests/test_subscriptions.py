@@ -730,15 +730,19 @@ async def test_several_subscriptions_without_operation_name_are_refused_as_over_
         assert over_http.json()["errors"][0]["message"] == error["message"]
 
 
-async def test_a_subscription_over_the_token_limit_is_query_too_complex(
-    server: ServerThread, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    "repeats",
+    [3000, 60],
+    ids=["over-the-token-limit", "over-the-overlapping-field-pairs"],  # the fuzzer's find
+)
+async def test_a_subscription_over_a_query_limit_is_query_too_complex(
+    server: ServerThread, caplog: pytest.LogCaptureFixture, repeats: int
 ) -> None:
     caplog.set_level(logging.INFO)
-    fields = "content " * 3000
+    fields = "content " * repeats
+    document = f'subscription {{ memoryAdded(sessionId: "s") {{ node {{ {fields} }} }} }}'
     async with subscriber(server) as ws:
-        await ws.subscribe(
-            "1", f'subscription {{ memoryAdded(sessionId: "s") {{ node {{ {fields} }} }} }}'
-        )
+        await ws.subscribe("1", document)
         refused = await ws.receive()
     assert refused["type"] == "error", refused
     assert refused["payload"][0]["extensions"] == {"code": "QUERY_TOO_COMPLEX"}

@@ -20,7 +20,7 @@ from collections.abc import AsyncGenerator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from graphql import GraphQLSyntaxError, parse
+from graphql import GraphQLError, GraphQLSyntaxError, parse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -41,6 +41,7 @@ from app.web.callers import caller
 from schema.build import MemqlSchema
 from schema.context import Context
 from schema.errors import as_graphql_error, is_token_limit_error
+from schema.limits import check_expansion
 from schema.operation_name import unchosen_operation
 
 logger = logging.getLogger("memql.ws")
@@ -206,13 +207,7 @@ class ConnectionHandler(BaseGraphQLTransportWSHandler[Connection, None]):
             await self.websocket.close(FORBIDDEN, "the token's user was deleted")
             return
         if self.connection_acknowledged and (refusal := self.refusal_of(message["payload"])):
-            await self.send_message(
-                {
-                    "id": message["id"],
-                    "type": "error",
-                    "payload": [as_graphql_error(refusal).formatted],
-                }
-            )
+            await self.refuse(message["id"], refusal)
             return
         limit = self.max_subscriptions_per_connection
         if (
@@ -231,22 +226,28 @@ class ConnectionHandler(BaseGraphQLTransportWSHandler[Connection, None]):
             return
         await super().handle_subscribe(message)
 
-    async def refuse(self, id: str, refusal: MemqlError) -> None:
+    async def refuse(self, id: str, refusal: MemqlError | GraphQLError) -> None:
         """The operation `id` is refused with a coded `error` message; nothing runs."""
-        await self.send_message(
-            {"id": id, "type": "error", "payload": [as_graphql_error(refusal).formatted]}
-        )
+        if isinstance(refusal, MemqlError):
+            refusal = as_graphql_error(refusal)
+        await self.send_message({"id": id, "type": "error", "payload": [refusal.formatted]})
 
-    def refusal_of(self, payload: Mapping[str, Any]) -> MemqlError | None:
+    def refusal_of(self, payload: Mapping[str, Any]) -> MemqlError | GraphQLError | None:
         """What GraphQL over HTTP refuses before running a document, refused here the same
-        way: over the token limit (Strawberry's stream ended it with only `complete` and a
-        traceback), or several operations and no operationName (it ran the first)."""
+        way: over the token limit or too large once its fragments are expanded (Strawberry's
+        stream ended those with only `complete` and a traceback), or several operations and no
+        operationName (it ran the first)."""
+        settings = self.context.settings
         try:
-            document = parse(payload["query"], max_tokens=self.context.settings.max_tokens)
+            document = parse(payload["query"], max_tokens=settings.max_tokens)
         except GraphQLSyntaxError as error:
             if is_token_limit_error(error):
                 return QueryTooComplex(error.message)
             return None  # Strawberry answers a syntax error itself
+        try:
+            check_expansion(document, settings.max_fields, settings.max_overlapping_fields)
+        except GraphQLError as error:
+            return error
         return unchosen_operation(document, payload.get("operationName"))
 
     async def shutdown(self) -> None:
