@@ -84,6 +84,15 @@ async def add(client: httpx.AsyncClient, session_id: str, contents: list[str]) -
     )
 
 
+async def add_users(client: httpx.AsyncClient, *user_ids: str) -> None:
+    for user_id in user_ids:
+        await graphql(
+            client,
+            "mutation($u: String!) { addUser(input: {userId: $u}) { user { id } } }",
+            u=user_id,
+        )
+
+
 async def stored(client: httpx.AsyncClient, session_id: str) -> list[tuple[str, str]]:
     """(cursor, content) of every memory of the session, in order."""
     found: list[tuple[str, str]] = []
@@ -261,12 +270,7 @@ async def test_refusals_are_graphql_errors_and_the_socket_stays_open(
 ) -> None:
     mine, others = new_session(), new_session()
     async with http(server) as client:
-        for user in ("alice", "bob"):
-            await graphql(
-                client,
-                "mutation($u: String!) { addUser(input: {userId: $u}) { user { id } } }",
-                u=user,
-            )
+        await add_users(client, "alice", "bob")
         await graphql(
             client,
             ADD_SESSION,
@@ -384,12 +388,7 @@ async def test_a_connection_runs_at_most_the_configured_subscriptions(
 async def test_deleting_the_session_completes_its_subscriptions(server: ServerThread) -> None:
     deleted, other_user_s, kept = new_session(), new_session(), new_session()
     async with http(server) as client:
-        for user in ("carol", "dave"):
-            await graphql(
-                client,
-                "mutation($u: String!) { addUser(input: {userId: $u}) { user { id } } }",
-                u=user,
-            )
+        await add_users(client, "carol", "dave")
         for session_id in (deleted, other_user_s, kept):
             await graphql(
                 client,
@@ -645,12 +644,7 @@ async def test_a_slow_reader_gets_nothing_more_of_a_session_given_to_another_use
     is sent, so the reader gets none of the new owner's and then `complete`."""
     session_id = new_session()
     async with http(server) as client:
-        for user in ("erin", "frank"):
-            await graphql(
-                client,
-                "mutation($u: String!) { addUser(input: {userId: $u}) { user { id } } }",
-                u=user,
-            )
+        await add_users(client, "erin", "frank")
         await graphql(client, ADD_SESSION, s=session_id, u="erin")
         padding = "x" * 20_000
         for batch in range(5):
