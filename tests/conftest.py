@@ -27,7 +27,8 @@ TEST_MONGODB_URL = os.environ.get("MEMQL_TEST_MONGODB_URL") or None
 ON_MONGODB = TEST_MONGODB_URL is not None
 
 requires_mongodb = pytest.mark.skipif(
-    not ON_MONGODB, reason="needs a real MongoDB: set MEMQL_TEST_MONGODB_URL"
+    not ON_MONGODB,
+    reason="needs MongoDB: set MEMQL_TEST_MONGODB_URL (`python -m tests.wire_server` starts one)",
 )
 
 SKIP_SLOW = pytest.mark.skip(
