@@ -4,6 +4,7 @@ delete."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
@@ -199,16 +200,12 @@ class MemoryStore:
         except BaseException:
             subscription.close()
             raise
-
-        async def still_visible() -> bool:
-            return await self.stores.sessions.still_visible(session_id)
-
         return MemoryFollower(
             self.of_sessions().of(session_id),
             subscription,
             after if after is not None else last_seq,
             replay=after is not None,
-            still_visible=still_visible,
+            still_visible=functools.partial(self.stores.sessions.still_visible, session_id),
         )
 
     async def _written_late(
