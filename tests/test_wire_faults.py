@@ -232,6 +232,13 @@ async def test_a_database_restarted_under_load_is_reconnected_and_readyz_follows
             assert await readyz() == 200
             await asyncio.to_thread(server.stop)
             assert await eventually(lambda: readyz(), 503, seconds=10)
+
+            async def refused() -> bool:
+                return failed > 0
+
+            # Down until a write has been answered with a retryable error, however long the
+            # driver waits for a server (a quick restart could otherwise go unseen).
+            assert await eventually(refused, True, seconds=20)
             await asyncio.to_thread(server.start)
             assert await eventually(lambda: readyz(), 200, seconds=30)
             written_before = len(acknowledged)
