@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, MutableMapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -19,13 +20,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from uvicorn.protocols.utils import ClientDisconnected
 from websockets.typing import Subprotocol
 
 from app.store.sessions import SessionStore
 from app.web.http import create_app
 from app.web.live_server import ServerThread
 from app.web.serving import server_options
-from tests.conftest import SECRET, make_settings, token_for
+from tests.conftest import SECRET, make_settings, running_app, token_for
 from tests.graphql_ws import MEMORY_ADDED, PROTOCOL, Socket, StalledSocket, socket_to
 
 BUFFER = 8
@@ -756,3 +758,82 @@ async def test_a_subscription_over_a_query_limit_is_query_too_complex(
     assert refused["type"] == "error", refused
     assert refused["payload"][0]["extensions"] == {"code": "QUERY_TOO_COMPLEX"}
     assert not [record for record in caplog.records if record.exc_info], caplog.text
+
+
+async def test_a_client_that_leaves_while_its_subscription_sends_is_one_info_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The socket goes while an operation's task sends `next`, before the handler has read the
+    disconnect: uvicorn raises ClientDisconnected from `send`, as it does for a client gone
+    mid-response. Driven over ASGI so that order is certain; Strawberry logged it as an ERROR
+    with a traceback."""
+    caplog.set_level(logging.INFO)
+    session_id = new_session()
+    left = asyncio.Event()
+    sent: list[MutableMapping[str, Any]] = []
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for message in (
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "text": json.dumps({"type": "connection_init"})},
+        {
+            "type": "websocket.receive",
+            "text": json.dumps(
+                {
+                    "type": "subscribe",
+                    "id": "1",
+                    "payload": {"query": MEMORY_ADDED, "variables": {"sessionId": session_id}},
+                }
+            ),
+        },
+    ):
+        inbox.put_nowait(message)
+
+    async def receive() -> dict[str, Any]:
+        if inbox.empty():
+            await left.wait()
+            await asyncio.sleep(0.2)  # the operation's task handles its failed send first
+            return {"type": "websocket.disconnect", "code": 1006}
+        return await inbox.get()
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if left.is_set():
+            raise ClientDisconnected()
+        sent.append(message)
+        if json.loads(message.get("text") or "{}").get("type") == "next":
+            left.set()
+            raise ClientDisconnected()
+
+    async with running_app() as api:
+        await api.data(ADD_SESSION, {"s": session_id})
+        scope = {
+            "type": "websocket",
+            "asgi": {"version": "3.0"},
+            "scheme": "ws",
+            "path": "/graphql",
+            "raw_path": b"/graphql",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"localhost"), (b"sec-websocket-protocol", PROTOCOL.encode())],
+            "subprotocols": [PROTOCOL],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 80),
+            "state": {},
+        }
+        socket = asyncio.create_task(api.app(scope, receive, send))
+        for _ in range(100):  # until the subscription is running
+            if any("connection_ack" in str(message.get("text")) for message in sent):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        await api.data(
+            "mutation($s: String!) { addMemory(input: {sessionId: $s,"
+            ' memories: [{role: "user", content: "hi"}]}) { memories { id } } }',
+            {"s": session_id},
+        )
+        async with asyncio.timeout(10):
+            await socket
+    assert left.is_set(), sent
+    assert not [record for record in caplog.records if record.exc_info], caplog.text
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    [line] = [record for record in caplog.records if "the client left" in record.getMessage()]
+    assert line.levelno == logging.INFO and "WebSocketDisconnected" in line.getMessage()

@@ -25,7 +25,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.async_base_view import AsyncBaseHTTPView
-from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.http.exceptions import (
+    NonJsonMessageReceived,
+    NonTextMessageReceived,
+    WebSocketDisconnected,
+)
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -249,6 +253,21 @@ class ConnectionHandler(BaseGraphQLTransportWSHandler[Connection, None]):
         except GraphQLError as error:
             return error
         return unchosen_operation(document, payload.get("operationName"))
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        """A client that leaves while an operation is sending to it is one INFO line: Strawberry
+        logged uvicorn's ClientDisconnected (and a send after the socket closed) as an ERROR
+        with a traceback."""
+        if isinstance(error, WebSocketDisconnected | WebSocketDisconnect) or (
+            self.context.websocket.application_state == WebSocketState.DISCONNECTED
+        ):
+            logger.info(
+                "WebSocket %s: the client left while an operation was sending (%s)",
+                self.context.id,
+                type(error).__name__,
+            )
+            return
+        await super().handle_task_exception(error)
 
     async def shutdown(self) -> None:
         self.context.close()
