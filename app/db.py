@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import ASCENDING, IndexModel, ReadPreference
@@ -17,6 +17,9 @@ from app.clock import DatabaseClock, ProcessClock, QueryClock
 from app.mongodb_url import check_mongodb_url
 from app.persistence.write_gate import WriteGate, gated
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.persistence.indexes import EmbeddedIndex
 
 logger = logging.getLogger("memql.db")
 
@@ -153,6 +156,28 @@ def index_specs(*, embedded: bool, purge_after_seconds: int) -> list[IndexSpec]:
     ]
 
 
+def embedded_indexes() -> dict[str, tuple[EmbeddedIndex, ...]]:
+    """The embedded store's indexes (app.persistence.indexes): those of `index_specs` that
+    memql's queries lead with, for equality and `$in` lookups (`equal`) and reads in a list's
+    order (`order`). A memory's uuid is its `_id`, which mongomock looks up by key."""
+    from app.persistence.indexes import EmbeddedIndex
+
+    live_by_creation = ("createdAt", "_id")
+    return {
+        USERS: (EmbeddedIndex(("userId",)), EmbeddedIndex(("deletedAt",), live_by_creation)),
+        SESSIONS: (
+            EmbeddedIndex(("sessionId",)),
+            EmbeddedIndex(("userId",)),
+            EmbeddedIndex(("deletedAt",), live_by_creation),
+            EmbeddedIndex(("userId", "deletedAt"), live_by_creation),
+        ),
+        MEMORIES: (
+            EmbeddedIndex(("sessionId",)),
+            EmbeddedIndex(("sessionId", "deletedAt"), ("seq",)),
+        ),
+    }
+
+
 # MongoDB's error code for failed authentication.
 AUTHENTICATION_FAILED = 18
 # What pymongo's socket errors say, and what memql says of them instead.
@@ -217,9 +242,9 @@ class Database:
         """Where the database is, for messages: `host:port,…`, never the credentials."""
         self.clock: QueryClock = ProcessClock() if embedded else DatabaseClock()
         """The clock write leases are measured by (app.store.writelock)."""
-        # mongomock answers every query with a scan of its whole collection; MongoDB walks an
-        # index. app.store.keyset.ChildLists plans nested pages by this.
-        self.full_scans = embedded
+        self.unions = not embedded
+        """Whether the database runs `$unionWith` (MongoDB; mongomock has none):
+        app.store.keyset.ChildLists plans nested pages by this."""
         self.purge_after_seconds = purge_after_seconds
         # Primary reads whatever readPreference the URL gives: the store reads before it writes
         # (a metadata merge, a write lease), and a secondary may not have the last write yet.
@@ -242,6 +267,8 @@ class Database:
         if settings.mongodb_url is None:
             from mongomock_motor import AsyncMongoMockClient
 
+            from app.persistence.indexes import install as install_indexes
+
             if settings.snapshot_dir is None:
                 logger.warning(
                     "MEMQL_MONGODB_URL is not set and MEMQL_DATA_DIR is empty: using the "
@@ -249,6 +276,8 @@ class Database:
                     "process exits"
                 )
             client: AsyncIOMotorClient[Document] = AsyncMongoMockClient(tz_aware=True)
+            for name, definitions in embedded_indexes().items():
+                install_indexes(client[settings.database][name], definitions)
             return cls(
                 client,
                 settings.database,

@@ -223,20 +223,20 @@ def walks_only_live_entries(collection: str, match: dict[str, Any]) -> bool:
 
 
 @pytest.mark.parametrize(
-    "one_query",
+    "union",
     # mongomock has no `$unionWith`: the plan memql makes for MongoDB runs there only.
-    [True, pytest.param(False, marks=requires_mongodb)],
-    ids=["one-query", "per-parent"],
+    [False, pytest.param(True, marks=requires_mongodb)],
+    ids=["per-parent", "union"],
 )
 async def test_every_query_for_live_documents_walks_only_live_index_entries(
-    monkeypatch: pytest.MonkeyPatch, one_query: bool
+    monkeypatch: pytest.MonkeyPatch, union: bool
 ) -> None:
     """Counts and pages must not read each soft-deleted document until it is purged."""
     queries: list[tuple[str, dict[str, Any]]] = []
     async with running_app(make_settings(auth_secret=SECRET)) as anonymous:
         admin = anonymous.with_token(token_for())
         alice = anonymous.with_token(token_for("alice"))
-        admin.store.db.full_scans = one_query
+        admin.store.db.unions = union
         for name in ("users", "sessions", "memories"):
             collection = admin.store.db.collection(name)
             for method in QUERY_METHODS:

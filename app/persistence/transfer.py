@@ -149,26 +149,12 @@ class _Importer:
         self.db = db
         self.counts = ImportCounts()
         self.left_out_sessions: set[Any] = set()
-        # On the embedded store every query scans its collection, and `$in` tests each value
-        # against each document: one read of the keys there is cheaper than a query a batch.
-        self._known: dict[tuple[str, str], set[Any]] = {}
 
     async def taken(self, name: str, key: str, values: list[Any]) -> set[Any]:
-        """Which of `values` some document of `name` already has as `key`."""
-        collection = self.db.collection(name)
-        if not self.db.full_scans:
-            found = collection.find({key: {"$in": values}}, {key: 1})
-            return {document.get(key) async for document in found}
-        if (name, key) not in self._known:
-            self._known[name, key] = {
-                document.get(key) async for document in collection.find({}, {key: 1})
-            }
-        return self._known[name, key] & set(values)
-
-    def note_added(self, name: str, documents: list[Document]) -> None:
-        for (known_name, key), values in self._known.items():
-            if known_name == name:
-                values.update(document.get(key) for document in documents)
+        """Which of `values` some document of `name` already has as `key` (an indexed key on
+        both stores)."""
+        found = self.db.collection(name).find({key: {"$in": values}}, {key: 1})
+        return {document.get(key) async for document in found}
 
     async def add(self, name: str, batch: list[Document]) -> None:
         by_id: dict[Any, Document] = {}
@@ -194,7 +180,6 @@ class _Importer:
             self.counts.conflicting[name] += len(failed)
             added = [document for index, document in enumerate(fresh) if index not in failed]
         self.counts.added[name] += len(added)
-        self.note_added(name, added)
 
     async def _without_conflicts(self, name: str, documents: list[Document]) -> list[Document]:
         if name == MEMORIES:

@@ -151,8 +151,11 @@ class KeysetQuery(Generic[T]):
         start = request.start
         if start is None:
             return False
+        # Sorted by the list's own order, so that an index in that order reads one entry.
         found = await self.collection.find_one(
-            _and(self.base, _behind(self.fields, start, request.backward)), {"_id": 1}
+            _and(self.base, _behind(self.fields, start, request.backward)),
+            {"_id": 1},
+            sort=[(name, ASCENDING) for name in self.fields],
         )
         return found is not None
 
@@ -197,21 +200,17 @@ class ChildLists(Generic[P, T]):
     of users (`parent_field` userId) or the memories of sessions (sessionId).
 
     A nested connection asks the same page (the same first/last/after/before) of every parent
-    on its level; each question below is answered for all parents in one round trip, by one of
-    two plans chosen by the database (`one_query`), measured in bench/README.md:
+    on its level; each question below is answered by one of two plans, chosen by the database
+    (`union`), measured in bench/README.md:
 
-    - one query for all parents on the parent key and the page's range, split by parent here —
-      for the embedded store, where every query scans its whole collection: N queries cost N
-      scans (at 20,000 memories a page of memories for 100 sessions took 4.5 s as 100 queries
-      and 0.4 s as one `$in` query);
     - one aggregate whose `$unionWith` stages each read one parent's exact page (`limit + 1`
       children by its `$match`, `$sort` and `$limit`) — for MongoDB, where each is a short walk
-      of the (parent, key) index, while one `$in` query would read every child past the cursor
-      of every parent: fine for sessions of tens of memories, ruinous for 100 sessions of
-      thousands each. (mongomock has no `$unionWith`.)
-
-    Either way a single parent gets the exact query of `KeysetQuery`, and the number of round
-    trips is one per nesting level whatever the data (up to UNION_BATCH parents each).
+      of the (parent, key) index and the whole level is one round trip (up to UNION_BATCH
+      parents an aggregate), while one `$in` query would read every child past the cursor of
+      every parent: ruinous for 100 sessions of thousands of memories each;
+    - the exact query of `KeysetQuery` for each parent — for the embedded store, which has no
+      `$unionWith` and no round trip: each is a call in this process that reads the parent's
+      `limit + 1` children from its index (app.persistence.indexes).
     """
 
     def __init__(
@@ -222,7 +221,7 @@ class ChildLists(Generic[P, T]):
         order: SortOrder,
         decode: Callable[[Document], T],
         *,
-        one_query: bool,
+        union: bool,
         visible: Callable[[Iterable[P]], Awaitable[set[P]]] | None = None,
     ) -> None:
         self.collection = collection
@@ -232,7 +231,7 @@ class ChildLists(Generic[P, T]):
         self.order = order
         self.fields = order.fields
         self.decode = decode
-        self.one_query = one_query
+        self.union = union
 
     def of(self, parent: P) -> KeysetQuery[T]:
         return KeysetQuery(
@@ -281,22 +280,18 @@ class ChildLists(Generic[P, T]):
     async def _pages(self, wanted: list[P], request: PageRequest) -> dict[P, Page[T]]:
         if not wanted:
             return {}
-        if len(wanted) == 1:
-            return {wanted[0]: await self.of(wanted[0]).page(request)}
-        if self.one_query:
-            raws = await self.collection.find(
-                self._of_all(wanted, *_range(self.fields, request))
-            ).to_list(None)
-        else:
-            direction = DESCENDING if request.backward else ASCENDING
-            raws = await self._union(
-                wanted,
-                lambda parent: [
-                    {"$match": self._of_one(parent, *_range(self.fields, request))},
-                    {"$sort": {name: direction for name in self.fields}},
-                    {"$limit": request.limit + 1},
-                ],
-            )
+        if len(wanted) == 1 or not self.union:
+            pages = await _bounded_gather(self.of(parent).page(request) for parent in wanted)
+            return dict(zip(wanted, pages, strict=True))
+        direction = DESCENDING if request.backward else ASCENDING
+        raws = await self._union(
+            wanted,
+            lambda parent: [
+                {"$match": self._of_one(parent, *_range(self.fields, request))},
+                {"$sort": {name: direction for name in self.fields}},
+                {"$limit": request.limit + 1},
+            ],
+        )
         by_parent: dict[P, list[Document]] = {parent: [] for parent in wanted}
         for raw in raws:
             by_parent[raw[self.parent_field]].append(raw)
@@ -336,22 +331,17 @@ class ChildLists(Generic[P, T]):
         wanted = await self._wanted(parents)
         if not wanted:
             return set()
-        if len(wanted) == 1:
-            return set(wanted) if await self.of(wanted[0]).any_behind(request) else set()
-        behind = _behind(self.fields, start, request.backward)
-        if self.one_query:
-            raws = await self.collection.find(
-                self._of_all(wanted, behind), {self.parent_field: 1, "_id": 0}
-            ).to_list(None)
-        else:
-            raws = await self._union(
-                wanted,
-                lambda parent: [
-                    {"$match": self._of_one(parent, behind)},
-                    {"$limit": 1},
-                    {"$project": {self.parent_field: 1, "_id": 0}},
-                ],
-            )
+        if len(wanted) == 1 or not self.union:
+            behind = await _bounded_gather(self.of(parent).any_behind(request) for parent in wanted)
+            return {parent for parent, found in zip(wanted, behind, strict=True) if found}
+        raws = await self._union(
+            wanted,
+            lambda parent: [
+                {"$match": self._of_one(parent, _behind(self.fields, start, request.backward))},
+                {"$limit": 1},
+                {"$project": {self.parent_field: 1, "_id": 0}},
+            ],
+        )
         return {raw[self.parent_field] for raw in raws}
 
     async def counts(self, parents: Sequence[P]) -> dict[P, int]:
@@ -359,18 +349,14 @@ class ChildLists(Generic[P, T]):
         `$group` over the parents' ranges of their live entries in the (parent, deletedAt, …)
         index, so no deleted child is read (MongoDB may still fetch each live one to confirm
         `deletedAt: null`, which an index entry cannot tell from a missing field on every
-        version); on the embedded store the parent key of each child (mongomock's `aggregate`
-        copies the whole collection first, which costs more)."""
+        version); on the embedded store each parent's count, the size of its bucket in the
+        (parent, deletedAt) index."""
         wanted = await self._wanted(parents)
         if not wanted:
             return dict.fromkeys(parents, 0)
-        if len(wanted) == 1:
-            counted = Counter({wanted[0]: await self.of(wanted[0]).count()})
-        elif self.one_query:
-            raws = await self.collection.find(
-                self._of_all(wanted), {self.parent_field: 1, "_id": 0}
-            ).to_list(None)
-            counted = Counter(raw[self.parent_field] for raw in raws)
+        if len(wanted) == 1 or not self.union:
+            counts = await _bounded_gather(self.of(parent).count() for parent in wanted)
+            counted = Counter(dict(zip(wanted, counts, strict=True)))
         else:
             groups = await self.collection.aggregate(
                 [

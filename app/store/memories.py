@@ -58,7 +58,7 @@ class MemoryStore:
         self.collection = db.memories
         self.access = access
         self.stores = stores
-        self.full_scans = db.full_scans
+        self.unions = db.unions
 
     def _check_new(self, memories: Sequence[NewMemory]) -> list[JsonObject]:
         """Validate every memory before anything is written; return their stored metadata."""
@@ -315,7 +315,7 @@ class MemoryStore:
             LIVE,
             self.order,
             MemoryDoc.from_mongo,
-            one_query=self.full_scans,
+            union=self.unions,
             visible=self.stores.sessions.visible,
         )
 

@@ -48,7 +48,7 @@ class SessionStore:
         self.collection = db.sessions
         self.access = access
         self.stores = stores
-        self.full_scans = db.full_scans
+        self.unions = db.unions
         self.clock = db.clock
         # The sessionIds this caller was shown: memories of these are visible to it without
         # asking the database again (only kept for a confined caller; see `visible`).
@@ -364,7 +364,7 @@ class SessionStore:
             {**LIVE, **self.access.belonging()},
             self.order,
             self._doc,
-            one_query=self.full_scans,
+            union=self.unions,
         )
 
     async def reserve_seq(self, session_id: str, count: int, writer: ObjectId) -> Document:
