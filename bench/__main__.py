@@ -58,6 +58,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         " of its own and drops it (the snapshot table is the embedded store's: leave it out)",
     )
     parser.add_argument(
+        "--soak",
+        type=float,
+        help="seconds of the soak (bench/soak.py): writers, readers and live subscribers at once"
+        " on a growing store, by 30 s windows (240; --quick: 0, none)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="short runs, for a check in under two minutes"
     )
     return parser.parse_args(argv)
@@ -83,6 +89,7 @@ def options_of(args: argparse.Namespace) -> Options:
         live_samples=int(pick(args.live_samples, 200, 50)),
         idle_subscriptions=int(pick(args.idle_subscriptions, 1000, 1000)),
         compare=args.compare,
+        soak_seconds=pick(args.soak, 240.0, 0.0),
         mongodb_url=args.mongodb_url,
         snapshots=sizes_of(
             args.snapshots

@@ -108,19 +108,48 @@ class ComparedRow:
 
 
 @dataclass(frozen=True)
+class Started:
+    """A benchmark server's start-up (seeding included) and its resident memory then."""
+
+    seconds: float
+    rss_bytes: int
+
+
+@dataclass(frozen=True)
 class ScalingRow:
     memories: int
+    case: str
     p50: float
     floor_p50: float
     ratio: Spread
+    started: Started
+    reference_p50: float | None = None
+    """The `--compare` checkout's GraphQL p50, measured in the same rounds."""
+    reference_ratio: Spread | None = None
+    reference_started: Started | None = None
 
     @classmethod
-    def of(cls, memories: int, graphql: list[Samples], floor: list[Samples]) -> ScalingRow:
+    def of(
+        cls,
+        memories: int,
+        case: str,
+        graphql: list[Samples],
+        floor: list[Samples],
+        reference: list[Samples] | None = None,
+        *,
+        started: Started,
+        reference_started: Started | None = None,
+    ) -> ScalingRow:
         return cls(
             memories,
+            case,
             percentile(pooled(graphql).latencies, 0.50),
             percentile(pooled(floor).latencies, 0.50),
             Spread.of(p50s(graphql), p50s(floor)),
+            started,
+            None if reference is None else percentile(pooled(reference).latencies, 0.50),
+            None if reference is None else Spread.of(p50s(graphql), p50s(reference)),
+            reference_started,
         )
 
 
@@ -204,17 +233,50 @@ def compared_table(rows: list[ComparedRow]) -> str:
     )
 
 
-SCALING_HEADER = ["memories stored", "p50 ms", "floor p50 ms", "p50 / floor [min-max]"]
+SCALING_HEADER = [
+    "memories stored",
+    "case",
+    "p50 ms",
+    "floor p50 ms",
+    "p50 / floor [min-max]",
+    "start-up s",
+    "bytes per memory",
+]
+COMPARED_SCALING_HEADER = [
+    "other's p50 ms",
+    "p50 / other's [min-max]",
+    "other's start-up s",
+    "other's bytes per memory",
+]
+
+
+def _per_memory(started: Started, memories: int) -> str:
+    return f"{started.rss_bytes / memories:,.0f}" if memories else "-"
 
 
 def scaling_table(rows: list[ScalingRow]) -> str:
-    return table(
-        SCALING_HEADER,
-        [
-            [f"{row.memories:,}", f"{row.p50:.2f}", f"{row.floor_p50:.2f}", str(row.ratio)]
-            for row in rows
-        ],
-    )
+    compared = any(row.reference_p50 is not None for row in rows)
+    body = []
+    for row in rows:
+        cells = [
+            f"{row.memories:,}",
+            f"`{row.case}`",
+            f"{row.p50:.2f}",
+            f"{row.floor_p50:.2f}",
+            str(row.ratio),
+            f"{row.started.seconds:.1f}",
+            _per_memory(row.started, row.memories),
+        ]
+        if compared:
+            reference = row.reference_started
+            cells += [
+                "-" if row.reference_p50 is None else f"{row.reference_p50:.2f}",
+                str(row.reference_ratio or "-"),
+                "-" if reference is None else f"{reference.seconds:.1f}",
+                "-" if reference is None else _per_memory(reference, row.memories),
+            ]
+        body.append(cells)
+    return table(SCALING_HEADER + (COMPARED_SCALING_HEADER if compared else []), body)
 
 
 LIVE_HEADER = [

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,13 +16,14 @@ from pathlib import Path
 
 from app.mongodb_url import check_mongodb_url
 from app.web.live_server import ServerProcess
-from bench import live
+from bench import live, soak
 from bench.cases import Case, cases
 from bench.client import Call, Samples, drive, fetch, lockstep
 from bench.report import (
     ComparedRow,
     Row,
     ScalingRow,
+    Started,
     compared_table,
     live_table,
     main_table,
@@ -51,6 +53,8 @@ class Options:
     compare: str | None = None
     """A git ref of this repository whose server is measured in the same run."""
     startup_seconds: float = 300.0
+    soak_seconds: float = 0.0
+    """How long the soak runs (bench/soak.py); 0: not at all."""
     mongodb_url: str | None = None
     """MongoDB to run on (each server seeds a database of its own and drops it), instead of the
     embedded store."""
@@ -65,7 +69,11 @@ class Options:
         return f"MongoDB ({check_mongodb_url(self.mongodb_url)})"
 
 
-SCALING_CASE = "session { memories(last: 50) }"
+SCALING_CASES = (
+    "session { memories(last: 50) }",
+    "users { sessions { user memories { session } } }",
+    "sessions(first: 50)",
+)
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -155,30 +163,79 @@ async def rounds(routes: list[Route], options: Options, *, concurrency: int) -> 
 
 
 async def run(options: Options) -> str:
-    if options.compare is None:
-        rows, live_result = await main_rows(options)
-        compared: list[ComparedRow] = []
-    else:
-        with checkout(options.compare) as other:
+    with contextlib.ExitStack() as stack:
+        other = None if options.compare is None else stack.enter_context(checkout(options.compare))
+        if other is None:
+            rows, live_result = await main_rows(options)
+            compared: list[ComparedRow] = []
+        else:
             rows, compared, live_result = await compared_rows(options, other)
-    scaling = []
-    for memories in options.scaling:
-        sizes = Sizes(options.sizes.users, options.sizes.sessions, memories)
-        (latest,) = [case for case in cases(sizes) if case.name == SCALING_CASE]
-        with bench_server(
-            sizes, options.startup_seconds, mongodb_url=options.mongodb_url
-        ) as server:
-            await check_same_data(server.port, latest)
-            graphql, floor = await rounds(
-                [(server.port, latest.graphql), (server.port, latest.floor)],
-                options,
-                concurrency=1,
-            )
-            scaling.append(ScalingRow.of(memories, graphql, floor))
+        scaling = [
+            row
+            for memories in options.scaling
+            for row in await scaling_rows(options, memories, other)
+        ]
+        soaked = await soak.measure(options) if options.soak_seconds else None
     snapshot_rows = (
         await measure_sizes(options.sizes, options.snapshots) if options.snapshots else []
     )
-    return report(options, rows, compared, live_result, scaling, snapshot_rows)
+    return report(options, rows, compared, live_result, scaling, snapshot_rows, soaked)
+
+
+def scaling_sizes(sizes: Sizes, memories: int) -> Sizes:
+    """A row's data: `memories` over one session per MEMORIES_PER_SESSION of them (at least
+    one a user, at most --sessions), so that every session holds at least about that many and
+    each read case answers the same data at every row: only what is stored grows."""
+    sessions = max(sizes.users, min(sizes.sessions, memories // MEMORIES_PER_SESSION))
+    return Sizes(sizes.users, sessions, memories)
+
+
+MEMORIES_PER_SESSION = 10
+"""The nested query asks the last 10 memories of each session."""
+
+
+async def scaling_rows(options: Options, memories: int, other: Path | None) -> list[ScalingRow]:
+    """The read cases at `memories` stored, one client, beside the floor (and beside the
+    `--compare` checkout's server, seeded alike, in the same rounds); each server's start-up
+    (seeding included) and resident memory."""
+    sizes = scaling_sizes(options.sizes, memories)
+    reads = [case for case in cases(sizes) if case.name in SCALING_CASES]
+    with contextlib.ExitStack() as servers:
+        started = time.perf_counter()
+        server = servers.enter_context(options.server(sizes))
+        seconds = time.perf_counter() - started
+        reference, reference_seconds = None, None
+        if other is not None:
+            started = time.perf_counter()
+            reference = servers.enter_context(options.server(sizes, other))
+            reference_seconds = time.perf_counter() - started
+        rows = []
+        for case in reads:
+            await check_same_data(server.port, case)
+            routes = [(server.port, case.graphql), (server.port, case.floor)]
+            if reference is not None:
+                await check_same_data(reference.port, case)
+                routes.append((reference.port, case.graphql))
+            measured = await rounds(routes, options, concurrency=1)
+            rows.append(
+                ScalingRow.of(
+                    memories,
+                    case.name,
+                    *measured,
+                    started=Started(seconds, _rss(server)),
+                    reference_started=(
+                        None
+                        if reference is None or reference_seconds is None
+                        else Started(reference_seconds, _rss(reference))
+                    ),
+                )
+            )
+        return rows
+
+
+def _rss(server: ServerProcess) -> int:
+    assert server.process is not None
+    return live.rss_bytes(server.process.pid)
 
 
 async def live_updates(server: ServerProcess, options: Options) -> live.LiveResult:
@@ -248,6 +305,7 @@ def report(
     live_result: live.LiveResult,
     scaling: list[ScalingRow],
     snapshot_rows: list[SnapshotRow],
+    soaked: soak.SoakResult | None = None,
 ) -> str:
     sizes = options.sizes
     hot = min(HOT_MEMORIES, sizes.memories)
@@ -281,11 +339,22 @@ def report(
     if scaling:
         lines += [
             "",
-            f"Scaling: `{SCALING_CASE}` by memories stored (1 client; its session holds"
-            f" {HOT_MEMORIES} of them, or all when fewer)",
+            f"Scaling: the read cases by memories stored ({sizes.users:,} users; one session"
+            f" per {MEMORIES_PER_SESSION} memories, at least one a user and at most"
+            f" {sizes.sessions:,}, so that each case answers the same data at every size; 1"
+            f" client; the session of `session {{ memories }}` holds {HOT_MEMORIES} of them, or"
+            " all when fewer); start-up is the server's, seeding"
+            " included, and memory its resident set once seeded, per memory stored"
+            + (
+                f"; beside `{options.compare}`, seeded alike, in the same rounds"
+                if options.compare
+                else ""
+            ),
             "",
             scaling_table(scaling),
         ]
+    if soaked is not None:
+        lines += ["", soak.describe(soaked), "", soak.table(soaked)]
     if snapshot_rows:
         lines += [
             "",
