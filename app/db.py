@@ -158,8 +158,9 @@ def index_specs(*, embedded: bool, purge_after_seconds: int) -> list[IndexSpec]:
 
 def embedded_indexes() -> dict[str, tuple[EmbeddedIndex, ...]]:
     """The embedded store's indexes (app.persistence.indexes): those of `index_specs` that
-    memql's queries lead with, for equality and `$in` lookups (`equal`) and reads in a list's
-    order (`order`). A memory's uuid is its `_id`, which mongomock looks up by key."""
+    memql's queries lead with, for equality and `$in` lookups (`equal`; a date range too, for an
+    index of one field) and reads in a list's order (`order`). A memory's uuid is its `_id`,
+    which mongomock looks up by key."""
     from app.persistence.indexes import EmbeddedIndex
 
     live_by_creation = ("createdAt", "_id")
@@ -174,6 +175,7 @@ def embedded_indexes() -> dict[str, tuple[EmbeddedIndex, ...]]:
         MEMORIES: (
             EmbeddedIndex(("sessionId",)),
             EmbeddedIndex(("sessionId", "deletedAt"), ("seq",)),
+            EmbeddedIndex(("deletedAt",)),  # the purge: deleted before a time
         ),
     }
 

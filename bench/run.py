@@ -183,15 +183,17 @@ async def run(options: Options) -> str:
 
 
 def scaling_sizes(sizes: Sizes, memories: int) -> Sizes:
-    """A row's data: `memories` over one session per MEMORIES_PER_SESSION of them (at least
-    one a user, at most --sessions), so that every session holds at least about that many and
-    each read case answers the same data at every row: only what is stored grows."""
-    sessions = max(sizes.users, min(sizes.sessions, memories // MEMORIES_PER_SESSION))
-    return Sizes(sizes.users, sessions, memories)
+    """A row's data: one session per PER_SESSION memories and one user per PER_SESSION
+    sessions (at most --sessions and --users), so that the users the nested query lists have
+    PER_SESSION sessions of at least about PER_SESSION memories each, and each read case
+    answers the same data at every row: only what is stored grows."""
+    sessions = max(1, min(sizes.sessions, memories // PER_SESSION))
+    users = max(1, min(sizes.users, sessions // PER_SESSION))
+    return Sizes(users, sessions, memories)
 
 
-MEMORIES_PER_SESSION = 10
-"""The nested query asks the last 10 memories of each session."""
+PER_SESSION = 10
+"""The nested query lists 10 sessions of each user and the last 10 memories of each session."""
 
 
 async def scaling_rows(options: Options, memories: int, other: Path | None) -> list[ScalingRow]:
@@ -339,10 +341,10 @@ def report(
     if scaling:
         lines += [
             "",
-            f"Scaling: the read cases by memories stored ({sizes.users:,} users; one session"
-            f" per {MEMORIES_PER_SESSION} memories, at least one a user and at most"
-            f" {sizes.sessions:,}, so that each case answers the same data at every size; 1"
-            f" client; the session of `session {{ memories }}` holds {HOT_MEMORIES} of them, or"
+            f"Scaling: the read cases by memories stored (a session per {PER_SESSION} memories"
+            f" and a user per {PER_SESSION} sessions, at most {sizes.sessions:,} and"
+            f" {sizes.users:,}, so that each case answers the same data at every size; 1"
+            " client; the session of `session {{ memories }}` holds {HOT_MEMORIES} of them, or"
             " all when fewer); start-up is the server's, seeding"
             " included, and memory its resident set once seeded, per memory stored"
             + (

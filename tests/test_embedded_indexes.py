@@ -57,7 +57,7 @@ seq_bound = st.integers(0, 8)
 @st.composite
 def filters(draw: st.DrawFn) -> dict[str, Any]:
     """The shapes memql's stores and keyset pages send."""
-    shape = draw(st.integers(0, 7))
+    shape = draw(st.integers(0, 9))
     live = {"deletedAt": None} if draw(st.booleans()) else {}
     if shape == 0:
         return {"sessionId": draw(one_session), **live}
@@ -81,7 +81,12 @@ def filters(draw: st.DrawFn) -> dict[str, Any]:
         return {"_id": draw(ids)}
     if shape == 6:
         return {"deletedAt": None, "createdAt": {"$lte": draw(created_ats)}}
-    return {"$and": [{"sessionId": draw(one_session)}, {"seq": {"$gte": draw(seq_bound)}}]}
+    if shape == 7:
+        return {"$and": [{"sessionId": draw(one_session)}, {"seq": {"$gte": draw(seq_bound)}}]}
+    if shape == 8:  # the purge of what was deleted before a time
+        operator = draw(st.sampled_from(["$lt", "$lte", "$gt", "$gte"]))
+        return {"deletedAt": {operator: draw(st.sampled_from([T0, T0 + timedelta(hours=1)]))}}
+    return {"deletedAt": {"$ne": None}}  # the purge of everything deleted
 
 
 sorts = st.sampled_from(

@@ -25,6 +25,7 @@ import app.persistence.snapshots as snapshots_module
 from app.clock import utc_now
 from app.db import Database
 from app.persistence.data_dir import DataDir, DataDirInUse
+from app.persistence.indexes import IndexedCollectionStore
 from app.persistence.snapshot_file import SnapshotFileError, read_snapshot_file
 from app.persistence.snapshots import Snapshots
 from app.persistence.write_gate import WriteGate
@@ -74,6 +75,12 @@ async def test_a_restart_gives_back_every_document_and_every_answer(tmp_path: Pa
     async with running_app(settings) as api:
         # Exactly as stored: ids, ms timestamps (UTC), seq counters, metadata, deletedAt.
         assert await snapshot(api) == stored
+        # Every restored document is in every index, and the answers read through them agree.
+        for name, documents in stored.items():
+            indexed = api.store.db.db[name]._db_store[name]
+            assert isinstance(indexed, IndexedCollectionStore)
+            assert len(indexed.ordinals) == len(documents)
+            assert all(len(index.placed) == len(documents) for index in indexed.secondary)
         assert await read_everything(api, taken) == shown
         await add_memories(api, "a1", ["six"])
         await add_memories(api, "wiped", ["after the restart"])

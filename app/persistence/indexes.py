@@ -117,8 +117,9 @@ class _Top:
 _TOP = _Top()
 
 
-@dataclass
+@dataclass(slots=True)
 class _Bucket:
+    key: tuple[Any, ...]
     entries: list[tuple[Any, ...]] = field(default_factory=list)
     """(order values…, ordinal), sorted."""
     spill: dict[int, None] = field(default_factory=dict)
@@ -132,7 +133,7 @@ class _Bucket:
         yield from self.spill
 
 
-@dataclass
+@dataclass(slots=True)
 class _Placement:
     bucket: tuple[Any, ...] | None
     """None: unkeyed."""
@@ -169,7 +170,10 @@ class _Index:
         if placement.bucket is None:
             self.unkeyed[ordinal] = None
             return
-        bucket = self.buckets.setdefault(placement.bucket, _Bucket())
+        bucket = self.buckets.get(placement.bucket)
+        if bucket is None:
+            bucket = self.buckets[placement.bucket] = _Bucket(placement.bucket)
+        placement.bucket = bucket.key  # one tuple for a bucket's key, not one a document
         if placement.entry is None:
             bucket.spill[ordinal] = None
         else:
@@ -337,6 +341,8 @@ class IndexedCollectionStore(CollectionStore):  # type: ignore[misc]
                 break
             buckets = self._buckets(index, wanted)
             if buckets is None:
+                buckets = self._bucket_range(index, spec)
+            if buckets is None:
                 continue
             size = len(index.unkeyed) + sum(len(bucket) for bucket in buckets)
             if best is None or size < len(best):
@@ -348,6 +354,27 @@ class IndexedCollectionStore(CollectionStore):  # type: ignore[misc]
                     else found
                 )
         return best
+
+    @staticmethod
+    def _bucket_range(index: _Index, spec: Mapping[str, Any]) -> list[_Bucket] | None:
+        """For an index of one field: the buckets of the dates a range on it may match (a
+        date range matches dates only), or of every value but null for `{$ne: null}`: the
+        purge's `deletedAt` before a time, or set at all."""
+        if len(index.definition.equal) != 1:
+            return None
+        name = index.definition.equal[0]
+        if spec.get(name) == {"$ne": None}:
+            return [bucket for key, bucket in index.buckets.items() if key[0] is not None]
+        low, high = _bounds(spec, name, "date")
+        if low is None and high is None:
+            return None
+        return [
+            bucket
+            for (value,), bucket in index.buckets.items()
+            if _kind(value) == "date"
+            and (low is None or value >= low)
+            and (high is None or value <= high)
+        ]
 
     @staticmethod
     def _buckets(index: _Index, wanted: Mapping[str, list[Any]]) -> list[_Bucket] | None:
@@ -426,7 +453,7 @@ class IndexedCollectionStore(CollectionStore):  # type: ignore[misc]
                 name in wanted and len(set(wanted[name])) == 1 for name in names
             ):
                 continue
-            bucket = index.buckets.get(tuple(wanted[name][0] for name in names), _Bucket())
+            bucket = index.buckets.get(tuple(wanted[name][0] for name in names), _Bucket(()))
             walked = self._read(bucket, index, spec, backward, end)
             # What the index cannot order (a list where it files values, a value of another
             # kind) is matched apart, and mongomock sorts it in with what was walked.
