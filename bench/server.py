@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.call_counting import counting_calls
+from app.persistence.snapshots import freeze_stored_data
 from app.settings import Settings
 from app.web.http import create_app
 from bench.floor import floor_routes
@@ -61,6 +62,8 @@ def bench_app(sizes: Sizes) -> ASGIApp:
         async with startup(app):
             db = app.state.store.db
             await seed(app.state.store, sizes)
+            if db.embedded:
+                freeze_stored_data()  # as a start-up that restores a snapshot does
             yield
             if not db.embedded:  # the benchmark's own database (bench.run.bench_server)
                 await db.client.drop_database(db.db.name)

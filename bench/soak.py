@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 WINDOW_SECONDS = 30.0
 START_MEMORIES = 8_000
+WRITES_PER_SECOND = 25.0
+"""`addMemory` calls a second, all writers together, at a steady pace (open loop): the load
+stays the same while the store grows, so a window slower than the first is the store's doing,
+not a queue's (writers as fast as they can would store more the faster the server is)."""
 WRITERS = 4
 READERS = 2
 SUBSCRIBERS = 50
@@ -93,8 +97,11 @@ async def _soak(port: int, sizes: Sizes, seconds: float) -> SoakResult:
     async def writer(number: int) -> None:
         chooser = random.Random(number)
         connection = await Connection.open(port)
+        interval = WRITERS / WRITES_PER_SECOND
+        due = started + number * interval / WRITERS
         try:
-            while time.perf_counter() < deadline:
+            while (due := due + interval) < deadline:
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
                 target = chooser.choice(written_to)
                 turn = next(written)
                 memories = [
@@ -179,7 +186,8 @@ async def _post(connection: Connection, query: str, **variables: object) -> None
 def describe(result: SoakResult) -> str:
     return (
         f"Soak: {result.seconds:g} s of {WRITERS} writers (`addMemory` of 5 memories to one of"
-        f" {2 * SUBSCRIBERS} sessions), {READERS} readers (the nested query and a random"
+        f" {2 * SUBSCRIBERS} sessions, {WRITES_PER_SECOND:g} calls a second in all, paced),"
+        f" {READERS} readers (the nested query and a random"
         f" session's latest 50, in turn) and {SUBSCRIBERS} live subscribers, one client"
         f" connection each; the store grew from {result.start_memories:,} to"
         f" {result.end_memories:,} memories; {result.lost_events} events lost. Latencies in ms"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Generator, Sequence
@@ -80,6 +81,16 @@ def stored_documents(db: Database, name: str) -> Generator[Document, None, None]
     return documents
 
 
+def freeze_stored_data() -> None:
+    """Take every object alive now, at start-up (the data just restored), out of the garbage
+    collector's full collections: stored documents live as long as the store, hold no cycles
+    (refcounting frees one deleted later), and a full collection walks every tracked object:
+    measured at 100,000 memories, ~1M objects and 0.5-1 s of the event loop each time, again
+    and again as the store grows. Nothing is served yet, so nothing short-lived is frozen."""
+    gc.collect()
+    gc.freeze()
+
+
 class Snapshots:
     """Keeps an embedded `db` in `data_dir`: `restore()` at start-up, then `start()` writes a
     snapshot every `interval` seconds when the data changed, and `stop()` writes the last one."""
@@ -112,6 +123,7 @@ class Snapshots:
             snapshots = cls(db, data_dir, interval=interval)
             started = time.perf_counter()
             image = await snapshots.restore()
+            freeze_stored_data()
             took = time.perf_counter() - started
         except BaseException:
             data_dir.unlock()
