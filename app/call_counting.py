@@ -55,6 +55,9 @@ class CountingCollection:
         self._collection = collection
         self._name = collection.name
 
+    def __bool__(self) -> bool:
+        return bool(self._collection)  # refused, as the driver's collection refuses it
+
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._collection, name)
         if name.startswith("_") or not callable(attribute):

@@ -220,6 +220,22 @@ def first_line(error: object, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def _refuse_truth_tests() -> None:
+    """Make the embedded store's collections and databases refuse `bool()`, as pymongo's do
+    (NotImplementedError): mongomock-motor's allow it, so code that truth-tests one (`x or y`,
+    `if collection:`) passed every embedded test and failed on MongoDB."""
+    from mongomock_motor import AsyncMongoMockCollection, AsyncMongoMockDatabase
+
+    def refuse(self: object) -> bool:
+        raise NotImplementedError(
+            f"{type(self).__name__} objects do not implement truth value testing or bool(): "
+            "compare with None instead (as pymongo's refuse it)"
+        )
+
+    for driver_class in (AsyncMongoMockCollection, AsyncMongoMockDatabase):
+        driver_class.__bool__ = refuse  # type: ignore[method-assign]
+
+
 def _as_is(collection: Collection) -> Collection:
     return collection
 
@@ -268,6 +284,8 @@ class Database:
         in `app.call_counting.counting_calls()` contexts (for the benchmark and tests)."""
         if settings.mongodb_url is None:
             from mongomock_motor import AsyncMongoMockClient
+
+            _refuse_truth_tests()
 
             from app.persistence.indexes import install as install_indexes
 

@@ -18,7 +18,7 @@ from app.settings import QueryLimits, Settings
 from schema.context import OperationContexts
 from schema.errors import CodedStreamErrors, log_unexpected
 from schema.execution import executor_class
-from schema.limits import limit_extensions, set_validation_work_budget
+from schema.limits import limit_extensions
 from schema.mutations import Mutation
 from schema.operation_name import RecordOperationName, RequireOperationName
 from schema.queries import Query
@@ -60,9 +60,7 @@ class MemqlSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> MemqlSchema:
     """The schema; `settings` sets the query limits (their defaults when not given)."""
-    limits = QueryLimits.of(settings or Settings.model_construct())
-    set_validation_work_budget(limits)
-    return schema_with(limits)
+    return schema_with(QueryLimits.of(settings or Settings.model_construct()))
 
 
 @lru_cache(maxsize=8)

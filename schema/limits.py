@@ -18,11 +18,11 @@ from graphql import (
     GraphQLObjectType,
     InlineFragmentNode,
     OperationDefinitionNode,
+    OverlappingFieldsCanBeMergedRule,
     SelectionSetNode,
     ValidationContext,
 )
 from graphql.language.parser import MAX_NESTING_DEPTH
-from graphql.validation.rules import overlapping_fields_can_be_merged
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -262,10 +262,38 @@ def validation_work_budget(limits: QueryLimits) -> int:
     return 5 * limits.max_overlapping_fields + 1000
 
 
-def set_validation_work_budget(limits: QueryLimits) -> None:
-    """graphql-core reads the overlap rule's budget from a module attribute, documented as the
-    place to set it: one value for the process, as memql serves one schema a process."""
-    overlapping_fields_can_be_merged.MAX_COMPLEXITY_BUDGET = validation_work_budget(limits)
+def budgeted_overlap_rule(budget: int) -> type[ASTValidationRule]:
+    """graphql-core's OverlappingFieldsCanBeMerged rule with its own work budget. graphql-core
+    reads the budget from a process-wide module attribute (MAX_COMPLEXITY_BUDGET), so two
+    schemas of different limits in one process would share whichever set it last; the rule's
+    own per-document state (`rule_context`, which it makes in `__init__`) is the one place a
+    schema's budget can live (tests/test_limits.py pins it)."""
+
+    class BudgetedOverlappingFieldsRule(OverlappingFieldsCanBeMergedRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self.rule_context.remaining_complexity_budget = budget
+
+    return BudgetedOverlappingFieldsRule
+
+
+class LimitRules(AddValidationRules):
+    """Strawberry's AddValidationRules, with graphql-core's overlap rule replaced by one that
+    spends this schema's validation work budget."""
+
+    def __init__(
+        self, rules: list[type[ASTValidationRule]], overlap_rule: type[ASTValidationRule]
+    ) -> None:
+        super().__init__(rules)
+        self.overlap_rule = overlap_rule
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        context.validation_rules = tuple(
+            self.overlap_rule if rule is OverlappingFieldsCanBeMergedRule else rule
+            for rule in context.validation_rules
+        ) + tuple(self.validation_rules)
+        yield
 
 
 def limit_extensions(limits: QueryLimits) -> list[Callable[[], SchemaExtension]]:
@@ -281,8 +309,9 @@ def limit_extensions(limits: QueryLimits) -> list[Callable[[], SchemaExtension]]
     ]
     if not limits.introspection:
         rules.extend(DisableIntrospection().validation_rules)
+    overlap_rule = budgeted_overlap_rule(validation_work_budget(limits))
     return [
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: FieldLimit(limits),
-        lambda: AddValidationRules(rules),
+        lambda: LimitRules(rules, overlap_rule),
     ]

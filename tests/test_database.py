@@ -12,6 +12,7 @@ from app.call_counting import CountingCollection
 from app.db import Database, IndexSpec, index_specs
 from tests.conftest import (
     SECRET,
+    GraphQLClient,
     add_memories,
     add_session,
     add_user,
@@ -303,3 +304,15 @@ async def test_indexes_memql_does_not_use_are_listed_and_left_alone() -> None:
     assert report.unused == ["sessions.createdAt_id"]
     assert "not used by memql: sessions.createdAt_id" in report.lines()
     assert not [name for name, _, _ in server.commands if name == "dropIndexes"]
+
+
+async def test_no_collection_or_database_may_be_tested_for_truth_on_either_store(
+    api: GraphQLClient,
+) -> None:
+    """pymongo refuses `bool()` of a Collection or a Database; the embedded store refuses it
+    too, so code that truth-tests one (`x or y`, `if collection:`) fails every embedded test,
+    not only on MongoDB (where `Database.collection` once failed at start-up for it)."""
+    db = api.store.db
+    for driver_object in (db.users, db.sessions, db.memories, db.collection("memories"), db.db):
+        with pytest.raises(NotImplementedError, match="truth value testing"):
+            bool(driver_object)

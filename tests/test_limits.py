@@ -3,6 +3,7 @@ database call, and each one a setting."""
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,12 +16,14 @@ from graphql import (
     FragmentDefinitionNode,
     GraphQLObjectType,
     OperationDefinitionNode,
+    OverlappingFieldsCanBeMergedRule,
     VariableValues,
     get_named_type,
     parse,
     validate,
 )
 
+import schema.limits
 from app.settings import QueryLimits, Settings
 from app.web.playground import EXAMPLE_MUTATION, EXAMPLE_QUERY
 from bench.validation import worst_documents
@@ -756,6 +759,38 @@ def test_validation_work_stays_within_its_budget_for_the_worst_documents_allowed
     assert validation_work_budget(QueryLimits.of(settings)) == 6_000
     errors = validate(schema._schema, parsed)
     assert not any("aborted" in error.message for error in errors), errors
+
+
+async def test_each_schema_keeps_its_own_validation_budget_in_one_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """graphql-core's overlap rule took its budget from a module attribute that each schema
+    build set, so the schema built last set the budget of every schema in the process. Here
+    the first schema's budget is made small enough for a document its own limits let through
+    (limits unlike any other test's, so the schema is built here)."""
+    document = "{" + " __typename" * 100 + "}"
+    monkeypatch.setattr(schema.limits, "validation_work_budget", lambda limits: 1000)
+    async with running_app(make_settings(max_overlapping_fields=999_999)) as api:
+        monkeypatch.undo()
+        build_schema(make_settings(max_overlapping_fields=999_998))  # another app's, built last
+        assert await api.code(document) == "QUERY_TOO_COMPLEX"
+    async with running_app(make_settings(max_overlapping_fields=999_998)) as api:
+        assert await api.data(document) == {"__typename": "Query"}
+
+
+def test_the_overlap_rule_keeps_its_budget_where_memql_sets_it() -> None:
+    """The reach behind `budgeted_overlap_rule`: graphql-core's rule makes its per-document
+    state (`rule_context`, with `remaining_complexity_budget`) in `__init__`, from the module
+    attribute; a graphql-core that changes this fails here first."""
+    from graphql.validation.rules import overlapping_fields_can_be_merged as rule_module
+
+    assert "self.rule_context = RuleContext()" in inspect.getsource(
+        OverlappingFieldsCanBeMergedRule.__init__
+    )
+    assert "remaining_complexity_budget" in rule_module.RuleContext.__slots__
+    assert "self.remaining_complexity_budget = get_complexity_budget()" in inspect.getsource(
+        rule_module.RuleContext.__init__
+    )
 
 
 async def test_a_document_over_the_validation_budget_is_query_too_complex() -> None:

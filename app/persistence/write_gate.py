@@ -101,6 +101,9 @@ class GatedCollection:
         self._collection = collection
         self._gate = gate
 
+    def __bool__(self) -> bool:
+        return bool(self._collection)  # refused, as the driver's collection refuses it
+
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._collection, name)
         if name not in WRITE_METHODS:
