@@ -1,61 +1,67 @@
-# Names vulture (tests/test_code_quality.py) reports as unused that frameworks call: GraphQL
-# fields and resolvers, Strawberry and pydantic hooks, enum members, click commands. Regenerate
-# with `vulture app schema bench --min-confidence 60 --make-whitelist` after checking each new
-# name really is called by a framework; anything else it reports is dead code to remove.
-_.formatTime  # unused method (app/logs.py:32)
-datefmt  # unused variable (app/logs.py:32)
-_.formatTime  # unused method (app/logs.py:47)
-datefmt  # unused variable (app/logs.py:47)
-make_formatter  # unused function (app/logs.py:51)
-NOROLE  # unused variable (app/roles.py:14)
-model_config  # unused variable (app/settings.py:40)
-_._url_is_mongodb  # unused method (app/settings.py:86)
-_._empty_data_dir_is_memory_only  # unused method (app/settings.py:94)
-_._empty_secret_is_none  # unused method (app/settings.py:99)
-_._secret_is_long_enough  # unused method (app/settings.py:104)
-_._upper_log_level  # unused method (app/settings.py:119)
-_._split_commas  # unused method (app/settings.py:124)
-_._origins_are_origins  # unused method (app/settings.py:131)
-_._hosts_are_host_names  # unused method (app/settings.py:145)
-_._default_page_fits  # unused method (app/settings.py:157)
-_.convert  # unused method (app/web/cli.py:86)
-export_command  # unused function (app/web/cli.py:321)
-import_command  # unused function (app/web/cli.py:349)
-_.render  # unused method (app/web/error_responses.py:42)
-_.iter_json  # unused method (app/web/graphql_over_ws.py:133)
-graphql_transport_ws_handler_class  # unused variable (app/web/graphql_over_ws.py:220)
-websocket_adapter_class  # unused variable (app/web/graphql_over_ws.py:221)
-_.get_context  # unused method (app/web/graphql_over_ws.py:235)
-_.on_ws_connect  # unused method (app/web/graphql_over_ws.py:238)
-ServerThread  # unused class (app/web/live_server.py:52)
-_.should_exit  # unused attribute (app/web/live_server.py:109)
-_.force_exit  # unused attribute (app/web/live_server.py:112)
-_.timeout_keep_alive_task  # unused attribute (app/web/serving.py:24)
-model_config  # unused variable (app/web/zep/inputs.py:31)
-deleted_at  # unused variable (app/web/zep/inputs.py:42)
-token_count  # unused variable (app/web/zep/inputs.py:78)
-token_count  # unused variable (app/web/zep/inputs.py:88)
-token_count  # unused variable (app/web/zep/inputs.py:100)
-_.process_errors  # unused method (schema/build.py:31)
-_.on_stream_result  # unused method (schema/errors.py:114)
-_.on_parse  # unused method (schema/limits.py:243)
-deleted_id  # unused variable (schema/mutations.py:109)
-_.resolve_async  # unused method (schema/mutations.py:166)
-_.delete_session  # unused method (schema/mutations.py:238)
-_.update_memory  # unused method (schema/mutations.py:260)
-_.delete_memories  # unused method (schema/mutations.py:273)
-_.on_execute  # unused method (schema/operation_name.py:26)
-_.on_operation  # unused method (schema/operation_name.py:58)
-start_cursor  # unused variable (schema/pagination.py:38)
-end_cursor  # unused variable (schema/pagination.py:39)
-has_next_page  # unused variable (schema/pagination.py:42)
-has_previous_page  # unused variable (schema/pagination.py:45)
-edges  # unused variable (schema/pagination.py:58)
-page_info  # unused variable (schema/pagination.py:59)
-total_count  # unused variable (schema/pagination.py:60)
-_.apply  # unused method (schema/pagination.py:197)
-_.resolve_async  # unused method (schema/pagination.py:201)
-_.memory_added  # unused method (schema/subscriptions.py:37)
-__class__  # IndexedCursor: mongomock's cursor of an indexed collection (app/persistence/indexes.py)
-__bool__  # the embedded store's collections refuse truth tests as pymongo's do (app/db.py _refuse_truth_tests)
-_.remaining_complexity_budget  # graphql-core's overlap rule reads it (schema/limits.py budgeted_overlap_rule)
+# Names vulture (tests/test_code_quality.py) reports as unused that a framework or library
+# calls, each with what calls it: no line numbers, so moving code never rewrites this file. A
+# name vulture reports that no framework calls is dead code to remove, not a line to add here.
+
+# logging (app/logs.py): Formatter hooks and the dictConfig factory.
+_.formatTime  # logging.Formatter calls it for each record
+datefmt  # logging.Formatter.formatTime's parameter
+make_formatter  # logging.config.dictConfig's "()" factory
+
+# pydantic (app/settings.py, app/web/zep/inputs.py): configuration and validators.
+model_config  # pydantic reads a model's configuration from it
+_._url_is_mongodb  # field validators and model validators pydantic runs on Settings
+_._empty_data_dir_is_memory_only
+_._empty_secret_is_none
+_._secret_is_long_enough
+_._upper_log_level
+_._split_commas
+_._origins_are_origins
+_._hosts_are_host_names
+_._default_page_fits
+deleted_at  # Zep's request bodies: fields clients send, accepted and ignored
+token_count
+
+# click (app/web/cli.py): commands and parameter types.
+_.convert  # click.ParamType.convert
+export_command  # `memql export`, registered by its decorator
+import_command  # `memql import`
+
+# Starlette and uvicorn (app/web): hooks and attributes they read.
+_.render  # Starlette Response.render
+_.should_exit  # uvicorn.Server reads these to stop
+_.force_exit
+_.timeout_keep_alive_task  # uvicorn's H11Protocol keep-alive timer
+ServerThread  # used by tests and the benchmark, outside the scanned folders
+
+# Strawberry (schema/, app/web/graphql_over_ws.py): GraphQL fields, resolvers and extension and
+# view hooks, called by name.
+_.iter_json  # Strawberry's WebSocket handler reads messages through it
+graphql_transport_ws_handler_class
+websocket_adapter_class
+_.get_context
+_.on_ws_connect
+_.process_errors
+_.on_stream_result
+_.on_parse
+_.on_execute
+_.on_operation
+_.apply  # a field extension's hooks
+_.resolve_async
+_.delete_session  # mutation and subscription resolvers
+_.update_memory
+_.delete_memories
+_.memory_added
+deleted_id  # payload and connection fields, read by GraphQL execution
+start_cursor
+end_cursor
+has_next_page
+has_previous_page
+edges
+page_info
+total_count
+NOROLE  # an enum member GraphQL serves (app/roles.py)
+
+# Library internals memql sets on purpose.
+__class__  # mongomock's cursor of an indexed collection becomes an IndexedCursor
+__bool__  # the embedded store's collections refuse truth tests, as pymongo's do
+_.remaining_complexity_budget  # graphql-core's overlap rule spends it (budgeted_overlap_rule)

@@ -17,7 +17,7 @@ logger = logging.getLogger("memql.purge")
 
 
 class Sweeper:
-    """Every `interval` seconds, deletes what the TTL indexes of `app.db.index_specs` would:
+    """Every `interval` seconds, deletes what the TTL indexes of `app.indexes.index_specs` would:
     documents deleted more than `db.purge_after_seconds` ago.
 
     For the embedded store only, which has no TTL index: on MongoDB the server's TTL monitor

@@ -15,13 +15,9 @@ from app.clock import utc_now
 from app.db import Database
 from app.errors import Unauthenticated
 from app.store.deleted_users import DeletedUsers
-from tests.conftest import (
-    SECRET,
-    World,
-    make_settings,
-    snapshot,
-    token_for,
-)
+from tests.support.client import SECRET, token_for
+from tests.support.data import World, snapshot
+from tests.support.stores import make_settings
 
 
 async def test_a_request_without_a_token_is_401(world: World) -> None:

@@ -18,7 +18,7 @@ from app.db import Collection, Database
 from app.store import Store, change_feed
 from app.store.change_feed import PIPELINE, ChangeFeed, PollingFeed
 from app.store.memories import NewMemory
-from tests.conftest import make_settings
+from tests.support.stores import make_settings
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

@@ -21,16 +21,9 @@ from app.auth import OPEN
 from app.clock import utc_now
 from app.db import Database
 from app.store import Store
-from tests.conftest import (
-    GraphQLClient,
-    add_memories,
-    add_session,
-    add_user,
-    make_settings,
-    memory_contents,
-    raw_documents,
-    requires_mongodb,
-)
+from tests.support.client import GraphQLClient
+from tests.support.data import add_memories, add_session, add_user, memory_contents, raw_documents
+from tests.support.stores import make_settings, requires_mongodb
 
 
 class GatedInserts:

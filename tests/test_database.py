@@ -9,19 +9,12 @@ import pytest
 from motor.motor_asyncio import AsyncIOMotorClient
 
 from app.call_counting import CountingCollection
-from app.db import Database, IndexSpec, index_specs
-from tests.conftest import (
-    SECRET,
-    GraphQLClient,
-    add_memories,
-    add_session,
-    add_user,
-    make_settings,
-    requires_mongodb,
-    running_app,
-    token_for,
-)
+from app.db import Database
+from app.indexes import IndexSpec, index_specs
 from tests.fake_mongo import FakeMongoClient
+from tests.support.client import SECRET, GraphQLClient, running_app, token_for
+from tests.support.data import add_memories, add_session, add_user
+from tests.support.stores import make_settings, requires_mongodb
 
 
 def test_embedded_store_gets_no_index_that_would_make_it_scan() -> None:

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from mongomock.collection import Collection, Cursor
 from mongomock.store import CollectionStore
 
-from app.db import MEMORIES, SESSIONS, embedded_indexes
+from app.db import MEMORIES, SESSIONS
+from app.indexes import embedded_indexes
 from app.persistence import indexes
 from app.persistence.indexes import IndexedCollectionStore, install
 

@@ -17,16 +17,10 @@ import app.web.cli as cli
 from app.persistence.data_dir import DataDir
 from app.persistence.transfer import ExportFileError, export_documents, import_documents, read_lines
 from app.web.cli import main
-from tests.conftest import (
-    TEST_MONGODB_URL,
-    add_memories,
-    add_user,
-    make_settings,
-    requires_mongodb,
-    running_app,
-    snapshot,
-)
 from tests.stored_data import Taken, read_everything, write_everything
+from tests.support.client import running_app
+from tests.support.data import add_memories, add_user, snapshot
+from tests.support.stores import TEST_MONGODB_URL, make_settings, requires_mongodb
 
 
 async def stored_by_id(api: Any) -> dict[str, list[dict[str, Any]]]:
@@ -172,6 +166,7 @@ def test_memql_export_and_import_move_a_data_dir_to_another(
         "memories: 14 added, 0 already there",
     ]
     again = runner.invoke(main, ["import", "all.jsonl", "--data-dir", "b"])
+    assert again.exit_code == 0, again.output
     assert "memories: 0 added, 14 already there" in again.output
     settings = make_settings(mongodb_url=None, data_dir=tmp_path / "b")
     assert answers_from(settings, taken) == (shown, stored)
@@ -184,8 +179,10 @@ def test_a_large_file_gets_a_progress_bar(monkeypatch: pytest.MonkeyPatch, tmp_p
     runner = CliRunner()
     monkeypatch.chdir(tmp_path)
     exported = runner.invoke(main, ["export", "all.jsonl", "--data-dir", "a"])
+    assert exported.exit_code == 0, exported.output
     assert exported.stderr.startswith("exporting")
     imported = runner.invoke(main, ["import", "all.jsonl", "--data-dir", "b"])
+    assert imported.exit_code == 0, imported.output
     assert imported.stderr.startswith("importing")
 
 

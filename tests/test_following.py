@@ -15,7 +15,7 @@ from app.store import Store
 from app.store.following import REPLAY_PAGE, FellBehind
 from app.store.keyset import PageRequest
 from app.store.memories import NewMemory
-from tests.conftest import make_settings
+from tests.support.stores import make_settings
 
 
 @pytest.fixture

@@ -23,16 +23,10 @@ from websockets.exceptions import ConnectionClosed
 from app.web.http import create_app
 from app.web.live_server import ServerThread
 from app.web.serving import server_options
-from tests.conftest import (
-    ADD_MEMORY,
-    SECRET,
-    GraphQLClient,
-    make_settings,
-    raw_documents,
-    running_app,
-    token_for,
-)
 from tests.graphql_ws import socket_to
+from tests.support.client import SECRET, GraphQLClient, running_app, token_for
+from tests.support.data import ADD_MEMORY, raw_documents
+from tests.support.stores import make_settings
 
 REQUESTS = 2100
 PAGE = "first: $first, after: $after, last: $last, before: $before"

@@ -17,8 +17,9 @@ from app.web.live_server import ServerThread
 from schema import build_schema
 from schema.context import Context
 from schema.limits import Expansion
-from tests.conftest import GraphQLClient, make_settings
 from tests.node_script import node_script
+from tests.support.client import GraphQLClient
+from tests.support.stores import make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAPHQL_RESPONSE = "application/graphql-response+json"

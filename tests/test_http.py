@@ -9,11 +9,13 @@ import httpx
 import pytest
 
 import app.startup as startup
-from app.db import Database, IndexReport
+from app.db import Database
+from app.indexes import IndexReport
 from app.settings import Settings
 from app.store.change_feed import ChangeFeed
 from app.web.http import create_app
-from tests.conftest import GraphQLClient, make_settings, running_app
+from tests.support.client import GraphQLClient, running_app
+from tests.support.stores import make_settings
 
 
 async def test_healthz_and_readyz_answer_json(api: GraphQLClient) -> None:

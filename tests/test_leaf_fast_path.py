@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from app.clock import utc_now
 from schema.execution import MemqlExecutor
-from tests.conftest import GraphQLClient, add_memories, add_session, add_user, running_app
+from tests.support.client import GraphQLClient, running_app
+from tests.support.data import add_memories, add_session, add_user
 
 # A few thousand documents under CI; a quick sample in a local run.
 DOCUMENTS = 2000 if os.environ.get("CI") == "true" else 150

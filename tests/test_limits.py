@@ -31,15 +31,9 @@ from schema import build_schema
 from schema.limits import Expansion, Overlaps, validation_work_budget
 from schema.node_limit import NodeEstimate, declared_cost
 from schema.pagination import Paging
-from tests.conftest import (
-    ForbiddenDatabase,
-    GraphQLClient,
-    add_session,
-    add_user,
-    make_settings,
-    raw_documents,
-    running_app,
-)
+from tests.support.client import ForbiddenDatabase, GraphQLClient, running_app
+from tests.support.data import add_session, add_user, raw_documents
+from tests.support.stores import make_settings
 from tests.test_frontend_docs import DOC as FRONTEND_DOC
 from tests.test_frontend_docs import documents_in
 

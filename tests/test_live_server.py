@@ -13,7 +13,7 @@ from starlette.types import Receive, Scope, Send
 from app.store import Store
 from app.web.http import create_app
 from app.web.live_server import ServerDidNotStart, ServerProcess, ServerThread
-from tests.conftest import make_settings
+from tests.support.stores import make_settings
 
 
 def python(code: str) -> list[str]:

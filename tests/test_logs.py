@@ -19,7 +19,7 @@ import httpx
 
 from app.logs import logging_config
 from app.web.live_server import LOOPBACK, ServerProcess
-from tests.conftest import TEST_MONGODB_URL, make_settings
+from tests.support.stores import TEST_MONGODB_URL, make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT_LINE = re.compile(

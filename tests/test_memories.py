@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.conftest import (
-    ADD_MEMORY,
-    GraphQLClient,
-    add_memories,
-    add_session,
-    make_settings,
-    memory_contents,
-    raw_documents,
-    running_app,
-)
+from tests.support.client import GraphQLClient, running_app
+from tests.support.data import ADD_MEMORY, add_memories, add_session, memory_contents, raw_documents
+from tests.support.stores import make_settings
 
 UPDATE_MEMORY = """
 mutation($input: UpdateMemoryInput!) { updateMemory(input: $input) { memory { uuid metadata } } }

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from app.metadata import MAX_BYTES, merge_metadata_update
 from app.store.metadata_update import update_merging_metadata
-from tests.conftest import GraphQLClient, add_session, raw_documents, running_app
+from tests.support.client import GraphQLClient, running_app
+from tests.support.data import add_session, raw_documents
 
 UPDATE_SESSION = """
 mutation($input: UpdateSessionInput!) { updateSession(input: $input) { session { metadata } } }

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import World, snapshot
+from tests.support.data import World, snapshot
 
 ADD = 'addMemory(input: {{sessionId: "{session}", memories: [{memories}]}}) {{ memories {{ id }} }}'
 

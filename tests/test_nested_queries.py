@@ -13,15 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.call_counting import DatabaseCalls, counting_calls
-from tests.conftest import (
-    ON_MONGODB,
-    GraphQLClient,
-    add_memories,
-    add_session,
-    add_user,
-    requires_mongodb,
-    running_app,
-)
+from tests.support.client import GraphQLClient, running_app
+from tests.support.data import add_memories, add_session, add_user
+from tests.support.stores import ON_MONGODB, requires_mongodb
 
 NESTED = """
 {

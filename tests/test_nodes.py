@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from tests.conftest import GraphQLClient, add_memories, add_session, add_user
+from tests.support.client import GraphQLClient
+from tests.support.data import add_memories, add_session, add_user
 
 NODE = """
 query($id: ID!) {

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import GraphQLClient, add_memories, add_session, add_user, running_app
+from tests.support.client import GraphQLClient, running_app
+from tests.support.data import add_memories, add_session, add_user
 
 PAGE_FIELDS = (
     "edges { cursor node { key: %s } } "
@@ -256,7 +257,7 @@ async def test_a_tampered_cursor_is_refused(api: GraphQLClient) -> None:
 
 
 async def test_page_size_limit_follows_the_setting() -> None:
-    from tests.conftest import make_settings
+    from tests.support.stores import make_settings
 
     async with running_app(make_settings(max_page_size=5, default_page_size=3)) as api:
         await seed(api, USERS, 7)

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from app.web.playground import EXAMPLE_MUTATION, EXAMPLE_QUERY, EXAMPLE_SUBSCRIPTION, VENDORED
-from tests.conftest import GraphQLClient, make_settings, running_app
+from tests.support.client import GraphQLClient, running_app
+from tests.support.stores import make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = {"accept": "text/html"}

@@ -18,7 +18,7 @@ from playwright.sync_api import ConsoleMessage, Route, expect, sync_playwright
 
 from app.web.live_server import ServerProcess
 from app.web.playground import EXAMPLE_MUTATION
-from tests.conftest import ON_MONGODB, make_settings
+from tests.support.stores import ON_MONGODB, make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = ROOT / "docs" / "graphiql.png"

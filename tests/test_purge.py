@@ -28,19 +28,16 @@ from app.store.memories import NewMemory
 from app.sweeper import Sweeper
 from app.web.cli import main
 from app.web.http import create_app
-from tests.conftest import (
+from tests.support.client import GraphQLClient, running_app
+from tests.support.data import (
     ADD_MEMORY,
-    TEST_MONGODB_URL,
-    GraphQLClient,
     add_memories,
     add_session,
     add_user,
-    make_settings,
     memory_contents,
     raw_documents,
-    requires_mongodb,
-    running_app,
 )
+from tests.support.stores import TEST_MONGODB_URL, make_settings, requires_mongodb
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Message, Scope
 
 from app.logs import make_formatter
-from tests.conftest import GraphQLClient
+from tests.support.client import GraphQLClient
 
 
 async def test_each_request_logs_one_line_with_its_facts(

@@ -19,7 +19,8 @@ from app.web.cli import main
 from app.web.http import create_app
 from app.web.live_server import ServerThread
 from app.web.serving import SilentConnectionTimeout, server_options
-from tests.conftest import SECRET, make_settings, running_app
+from tests.support.client import SECRET, running_app
+from tests.support.stores import make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

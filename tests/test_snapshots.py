@@ -31,16 +31,10 @@ from app.persistence.snapshots import Snapshots
 from app.persistence.write_gate import WriteGate
 from app.settings import Settings
 from app.web.cli import main
-from tests.conftest import (
-    GraphQLClient,
-    add_memories,
-    make_settings,
-    memory_contents,
-    raw_documents,
-    running_app,
-    snapshot,
-)
 from tests.stored_data import newest_memory, read_everything, write_everything
+from tests.support.client import GraphQLClient, running_app
+from tests.support.data import add_memories, memory_contents, raw_documents, snapshot
+from tests.support.stores import make_settings
 
 NEVER = 3600.0
 """A snapshot interval no test waits for: only the snapshot at shutdown is written."""

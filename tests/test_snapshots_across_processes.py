@@ -17,8 +17,10 @@ import httpx
 import pytest
 
 from app.web.live_server import ServerProcess, free_port
-from tests.conftest import add_memories, make_settings, running_app
 from tests.stored_data import HttpGraphQL, newest_memory, read_everything, write_everything
+from tests.support.client import running_app
+from tests.support.data import add_memories
+from tests.support.stores import make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVE = [sys.executable, "-m", "app", "serve"]

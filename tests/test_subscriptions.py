@@ -27,8 +27,9 @@ from app.store.sessions import SessionStore
 from app.web.http import create_app
 from app.web.live_server import ServerThread
 from app.web.serving import server_options
-from tests.conftest import SECRET, make_settings, running_app, token_for
 from tests.graphql_ws import MEMORY_ADDED, PROTOCOL, Socket, StalledSocket, socket_to
+from tests.support.client import SECRET, running_app, token_for
+from tests.support.stores import make_settings
 
 BUFFER = 8
 CAP = 3

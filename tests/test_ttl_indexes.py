@@ -13,17 +13,12 @@ import pytest
 from motor.motor_asyncio import AsyncIOMotorClient
 from pymongo import monitoring
 
-from app.db import Database, index_specs
-from tests.conftest import (
-    TEST_MONGODB_URL,
-    add_memories,
-    add_session,
-    add_user,
-    make_settings,
-    requires_mongodb,
-    running_app,
-)
+from app.db import Database
+from app.indexes import index_specs
 from tests.fake_mongo import Command, FakeMongoClient
+from tests.support.client import running_app
+from tests.support.data import add_memories, add_session, add_user
+from tests.support.stores import TEST_MONGODB_URL, make_settings, requires_mongodb
 
 COLLECTIONS = ("users", "sessions", "memories")
 INDEX_COMMANDS = frozenset({"listIndexes", "createIndexes", "collMod", "dropIndexes"})

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import (
+from tests.support.client import GraphQLClient
+from tests.support.data import (
     ADD_USER,
-    GraphQLClient,
     add_memories,
     add_session,
     add_user,

@@ -19,17 +19,10 @@ import pytest
 
 from app.settings import Settings
 from app.web.live_server import ServerProcess
-from tests.conftest import (
-    TEST_MONGODB_URL,
-    GraphQLClient,
-    add_memories,
-    add_user,
-    make_settings,
-    raw_documents,
-    requires_mongodb,
-    running_app,
-)
 from tests.graphql_ws import socket_to
+from tests.support.client import GraphQLClient, running_app
+from tests.support.data import add_memories, add_user, raw_documents
+from tests.support.stores import TEST_MONGODB_URL, make_settings, requires_mongodb
 from tests.wire_server import ROOT, WireServer
 
 pytestmark = requires_mongodb

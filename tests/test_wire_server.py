@@ -18,7 +18,9 @@ from motor.motor_asyncio import AsyncIOMotorClient
 from pymongo import ReturnDocument
 
 from app.web.live_server import free_port
-from tests.conftest import make_settings, raw_documents, requires_mongodb, running_app
+from tests.support.client import running_app
+from tests.support.data import raw_documents
+from tests.support.stores import make_settings, requires_mongodb
 from tests.wire_server import ROOT, WireServer
 
 

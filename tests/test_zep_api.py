@@ -17,19 +17,17 @@ from bson import ObjectId
 from app.errors import ErrorCode
 from app.web.zep.errors import STATUS
 from schema.global_ids import from_global_id
-from tests.conftest import (
-    SECRET,
-    GraphQLClient,
+from tests.support.client import SECRET, GraphQLClient, running_app
+from tests.support.data import (
     World,
     add_memories,
     add_session,
     add_user,
-    make_settings,
     memory_contents,
     raw_documents,
-    running_app,
     snapshot,
 )
+from tests.support.stores import make_settings
 from tests.zep import ZEP_VERSION, Zep
 
 GO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")

@@ -16,8 +16,9 @@ import httpx
 from app.web.http import create_app
 from app.web.live_server import ServerThread
 from app.web.serving import server_options
-from tests.conftest import SECRET, make_settings, token_for
 from tests.node_script import node_script
+from tests.support.client import SECRET, token_for
+from tests.support.stores import make_settings
 
 PACKAGES = ["@getzep/zep-js@0.10.0"]
 

@@ -21,7 +21,8 @@ from app.store import Store
 from app.web.http import create_app
 from app.web.live_server import ServerThread
 from schema.global_ids import to_global_id
-from tests.conftest import SECRET, make_settings, token_for
+from tests.support.client import SECRET, token_for
+from tests.support.stores import make_settings
 
 # Pinned together: without the pins pip spends minutes backtracking through langsmith releases
 # built on httpx2, which needs an anyio that httpx<0.25 rules out.

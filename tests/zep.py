@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import GraphQLClient
+from tests.support.client import GraphQLClient
 
 ZEP_VERSION = "0.27.2-memql"
 API = "/zep/api/v1"

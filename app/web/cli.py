@@ -20,7 +20,8 @@ from app.logs import configure_logging
 from app.settings import Settings, SettingsError, load_settings, unknown_variable_warnings
 
 if TYPE_CHECKING:
-    from app.db import Database, IndexReport
+    from app.db import Database
+    from app.indexes import IndexReport
     from app.persistence.transfer import ImportCounts
     from app.store import PurgeCounts
 
