@@ -112,8 +112,10 @@ class Database:
         """The clock write leases are measured by (app.store.writelock)."""
         self.unions = not embedded
         """Whether the database runs `$unionWith` (MongoDB; mongomock has none):
-        app.store.keyset.ChildLists plans nested pages by this."""
+        app.store.child_lists.ChildLists plans nested pages by this."""
         self.purge_after_seconds = purge_after_seconds
+        self.stored_documents: Callable[[], int] | None = None
+        """How many documents the embedded store holds (None on MongoDB)."""
         # Primary reads whatever readPreference the URL gives: the store reads before it writes
         # (a metadata merge, a write lease), and a secondary may not have the last write yet.
         self.db: AsyncIOMotorDatabase[Document] = client.get_database(
@@ -147,9 +149,11 @@ class Database:
                     "process exits"
                 )
             client: AsyncIOMotorClient[Document] = AsyncMongoMockClient(tz_aware=True)
-            for name, definitions in embedded_indexes().items():
+            stores = [
                 install_indexes(client[settings.database][name], definitions)
-            return cls(
+                for name, definitions in embedded_indexes().items()
+            ]
+            embedded = cls(
                 client,
                 settings.database,
                 embedded=True,
@@ -157,6 +161,8 @@ class Database:
                 count_calls=count_calls,
                 gate_writes=settings.snapshot_dir is not None,
             )
+            embedded.stored_documents = lambda: sum(len(store) for store in stores)
+            return embedded
         if settings.data_dir_ignored:
             logger.warning(
                 "MEMQL_DATA_DIR (%s) is ignored: MEMQL_MONGODB_URL is set, and MongoDB keeps "

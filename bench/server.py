@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.call_counting import counting_calls
-from app.persistence.snapshots import freeze_stored_data
+from app.persistence.collection_pauses import freeze_stored_data
 from app.settings import Settings
 from app.web.http import create_app
 from bench.floor import floor_routes

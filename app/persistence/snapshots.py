@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import time
 from collections.abc import Generator, Sequence
@@ -18,6 +17,7 @@ from pymongo import IndexModel
 from app.clock import utc_now
 from app.db import MEMORIES, SESSIONS, USERS, Database, Document
 from app.periodic import Periodic
+from app.persistence.collection_pauses import freeze_stored_data
 from app.persistence.data_dir import PREVIOUS, SNAPSHOT, DataDir
 from app.persistence.snapshot_file import (
     CollectionImage,
@@ -79,16 +79,6 @@ def stored_documents(db: Database, name: str) -> Generator[Document, None, None]
         )
     documents: Generator[Document, None, None] = store.documents
     return documents
-
-
-def freeze_stored_data() -> None:
-    """Take every object alive now, at start-up (the data just restored), out of the garbage
-    collector's full collections: stored documents live as long as the store, hold no cycles
-    (refcounting frees one deleted later), and a full collection walks every tracked object:
-    measured at 100,000 memories, ~1M objects and 0.5-1 s of the event loop each time, again
-    and again as the store grows. Nothing is served yet, so nothing short-lived is frozen."""
-    gc.collect()
-    gc.freeze()
 
 
 class Snapshots:

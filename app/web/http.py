@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from app.db import Database
 from app.errors import InternalServerError, NotFound
 from app.logs import configure_logging
+from app.persistence.collection_pauses import Freezer
 from app.persistence.snapshots import Snapshots
 from app.settings import Settings, load_settings
 from app.startup import Readiness, open_database
@@ -100,11 +101,15 @@ async def _serving(
     opening = asyncio.create_task(open_database(db, readiness), name="memql-open-database")
     sweeper = None
     feed = None
+    freezer = None
     try:
         if db.embedded:
             await opening
             sweeper = Sweeper(store, interval=settings.purge_interval_seconds, readiness=readiness)
             sweeper.start()
+            if db.stored_documents is not None:
+                freezer = Freezer(db.stored_documents)
+                freezer.periodic.start()
         else:
             feed = ChangeFeed.of(
                 db, store.broadcaster, poll_seconds=settings.live_poll_seconds, readiness=readiness
@@ -123,6 +128,8 @@ async def _serving(
             await opening
         if sweeper is not None:
             await sweeper.stop()
+        if freezer is not None:
+            await freezer.periodic.stop()
         # Last, so that the final snapshot holds the sweeper's last purge too.
         if snapshots is not None:
             await snapshots.stop()
