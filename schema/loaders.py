@@ -12,7 +12,8 @@ from strawberry.dataloader import DataLoader
 
 from app.documents import MemoryDoc, SessionDoc, UserDoc
 from app.store import ViewerStore
-from app.store.keyset import ChildLists, Page, PageRequest
+from app.store.child_lists import ChildLists
+from app.store.keyset import Page, PageRequest
 from schema.pagination import MEMORIES, SESSIONS, Connection, Paging
 
 K = TypeVar("K", bound=Hashable)

@@ -14,7 +14,7 @@ import pytest
 from bson import ObjectId
 from pymongo.errors import AutoReconnect
 
-import app.store.keyset as keyset
+import app.store.child_lists as child_lists
 import app.store.sessions as sessions
 import app.store.writelock as writelock
 from app.auth import OPEN
@@ -297,7 +297,7 @@ async def test_per_parent_aggregates_run_a_bounded_number_at_a_time(
 ) -> None:
     """MongoDB's plan reads the parents' pages in aggregates of UNION_BATCH parents each; a
     level of thousands of parents does not take the whole connection pool at once."""
-    monkeypatch.setattr(keyset, "UNION_BATCH", 2)
+    monkeypatch.setattr(child_lists, "UNION_BATCH", 2)
     await add_user(api, "u")
     for index in range(40):
         await add_session(api, f"s{index}", userId="u")
@@ -328,7 +328,7 @@ async def test_per_parent_aggregates_run_a_bounded_number_at_a_time(
     )
     assert len(data["user"]["sessions"]["edges"]) == 40
     assert calls == 20
-    assert 1 < peak <= keyset.PER_PARENT_CONCURRENCY
+    assert 1 < peak <= child_lists.PER_PARENT_CONCURRENCY
 
 
 def datetimes_in(value: Any) -> list[Any]:

@@ -63,7 +63,7 @@ def round_trips(calls: DatabaseCalls) -> list[str]:
 def per_level(parents: int) -> int:
     """The calls a level of `parents` parents takes: one aggregate of `$unionWith` stages on
     MongoDB, one call per parent on the embedded store, each reading its parent's index
-    entries in this process (app.store.keyset.ChildLists)."""
+    entries in this process (app.store.child_lists.ChildLists)."""
     return 1 if ON_MONGODB else parents
 
 

@@ -22,7 +22,7 @@ from app.broadcaster import Broadcaster
 from app.db import MEMORIES, SESSIONS, Collection, Database, Document
 from app.documents import MemoryDoc
 from app.startup import Readiness, describe_failure
-from app.store.keyset import any_of
+from app.store.filters import any_of
 from app.store.lifecycle import LIVE
 
 logger = logging.getLogger("memql.live")

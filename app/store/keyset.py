@@ -1,12 +1,10 @@
-"""Keyset (seek) pagination over a sorted, indexed key: one range query per page, never `skip`;
-also for the children of many parents at once (users' sessions, sessions' memories). Beside it,
-the offset pages Zep's REST API asks for (its `cursor` counts items, it names none)."""
+"""Keyset (seek) pagination over a sorted, indexed key: one range query per page, never `skip`.
+The children of many parents at once are in app.store.child_lists, and Zep's offset pages in
+app.store.offset_pages."""
 
 from __future__ import annotations
 
-import asyncio
-from collections import Counter
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -16,9 +14,9 @@ from pymongo import ASCENDING, DESCENDING
 
 from app.clock import as_utc
 from app.db import Collection, Document
+from app.store.filters import all_of
 
 T = TypeVar("T")
-P = TypeVar("P", bound=Hashable)
 SortKey = tuple[Any, ...]
 
 
@@ -77,7 +75,7 @@ def _compare(fields: tuple[str, ...], key: SortKey, op: str, inclusive: bool) ->
     return clauses[0] if len(clauses) == 1 else {"$or": clauses}
 
 
-def _range(fields: tuple[str, ...], request: PageRequest) -> list[Document]:
+def between_cursors(fields: tuple[str, ...], request: PageRequest) -> list[Document]:
     """The conditions that keep a page between its cursors."""
     conditions = []
     if request.after is not None:
@@ -87,29 +85,9 @@ def _range(fields: tuple[str, ...], request: PageRequest) -> list[Document]:
     return conditions
 
 
-def _behind(fields: tuple[str, ...], start: SortKey, backward: bool) -> Document:
+def behind_cursor(fields: tuple[str, ...], start: SortKey, backward: bool) -> Document:
     """What lies on the far side of a page's start cursor, the cursor's own item included."""
     return _compare(fields, start, "$gt" if backward else "$lt", True)
-
-
-def any_of(values: Iterable[Any]) -> Any:
-    """A filter value matching any of `values`: `$in`, or the value itself when there is one.
-    The same to MongoDB; mongomock evaluates an operator several times slower per document
-    than an equality, and looking up one key is the common case."""
-    wanted = list(values)
-    return wanted[0] if len(wanted) == 1 else {"$in": wanted}
-
-
-def _and(*parts: Document) -> Document:
-    """All of `parts`: merged into one filter where no two name the same field (mongomock
-    evaluates `$and` several times slower per document), else `$and`."""
-    parts = tuple(part for part in parts if part)
-    if not parts:
-        return {}
-    names = [name for part in parts for name in part]
-    if len(names) == len(set(names)) and not any(name.startswith("$") for name in names):
-        return {name: value for part in parts for name, value in part.items()}
-    return parts[0] if len(parts) == 1 else {"$and": list(parts)}
 
 
 class KeysetQuery(Generic[T]):
@@ -131,7 +109,7 @@ class KeysetQuery(Generic[T]):
     async def page(self, request: PageRequest) -> Page[T]:
         direction = DESCENDING if request.backward else ASCENDING
         cursor = (
-            self.collection.find(_and(self.base, *_range(self.fields, request)))
+            self.collection.find(all_of(self.base, *between_cursors(self.fields, request)))
             .sort([(name, direction) for name in self.fields])
             .limit(request.limit + 1)
         )
@@ -153,216 +131,11 @@ class KeysetQuery(Generic[T]):
             return False
         # Sorted by the list's own order, so that an index in that order reads one entry.
         found = await self.collection.find_one(
-            _and(self.base, _behind(self.fields, start, request.backward)),
+            all_of(self.base, behind_cursor(self.fields, start, request.backward)),
             {"_id": 1},
             sort=[(name, ASCENDING) for name in self.fields],
         )
         return found is not None
 
-    async def offset_page(self, offset: int, limit: int) -> list[T]:
-        """`limit` items after skipping the first `offset`, in order: Zep's paging. An offset
-        counts the items live when it is read, so a deletion before it shifts the next page
-        (an item is skipped); keyset pages are immune to that."""
-        cursor = (
-            self.collection.find(self.base)
-            .sort([(name, ASCENDING) for name in self.fields])
-            .skip(offset)
-            .limit(limit)
-        )
-        raws = await cursor.to_list(None)
-        return [self.decode(raw) for raw in raws]
-
     async def count(self) -> int:
         return await self.collection.count_documents(self.base)
-
-
-# At most this many of a level's aggregates run at once: a nested query may have thousands of
-# parents, and each aggregate holds a connection from the pool while it runs.
-PER_PARENT_CONCURRENCY = 16
-UNION_BATCH = 100
-"""Parents one aggregate reads the pages of: its `$unionWith` stages, well under MongoDB's
-limit of stages in a pipeline."""
-R = TypeVar("R")
-
-
-async def _bounded_gather(awaitables: Iterable[Awaitable[R]]) -> list[R]:
-    semaphore = asyncio.Semaphore(PER_PARENT_CONCURRENCY)
-
-    async def one(awaitable: Awaitable[R]) -> R:
-        async with semaphore:
-            return await awaitable
-
-    return list(await asyncio.gather(*(one(awaitable) for awaitable in awaitables)))
-
-
-class ChildLists(Generic[P, T]):
-    """The children of many parents, each parent's in `order`: the sessions
-    of users (`parent_field` userId) or the memories of sessions (sessionId).
-
-    A nested connection asks the same page (the same first/last/after/before) of every parent
-    on its level; each question below is answered by one of two plans, chosen by the database
-    (`union`), measured in bench/README.md:
-
-    - one aggregate whose `$unionWith` stages each read one parent's exact page (`limit + 1`
-      children by its `$match`, `$sort` and `$limit`) — for MongoDB, where each is a short walk
-      of the (parent, key) index and the whole level is one round trip (up to UNION_BATCH
-      parents an aggregate), while one `$in` query would read every child past the cursor of
-      every parent: ruinous for 100 sessions of thousands of memories each;
-    - the exact query of `KeysetQuery` for each parent — for the embedded store, which has no
-      `$unionWith` and no round trip: each is a call in this process that reads the parent's
-      `limit + 1` children from its index (app.persistence.indexes).
-    """
-
-    def __init__(
-        self,
-        collection: Collection,
-        parent_field: str,
-        base: Document,
-        order: SortOrder,
-        decode: Callable[[Document], T],
-        *,
-        union: bool,
-        visible: Callable[[Iterable[P]], Awaitable[set[P]]] | None = None,
-    ) -> None:
-        self.collection = collection
-        self.parent_field = parent_field
-        self.visible = visible
-        self.base = base
-        self.order = order
-        self.fields = order.fields
-        self.decode = decode
-        self.union = union
-
-    def of(self, parent: P) -> KeysetQuery[T]:
-        return KeysetQuery(
-            self.collection, _and({self.parent_field: parent}, self.base), self.order, self.decode
-        )
-
-    def _of_all(self, parents: list[P], *conditions: Document) -> Document:
-        return _and({self.parent_field: {"$in": parents}}, self.base, *conditions)
-
-    def _of_one(self, parent: P, *conditions: Document) -> Document:
-        return _and({self.parent_field: parent}, self.base, *conditions)
-
-    async def _union(
-        self, parents: list[P], pipeline: Callable[[P], list[Document]]
-    ) -> list[Document]:
-        """What `pipeline(parent)` finds for each parent, in one aggregate per UNION_BATCH
-        parents: the first parent's stages, then a `$unionWith` of each other's."""
-        batches = [parents[i : i + UNION_BATCH] for i in range(0, len(parents), UNION_BATCH)]
-
-        async def union(batch: list[P]) -> list[Document]:
-            first, *others = batch
-            stages = pipeline(first) + [
-                {"$unionWith": {"coll": self.collection.name, "pipeline": pipeline(other)}}
-                for other in others
-            ]
-            found: list[Document] = await self.collection.aggregate(stages).to_list(None)
-            return found
-
-        return [raw for found in await _bounded_gather(map(union, batches)) for raw in found]
-
-    async def _wanted(self, parents: Sequence[P]) -> list[P]:
-        """The parents, once each, that the caller may see the children of."""
-        wanted = list(dict.fromkeys(parents))
-        if self.visible is None:
-            return wanted
-        allowed = await self.visible(wanted)
-        return [parent for parent in wanted if parent in allowed]
-
-    async def pages(self, parents: Sequence[P], request: PageRequest) -> dict[P, Page[T]]:
-        """Each parent's page; an empty one for a parent the caller may not see."""
-        empty: Page[T] = Page(items=[], keys=[], has_more=False)
-        return {parent: empty for parent in parents} | await self._pages(
-            await self._wanted(parents), request
-        )
-
-    async def _pages(self, wanted: list[P], request: PageRequest) -> dict[P, Page[T]]:
-        if not wanted:
-            return {}
-        if len(wanted) == 1 or not self.union:
-            pages = await _bounded_gather(self.of(parent).page(request) for parent in wanted)
-            return dict(zip(wanted, pages, strict=True))
-        direction = DESCENDING if request.backward else ASCENDING
-        raws = await self._union(
-            wanted,
-            lambda parent: [
-                {"$match": self._of_one(parent, *_range(self.fields, request))},
-                {"$sort": {name: direction for name in self.fields}},
-                {"$limit": request.limit + 1},
-            ],
-        )
-        by_parent: dict[P, list[Document]] = {parent: [] for parent in wanted}
-        for raw in raws:
-            by_parent[raw[self.parent_field]].append(raw)
-        return {parent: self._page(found, request) for parent, found in by_parent.items()}
-
-    def _page(self, raws: list[Document], request: PageRequest) -> Page[T]:
-        # Sorted here rather than by the database: the same order (datetimes, ObjectIds and
-        # ints compare alike in Python and BSON), without mongomock's sort, which compares
-        # every pair through Python wrappers.
-        keyed = sorted(
-            ((self.order.key_of(raw), raw) for raw in raws),
-            key=lambda pair: pair[0],
-            reverse=request.backward,
-        )
-        has_more = len(keyed) > request.limit
-        keyed = keyed[: request.limit]
-        if request.backward:
-            keyed.reverse()
-        return Page(
-            items=[self.decode(raw) for _, raw in keyed],
-            keys=[key for key, _ in keyed],
-            has_more=has_more,
-        )
-
-    async def offset_page(self, parent: P, offset: int, limit: int) -> list[T]:
-        """One parent's children by offset (`KeysetQuery.offset_page`); none for a parent the
-        caller may not see."""
-        if not await self._wanted([parent]):
-            return []
-        return await self.of(parent).offset_page(offset, limit)
-
-    async def any_behind(self, parents: Sequence[P], request: PageRequest) -> set[P]:
-        """The parents with children on the other side of the page's start cursor."""
-        start = request.start
-        if start is None:
-            return set()
-        wanted = await self._wanted(parents)
-        if not wanted:
-            return set()
-        if len(wanted) == 1 or not self.union:
-            behind = await _bounded_gather(self.of(parent).any_behind(request) for parent in wanted)
-            return {parent for parent, found in zip(wanted, behind, strict=True) if found}
-        raws = await self._union(
-            wanted,
-            lambda parent: [
-                {"$match": self._of_one(parent, _behind(self.fields, start, request.backward))},
-                {"$limit": 1},
-                {"$project": {self.parent_field: 1, "_id": 0}},
-            ],
-        )
-        return {raw[self.parent_field] for raw in raws}
-
-    async def counts(self, parents: Sequence[P]) -> dict[P, int]:
-        """How many live children each parent has, in one query for many parents: on MongoDB a
-        `$group` over the parents' ranges of their live entries in the (parent, deletedAt, …)
-        index, so no deleted child is read (MongoDB may still fetch each live one to confirm
-        `deletedAt: null`, which an index entry cannot tell from a missing field on every
-        version); on the embedded store each parent's count, the size of its bucket in the
-        (parent, deletedAt) index."""
-        wanted = await self._wanted(parents)
-        if not wanted:
-            return dict.fromkeys(parents, 0)
-        if len(wanted) == 1 or not self.union:
-            counts = await _bounded_gather(self.of(parent).count() for parent in wanted)
-            counted = Counter(dict(zip(wanted, counts, strict=True)))
-        else:
-            groups = await self.collection.aggregate(
-                [
-                    {"$match": self._of_all(wanted)},
-                    {"$group": {"_id": f"${self.parent_field}", "count": {"$sum": 1}}},
-                ]
-            ).to_list(None)
-            counted = Counter({group["_id"]: group["count"] for group in groups})
-        return {parent: counted[parent] for parent in parents}

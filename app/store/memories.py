@@ -22,8 +22,10 @@ from app.errors import BadUserInput, DatabaseUnavailable, Forbidden, database_ou
 from app.metadata import JsonObject, checked_patch, new_metadata
 from app.roles import RoleType
 from app.store.access import Access
+from app.store.child_lists import ChildLists
+from app.store.filters import any_of
 from app.store.following import MemoryFollower
-from app.store.keyset import BY_SEQ, ChildLists, any_of
+from app.store.keyset import BY_SEQ
 from app.store.lifecycle import LIVE
 from app.store.metadata_update import update_merging_metadata
 from app.store.writelock import LEASE

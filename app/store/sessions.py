@@ -18,7 +18,9 @@ from app.documents import SessionDoc
 from app.errors import AlreadyExists, SessionBusy
 from app.metadata import JsonObject, checked_patch, new_metadata
 from app.store.access import Access
-from app.store.keyset import BY_CREATION, ChildLists, KeysetQuery, any_of
+from app.store.child_lists import ChildLists
+from app.store.filters import any_of
+from app.store.keyset import BY_CREATION, KeysetQuery
 from app.store.lifecycle import LIVE, create_or_revive
 from app.store.metadata_update import update_merging_metadata
 from app.store.writelock import release, taking, update_when_free

@@ -16,7 +16,8 @@ from app.documents import UserDoc
 from app.errors import AlreadyExists, NotFound
 from app.metadata import JsonObject, checked_patch, new_metadata
 from app.store.access import Access
-from app.store.keyset import BY_CREATION, KeysetQuery, any_of
+from app.store.filters import any_of
+from app.store.keyset import BY_CREATION, KeysetQuery
 from app.store.lifecycle import LIVE, create_or_revive, soft_delete
 from app.store.metadata_update import update_merging_metadata
 from app.validation import check_identifier, check_optional_text

@@ -18,6 +18,7 @@ from app.settings import Settings
 from app.store import Store, ViewerStore
 from app.store.keyset import PageRequest
 from app.store.memories import NewMemory
+from app.store.offset_pages import offset_page
 from app.store.users import UserFields
 from app.validation import check_page_size
 from app.web.callers import caller
@@ -98,7 +99,7 @@ def found(doc: D | None) -> D:
 
 
 async def list_sessions(call: ZepCall) -> Response:
-    docs = await call.stores.sessions.list().offset_page(call.offset(), call.limit())
+    docs = await offset_page(call.stores.sessions.list(), call.offset(), call.limit())
     return JSONResponse([session_json(doc) for doc in docs])
 
 
@@ -235,7 +236,7 @@ async def add_user(call: ZepCall) -> Response:
 
 
 async def list_users(call: ZepCall) -> Response:
-    docs = await call.stores.users.list().offset_page(call.offset(), call.limit())
+    docs = await offset_page(call.stores.users.list(), call.offset(), call.limit())
     return JSONResponse([user_json(doc) for doc in docs])
 
 
@@ -260,7 +261,7 @@ async def list_user_sessions(call: ZepCall) -> Response:
     """Zep listed every session of the user; memql pages them (`limit`, `cursor`) like the
     other lists."""
     query = call.stores.sessions.list(user_id=call.path("user_id"))
-    docs = await query.offset_page(call.offset(), call.limit())
+    docs = await offset_page(query, call.offset(), call.limit())
     return JSONResponse([session_json(doc) for doc in docs])
 
 
