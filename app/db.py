@@ -19,6 +19,7 @@ from app.settings import Settings
 
 if TYPE_CHECKING:
     from app.indexes import IndexReport
+    from app.persistence.indexes import IndexedCollectionStore
 
 logger = logging.getLogger("memql.db")
 
@@ -114,8 +115,8 @@ class Database:
         """Whether the database runs `$unionWith` (MongoDB; mongomock has none):
         app.store.child_lists.ChildLists plans nested pages by this."""
         self.purge_after_seconds = purge_after_seconds
-        self.stored_documents: Callable[[], int] | None = None
-        """How many documents the embedded store holds (None on MongoDB)."""
+        self.indexed: dict[str, IndexedCollectionStore] = {}
+        """The embedded store's indexed storage of each collection (none on MongoDB)."""
         # Primary reads whatever readPreference the URL gives: the store reads before it writes
         # (a metadata merge, a write lease), and a secondary may not have the last write yet.
         self.db: AsyncIOMotorDatabase[Document] = client.get_database(
@@ -149,10 +150,10 @@ class Database:
                     "process exits"
                 )
             client: AsyncIOMotorClient[Document] = AsyncMongoMockClient(tz_aware=True)
-            stores = [
-                install_indexes(client[settings.database][name], definitions)
+            stores = {
+                name: install_indexes(client[settings.database][name], definitions)
                 for name, definitions in embedded_indexes().items()
-            ]
+            }
             embedded = cls(
                 client,
                 settings.database,
@@ -161,7 +162,7 @@ class Database:
                 count_calls=count_calls,
                 gate_writes=settings.snapshot_dir is not None,
             )
-            embedded.stored_documents = lambda: sum(len(store) for store in stores)
+            embedded.indexed = stores
             return embedded
         if settings.data_dir_ignored:
             logger.warning(
@@ -196,6 +197,10 @@ class Database:
         # Never truth-test a driver object: pymongo's Collection refuses it (mongomock's not).
         known = self._collections.get(name)
         return known if known is not None else self._wrap(self.db[name])
+
+    def stored_documents(self) -> int:
+        """How many documents the embedded store holds (0 on MongoDB)."""
+        return sum(len(store) for store in self.indexed.values())
 
     async def ensure_indexes(self) -> IndexReport:
         """Make the indexes memql needs (app.indexes.ensure_indexes) and report on them."""

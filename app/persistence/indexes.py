@@ -39,6 +39,7 @@ from mongomock import collection as mock_collection
 from mongomock import filtering as mock_filtering
 from mongomock import helpers as mock_helpers
 from mongomock import store as mock_store
+from pymongo.errors import DuplicateKeyError
 
 # mongomock has no type hints: its objects are Any here.
 MockCollection: Any = mock_collection.Collection
@@ -163,7 +164,8 @@ class _Index:
                 return (bucket, None)
         return (bucket, (*values, ordinal))
 
-    def add(self, ordinal: int, document: Mapping[str, Any]) -> None:
+    def add(self, ordinal: int, document: Mapping[str, Any], *, sort: bool = True) -> None:
+        """File a document; with `sort=False` its entry is appended, and the caller sorts."""
         key, entry = self.placement(ordinal, document)
         if key is None:
             self.placed[ordinal] = (None, None)
@@ -175,8 +177,10 @@ class _Index:
         self.placed[ordinal] = (bucket.key, entry)  # one tuple for a bucket's key
         if entry is None:
             bucket.spill[ordinal] = None
-        else:
+        elif sort:
             bisect.insort(bucket.entries, entry)
+        else:
+            bucket.entries.append(entry)
 
     def remove(self, ordinal: int) -> None:
         key, entry = self.placed.pop(ordinal)
@@ -310,6 +314,27 @@ class IndexedCollectionStore(CollectionStore):  # type: ignore[misc]
         del self.keys[ordinal]
         for index in self.secondary:
             index.remove(ordinal)
+
+    def load(self, documents: Iterable[dict[str, Any]]) -> None:
+        """Store `documents` as a snapshot holds them (each as mongomock stored it, naive UTC
+        dates at millisecond precision) and file them in the indexes, each bucket sorted once:
+        a restore. mongomock's checks on an insert are left out (a snapshot holds only what
+        mongomock accepted), which makes a restore several times faster than `insert_many`."""
+        stored = self._documents
+        for document in documents:
+            key = _stored_key(document)
+            if key in stored:
+                raise DuplicateKeyError(f"E11000 duplicate key: _id {key!r} in {self.name}")
+            ordinal = self._next_ordinal
+            self._next_ordinal += 1
+            stored[key] = document
+            self.ordinals[key] = ordinal
+            self.keys[ordinal] = key
+            for index in self.secondary:
+                index.add(ordinal, document, sort=False)
+        for index in self.secondary:
+            for bucket in index.buckets.values():
+                bucket.entries.sort()
 
     def reindex(self, key: Any) -> None:
         """File the document stored at `key` again, after mongomock changed it in place."""

@@ -33,6 +33,8 @@ FORMAT = 1
 FORMAT_KEY = "memqlSnapshot"
 END_KEY = "memqlSnapshotEnd"
 CODEC_OPTIONS = DEFAULT_CODEC_OPTIONS.with_options(tz_aware=True, tzinfo=UTC)
+STORED_CODEC_OPTIONS = DEFAULT_CODEC_OPTIONS
+"""Naive UTC dates, as mongomock keeps them."""
 
 Document = dict[str, Any]
 
@@ -133,14 +135,20 @@ def _chunks(
         yield from documents
 
 
-def read_snapshot_file(path: Path, previous: Path | None = None) -> SnapshotImage:
+def read_snapshot_file(
+    path: Path, previous: Path | None = None, *, as_stored: bool = False
+) -> SnapshotImage:
     """The snapshot in `path`, checked whole before anything is decoded; SnapshotFileError when
     it is from a newer memql, cut short, damaged or no snapshot at all. `previous` is the
-    snapshot kept before it, which the error offers as a way out."""
+    snapshot kept before it, which the error offers as a way out. Dates are UTC, or with
+    `as_stored` naive UTC, as the embedded store keeps them (a restore stores them as they
+    are)."""
     checked = _checked(path, previous)
     entries = checked.header["collections"]
     try:
-        documents = bson.decode_all(checked.documents, CODEC_OPTIONS)
+        documents = bson.decode_all(
+            checked.documents, STORED_CODEC_OPTIONS if as_stored else CODEC_OPTIONS
+        )
     except BSONError as exc:
         raise _broken(path, previous, f"is damaged: {exc}") from None
     if len(documents) != checked.count or sum(e["documents"] for e in entries) != checked.count:

@@ -149,7 +149,7 @@ class Snapshots:
             _check_no_orphan(self.data_dir)
             return None
         image = await asyncio.to_thread(
-            read_snapshot_file, self.data_dir.snapshot, self.data_dir.previous
+            read_snapshot_file, self.data_dir.snapshot, self.data_dir.previous, as_stored=True
         )
         for collection in image.collections:
             await self._restore_collection(collection)
@@ -160,8 +160,13 @@ class Snapshots:
     async def _restore_collection(self, image: CollectionImage) -> None:
         collection = self.db.collection(image.name)
         documents = image.documents
-        for start in range(0, len(documents), RESTORE_BATCH):
-            await collection.insert_many(documents[start : start + RESTORE_BATCH], ordered=True)
+        indexed = self.db.indexed.get(image.name)
+        if indexed is not None:
+            indexed.load(documents)
+        else:  # pragma: no cover - every embedded collection memql restores is indexed
+            for start in range(0, len(documents), RESTORE_BATCH):
+                batch = documents[start : start + RESTORE_BATCH]
+                await collection.insert_many(batch, ordered=True)
         if image.indexes:
             await collection.create_indexes([index_model(index) for index in image.indexes])
 

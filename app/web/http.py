@@ -107,9 +107,8 @@ async def _serving(
             await opening
             sweeper = Sweeper(store, interval=settings.purge_interval_seconds, readiness=readiness)
             sweeper.start()
-            if db.stored_documents is not None:
-                freezer = Freezer(db.stored_documents)
-                freezer.periodic.start()
+            freezer = Freezer(db.stored_documents)
+            freezer.periodic.start()
         else:
             feed = ChangeFeed.of(
                 db, store.broadcaster, poll_seconds=settings.live_poll_seconds, readiness=readiness
