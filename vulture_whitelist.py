@@ -35,7 +35,7 @@ ServerThread  # used by tests and the benchmark, outside the scanned folders
 
 # Strawberry (schema/, app/web/graphql_over_ws.py): GraphQL fields, resolvers and extension and
 # view hooks, called by name.
-_.iter_json  # Strawberry's WebSocket handler reads messages through it
+_.decode_json  # Strawberry's WebSocket handler decodes each message with it
 graphql_transport_ws_handler_class
 websocket_adapter_class
 _.get_context

@@ -48,7 +48,9 @@ def as_graphql_error(error: MemqlError, at: Any = None, **extensions: Any) -> Gr
 
 
 def is_token_limit_error(error: GraphQLError) -> bool:
-    """graphql-core's parser aborts over MaxTokensLimiter's limit with a plain syntax error."""
+    """graphql-core's parser aborts over MaxTokensLimiter's limit with a plain syntax error:
+    no error class or code tells it from another, so its message is the one sign (pinned by
+    tests/test_limits.py, which fails should graphql-core word it otherwise)."""
     return isinstance(error, GraphQLSyntaxError) and "tokens. Parsing aborted" in error.message
 
 

@@ -15,6 +15,7 @@ from graphql import (
     DocumentNode,
     FragmentDefinitionNode,
     GraphQLObjectType,
+    GraphQLSyntaxError,
     OperationDefinitionNode,
     OverlappingFieldsCanBeMergedRule,
     VariableValues,
@@ -28,6 +29,7 @@ from app.settings import QueryLimits, Settings
 from app.web.playground import EXAMPLE_MUTATION, EXAMPLE_QUERY
 from bench.validation import worst_documents
 from schema import build_schema
+from schema.errors import is_token_limit_error
 from schema.limits import Expansion, Overlaps, validation_work_budget
 from schema.node_limit import NodeEstimate, declared_cost
 from schema.pagination import Paging
@@ -770,6 +772,16 @@ async def test_each_schema_keeps_its_own_validation_budget_in_one_process(
         assert await api.code(document) == "QUERY_TOO_COMPLEX"
     async with running_app(make_settings(max_overlapping_fields=999_998)) as api:
         assert await api.data(document) == {"__typename": "Query"}
+
+
+def test_graphql_cores_token_limit_error_is_recognised_and_no_other_syntax_error_is() -> None:
+    """The reach behind `is_token_limit_error`: graphql-core's message is the one sign."""
+    with pytest.raises(GraphQLSyntaxError) as over:
+        parse("{ " + "a " * 20 + "}", max_tokens=10)
+    with pytest.raises(GraphQLSyntaxError) as malformed:
+        parse("{ a ")
+    assert is_token_limit_error(over.value)
+    assert not is_token_limit_error(malformed.value)
 
 
 def test_the_overlap_rule_keeps_its_budget_where_memql_sets_it() -> None:

@@ -5,7 +5,8 @@ The token comes in `connection_init`'s payload (`{"Authorization": "Bearer …"}
 by the same function as the HTTP header (app.web.callers); a bad one closes the socket with
 4403, and the socket is closed with 4403 when the token expires. Pages on other origins connect
 only when MEMQL_CORS_ORIGINS lets them call over HTTP; a message is at most as large as an HTTP
-body may be, and a connection runs at most MEMQL_MAX_SUBSCRIPTIONS_PER_CONNECTION operations.
+body may be (uvicorn's `ws_max_size`), and a connection runs at most
+MEMQL_MAX_SUBSCRIPTIONS_PER_CONNECTION operations.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import itertools
 import json
 import logging
 import uuid
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,10 +25,7 @@ from graphql import GraphQLError, GraphQLSyntaxError, parse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http.async_base_view import AsyncBaseHTTPView
 from strawberry.http.exceptions import (
-    NonJsonMessageReceived,
-    NonTextMessageReceived,
     WebSocketDisconnected,
 )
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -53,7 +51,6 @@ logger = logging.getLogger("memql.ws")
 FORBIDDEN = 4403
 """graphql-transport-ws's close code for a connection whose credentials are refused."""
 BAD_MESSAGE = 4400
-MESSAGE_TOO_BIG = 1009
 MAX_CLOSE_REASON_BYTES = 123
 """What a close frame holds of a reason (RFC 6455: 125 bytes of payload, 2 for the code)."""
 
@@ -134,51 +131,13 @@ def _bearer(connection_params: object) -> str | None:
     return None
 
 
-class BoundedWebSocketAdapter(ASGIWebSocketAdapter):
-    """Strawberry's ASGI adapter, refusing messages over MEMQL_MAX_BODY_BYTES (close 1009)
-    and anything but a JSON object (close 4400) before its handler reads them."""
-
-    def __init__(
-        self,
-        view: AsyncBaseHTTPView[Any, Any, Any, Any, Any, Any, Any],
-        request: WebSocket,
-        response: WebSocket,
-    ) -> None:
-        super().__init__(view, request, response)
-        self.max_bytes = (
-            view.settings.max_body_bytes if isinstance(view, GraphQLOverWebSocket) else None
-        )
+class ClosingWebSocketAdapter(ASGIWebSocketAdapter):
+    """Strawberry's ASGI adapter, with every close reason cut to what a close frame holds."""
 
     async def close(self, code: int, reason: str) -> None:
         """Every close, Strawberry's and memql's: a reason over a close frame's 123 bytes made
         the server fail with a traceback and drop the connection without a close code."""
         await super().close(code, fitted_reason(reason))
-
-    async def iter_json(
-        self, *, ignore_parsing_errors: bool = False
-    ) -> AsyncGenerator[object, None]:
-        try:
-            while self.ws.application_state != WebSocketState.DISCONNECTED:
-                text = await self.ws.receive_text()
-                if self.max_bytes is not None and len(text.encode()) > self.max_bytes:
-                    await self.close(
-                        MESSAGE_TOO_BIG, f"a message may have at most {self.max_bytes} bytes"
-                    )
-                    return
-                try:
-                    message = json.loads(text)
-                except (ValueError, RecursionError) as error:
-                    if ignore_parsing_errors:
-                        continue
-                    raise NonJsonMessageReceived from error
-                if not isinstance(message, dict):
-                    await self.close(BAD_MESSAGE, "a message must be a JSON object")
-                    return
-                yield message
-        except KeyError as error:
-            raise NonTextMessageReceived from error
-        except WebSocketDisconnect:
-            pass
 
 
 def _well_formed_subscribe(message: Mapping[str, Any]) -> bool:
@@ -278,7 +237,7 @@ class GraphQLOverWebSocket(GraphQL[Connection, None]):
     """The /graphql WebSocket endpoint."""
 
     graphql_transport_ws_handler_class = ConnectionHandler
-    websocket_adapter_class = BoundedWebSocketAdapter
+    websocket_adapter_class = ClosingWebSocketAdapter
 
     def __init__(self, schema: MemqlSchema, settings: Settings) -> None:
         super().__init__(
@@ -291,6 +250,20 @@ class GraphQLOverWebSocket(GraphQL[Connection, None]):
             allowed_origins=settings.cors_origins,
         )
         self.settings = settings
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A message as Strawberry's handler reads it, or the JSONDecodeError it answers with
+        close 4400: for anything but a JSON object (the handler would fail on it with a
+        traceback), and for JSON Python will not read (nested too deep, an integer too
+        long). uvicorn caps a message's size before this (`ws_max_size`: app/web/serving.py),
+        closing with 1009."""
+        try:
+            message = json.loads(data)
+        except (ValueError, RecursionError) as error:
+            raise json.JSONDecodeError(str(error), "", 0) from None
+        if not isinstance(message, dict):
+            raise json.JSONDecodeError("a message must be a JSON object", "", 0)
+        return message
 
     async def get_context(self, request: Any, response: Any) -> Connection:
         return Connection(request, request.app.state.store, self.settings)
