@@ -344,7 +344,7 @@ def report(
             f"Scaling: the read cases by memories stored (a session per {PER_SESSION} memories"
             f" and a user per {PER_SESSION} sessions, at most {sizes.sessions:,} and"
             f" {sizes.users:,}, so that each case answers the same data at every size; 1"
-            " client; the session of `session {{ memories }}` holds {HOT_MEMORIES} of them, or"
+            f" client; the session of `session {{ memories }}` holds {HOT_MEMORIES} of them, or"
             " all when fewer); start-up is the server's, seeding"
             " included, and memory its resident set once seeded, per memory stored"
             + (

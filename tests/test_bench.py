@@ -21,6 +21,7 @@ from bench.report import (
     SCALING_HEADER,
     SNAPSHOT_HEADER,
 )
+from bench.run import SCALING_CASES
 from bench.server import CALLS_HEADER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,17 +94,33 @@ def test_quick_benchmark_prints_both_tables_with_numbers() -> None:
     assert all(NUMBER.match(cell.removesuffix("%").lstrip("-")) for cell in live_row[1:]), live_row
     assert live_row[LIVE_HEADER.index("idle subscriptions")] == "100"
     assert scaling[0] == SCALING_HEADER
-    assert [row[0] for row in scaling[1:]] == ["20", "60"]
+    reads = [case for case in CASES if case.strip("`") in SCALING_CASES]
+    assert [(row[0], row[1]) for row in scaling[1:]] == [
+        (memories, case) for memories in ("20", "60") for case in reads
+    ]
     assert_numbers(main[1:], 1)
-    assert_numbers(scaling[1:], 1)
+    assert_numbers(scaling[1:], 2)
     assert snapshots[0] == SNAPSHOT_HEADER
     assert [row[0] for row in snapshots[1:]] == ["30", "90"]
     assert_numbers(snapshots[1:], 1)
     assert "median of 5 rounds of 0.05 s per route, the routes alternating request" in output
     assert "holds 40 of them" in output
     calls = {row[0]: row[MAIN_HEADER.index("db calls/req")] for row in main[1:]}
-    # The nested query: one call for each level (users, sessions, memories).
-    assert calls["`users { sessions { user memories { session } } }`"] == "3"
+    # The nested query on the embedded store: the users, then one call for each parent (the
+    # 2 users' sessions, their 4 sessions' memories), each an indexed read in the process.
+    assert calls["`users { sessions { user memories { session } } }`"] == "7"
+
+
+@pytest.mark.slow
+def test_the_soak_prints_each_window_and_the_last_over_the_first() -> None:
+    output = quick_bench("--concurrency=1", "--scaling=", "--snapshots=", "--soak=3")
+    *_, soaked = tables(output)
+    assert soaked[0][:2] == ["window", "writes/s"]
+    [window, ratios] = soaked[1:]
+    assert window[0] == "0-30 s"
+    assert all(re.match(r"^[\d.]+ / [\d.]+$", cell) for cell in window[2:]), window
+    assert ratios[0] == "last p99 / first p99"
+    assert "0 events lost" in output
 
 
 @pytest.mark.slow
