@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import nullcontext
+from typing import Any, TypeVar, cast
 
 import strawberry
 from strawberry.extensions import FieldExtension
 from strawberry.extensions.field_extension import AsyncExtensionResolver, SyncExtensionResolver
 
-from app.errors import BadUserInput, MemqlError
+from app.errors import MemqlError
 from app.roles import RoleType
-from app.store.memories import NewMemory
-from app.store.users import UserFields
-from app.validation import parse_uuid
+from schema.commands import (
+    AddMemory,
+    AddSession,
+    AddUser,
+    Command,
+    DeleteMemories,
+    DeleteSession,
+    DeleteUser,
+    PurgeDeleted,
+    UpdateMemory,
+    UpdateSession,
+    UpdateUser,
+)
 from schema.errors import input_field
-from schema.global_ids import from_global_id
 from schema.pagination import ListSize, sized_list_field
-from schema.preflight import CHECK, Check
-from schema.scalars import JSON, json_argument
+from schema.preflight import COMMAND
+from schema.scalars import JSON
 from schema.types import Info, Memory, Session, User
+
+R = TypeVar("R")
 
 
 @strawberry.input
@@ -122,37 +134,6 @@ class PurgePayload:
     memories: int
 
 
-def user_fields(input: AddUserInput | UpdateUserInput) -> UserFields:
-    return UserFields(
-        email=input.email,
-        first_name=input.first_name,
-        last_name=input.last_name,
-        metadata=json_argument(input.metadata),
-    )
-
-
-def memory_uuid(value: str) -> str:
-    """A memory's uuid from its global ID or from the uuid itself."""
-    if (as_uuid := parse_uuid(value)) is not None:
-        return as_uuid
-    type_name, key = from_global_id(value, "id")
-    if type_name != "Memory" or (as_uuid := parse_uuid(key)) is None:
-        raise BadUserInput("id is neither a memory's global ID nor its uuid", field="id")
-    return as_uuid
-
-
-def new_memories(input: AddMemoryInput) -> list[NewMemory]:
-    return [
-        NewMemory(
-            role=memory.role,
-            content=memory.content,
-            role_type=memory.role_type,
-            metadata=json_argument(memory.metadata),
-        )
-        for memory in input.memories
-    ]
-
-
 class MutationField(FieldExtension):
     """Mutation fields run one after another, each with its payload. Each starts with empty
     loaders, so a payload shows what the mutations before it in the document changed; and an
@@ -177,114 +158,78 @@ class MutationField(FieldExtension):
         return result
 
 
-def mutation(*, check: Check, **options: Any) -> Any:
-    """A mutation field; `check` (the caller's store and the field's arguments) runs the store's
-    rules that no earlier field can change, before a document of several fields writes."""
-    return strawberry.mutation(extensions=[MutationField()], metadata={CHECK: check}, **options)
+def mutation(command: type[Command[Any]], **options: Any) -> Any:
+    """A mutation field that runs `command` (schema.commands), checked before a document of
+    several mutation fields writes anything (schema.preflight)."""
+    return strawberry.mutation(extensions=[MutationField()], metadata={COMMAND: command}, **options)
+
+
+async def run(info: Info, command: type[Command[R]], **arguments: Any) -> R:
+    """`command` built from the field's arguments and run for the caller; an error names its
+    field inside the `input` object, as the preflight names it."""
+    with input_field("input") if command.in_input else nullcontext():
+        built: Command[R] = cast(Any, command).of(**arguments)  # each command's own `of`
+        return await built.run(info.context.store)
 
 
 @strawberry.type
 class Mutation:
-    @mutation(check=lambda store, input: store.users.check_add(input.user_id, user_fields(input)))
+    @mutation(AddUser)
     async def add_user(self, info: Info, input: AddUserInput) -> UserPayload:
-        with input_field("input"):
-            doc = await info.context.store.users.add(input.user_id, user_fields(input))
-        return UserPayload(user=User.from_doc(doc))
+        return UserPayload(user=User.from_doc(await run(info, AddUser, input=input)))
 
-    @mutation(
-        check=lambda store, input: store.users.check_update(input.user_id, user_fields(input))
-    )
+    @mutation(UpdateUser)
     async def update_user(self, info: Info, input: UpdateUserInput) -> UserPayload:
-        with input_field("input"):
-            doc = await info.context.store.users.update(input.user_id, user_fields(input))
-        return UserPayload(user=User.from_doc(doc))
+        return UserPayload(user=User.from_doc(await run(info, UpdateUser, input=input)))
 
-    @mutation(
-        check=lambda store, user_id: store.users.check_delete(user_id),
-        description="Soft-deletes the user, its sessions and their memories.",
-    )
+    @mutation(DeleteUser, description="Soft-deletes the user, its sessions and their memories.")
     async def delete_user(self, info: Info, user_id: str) -> DeletePayload:
-        doc = await info.context.store.users.delete(user_id)
+        doc = await run(info, DeleteUser, user_id=user_id)
         return DeletePayload(deleted_id=User.from_doc(doc).id)
 
-    @mutation(
-        check=lambda store, input: store.sessions.check_add(
-            input.session_id, user_id=input.user_id, metadata=json_argument(input.metadata)
-        )
-    )
+    @mutation(AddSession)
     async def add_session(self, info: Info, input: AddSessionInput) -> SessionPayload:
-        with input_field("input"):
-            doc = await info.context.store.sessions.add(
-                input.session_id,
-                user_id=input.user_id,
-                metadata=json_argument(input.metadata),
-            )
+        doc = await run(info, AddSession, input=input)
         return SessionPayload(session=Session.from_doc(doc, info.context))
 
-    @mutation(
-        check=lambda store, input: store.sessions.check_update(
-            input.session_id, user_id=input.user_id, metadata=json_argument(input.metadata)
-        )
-    )
+    @mutation(UpdateSession)
     async def update_session(self, info: Info, input: UpdateSessionInput) -> SessionPayload:
-        with input_field("input"):
-            doc = await info.context.store.sessions.update(
-                input.session_id,
-                user_id=input.user_id,
-                metadata=json_argument(input.metadata),
-            )
+        doc = await run(info, UpdateSession, input=input)
         return SessionPayload(session=Session.from_doc(doc, info.context))
 
-    @mutation(
-        check=lambda store, session_id: store.sessions.check_writable(session_id),
-        description="Soft-deletes the session and all its memories.",
-    )
+    @mutation(DeleteSession, description="Soft-deletes the session and all its memories.")
     async def delete_session(self, info: Info, session_id: str) -> DeletePayload:
-        doc = await info.context.store.sessions.delete(session_id)
+        doc = await run(info, DeleteSession, session_id=session_id)
         return DeletePayload(deleted_id=Session.from_doc(doc, info.context).id)
 
-    @mutation(
-        check=lambda store, input: store.memories.check_add(input.session_id, new_memories(input))
-    )
+    @mutation(AddMemory)
     async def add_memory(self, info: Info, input: AddMemoryInput) -> AddMemoryPayload:
-        with input_field("input"):
-            session, stored = await info.context.store.memories.add(
-                input.session_id, new_memories(input)
-            )
+        session, stored = await run(info, AddMemory, input=input)
         parent = Session.from_doc(session, info.context)
         return AddMemoryPayload(
             session=parent,
             memories=[Memory.from_doc(doc, info.context, session=parent) for doc in stored],
         )
 
-    @mutation(
-        check=lambda store, input: store.memories.check_update(
-            memory_uuid(input.id), json_argument(input.metadata)
-        )
-    )
+    @mutation(UpdateMemory)
     async def update_memory(self, info: Info, input: UpdateMemoryInput) -> MemoryPayload:
-        with input_field("input"):
-            doc = await info.context.store.memories.update(
-                memory_uuid(input.id),
-                json_argument(input.metadata),
-            )
+        doc = await run(info, UpdateMemory, input=input)
         return MemoryPayload(memory=Memory.from_doc(doc, info.context))
 
     @mutation(
-        check=lambda store, session_id: store.sessions.check_writable(session_id),
-        description="Soft-deletes every memory of the session; the session stays.",
+        DeleteMemories, description="Soft-deletes every memory of the session; the session stays."
     )
     async def delete_memories(self, info: Info, session_id: str) -> DeleteMemoriesPayload:
-        session, count = await info.context.store.memories.delete_all(session_id)
+        session, count = await run(info, DeleteMemories, session_id=session_id)
         return DeleteMemoriesPayload(
             session=Session.from_doc(session, info.context), deleted_count=count
         )
 
     @mutation(
-        check=lambda store: store.check_purge(),
+        PurgeDeleted,
         description="Hard-deletes everything soft-deleted now, without waiting for the TTL "
         "(admin only).",
     )
     async def purge_deleted(self, info: Info) -> PurgePayload:
-        counts = await info.context.store.purge_deleted()
+        counts = await run(info, PurgeDeleted)
         return PurgePayload(users=counts.users, sessions=counts.sessions, memories=counts.memories)

@@ -2,8 +2,8 @@
 
 Mutation fields run one after another, and each payload is non-null, so a field refused after
 another one wrote would answer `data: null` for a document that changed data (and a client
-retrying it would write twice). Each mutation field declares its `check` (`mutation(check=...)`
-in schema.mutations): the store's own rules that no earlier field of the caller's can change
+retrying it would write twice). Each mutation field declares its command (schema.commands),
+whose `check` runs the store's own rules that no earlier field of the caller's can change
 (input, the caller acting only for itself, admin-only fields, the `system` metadata key, sessions
 and memories another user holds). When a document has more than one mutation field, every
 field's check runs before the first write; a refusal is answered for the whole document, which
@@ -14,7 +14,7 @@ create or delete the thing) stops the document at its field, whose error says in
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from contextlib import nullcontext
 from typing import Any
 
@@ -44,10 +44,8 @@ from app.store import ViewerStore
 from schema.errors import input_field
 from schema.node_limit import included, strawberry_field_of
 
-CHECK = "memql.check"
-"""The key of a mutation field's metadata under which its check is declared."""
-
-Check = Callable[..., Awaitable[None]]
+COMMAND = "memql.command"
+"""The key of a mutation field's metadata under which its command class is declared."""
 
 
 def resolved_value(type_: Any, value: Any) -> Any:
@@ -117,8 +115,8 @@ async def preflight_errors(
     for key, node in collected.fields.items():
         definition = root.fields.get(node.name.value)
         strawberry_field = strawberry_field_of(definition) if definition else None
-        check: Check | None = (getattr(strawberry_field, "metadata", None) or {}).get(CHECK)
-        if definition is None or strawberry_field is None or check is None:
+        command = (getattr(strawberry_field, "metadata", None) or {}).get(COMMAND)
+        if definition is None or strawberry_field is None or command is None:
             continue
         coerced = get_argument_values(definition, node, variables)
         arguments = {
@@ -127,10 +125,10 @@ async def preflight_errors(
             if (name := argument.graphql_name or to_camel_case(argument.python_name)) in coerced
         }
         # Named as the field's resolver names them: inside its `input` object, when it has one.
-        naming = input_field("input") if "input" in arguments else nullcontext()
+        naming = input_field("input") if command.in_input else nullcontext()
         try:
             with naming:
-                await check(store, **arguments)
+                await command.of(**arguments).check(store)
         except MemqlError as error:
             errors.append(
                 GraphQLError(

@@ -4,10 +4,14 @@ tell stops the document at its field and names the fields that already wrote."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pytest
+from strawberry.types.base import get_object_definition
 
+from schema.mutations import Mutation
+from schema.preflight import COMMAND
 from tests.support.data import World, snapshot
 
 ADD = 'addMemory(input: {{sessionId: "{session}", memories: [{memories}]}}) {{ memories {{ id }} }}'
@@ -109,3 +113,17 @@ async def test_the_same_fields_all_allowed_all_run(world: World) -> None:
         f"mutation {{ a: {add('a1')} b: {add('a2')} c: {add('new-of-alice')} }}"
     )
     assert [len(data[key]["memories"]) for key in "abc"] == [1, 1, 1]
+
+
+def test_every_mutation_field_runs_the_command_its_preflight_checks() -> None:
+    """A mutation's check and its write are one object (schema.commands): each field declares
+    its command class, which the preflight builds and checks and the resolver builds and runs."""
+    definition = get_object_definition(Mutation, strict=True)
+    commands: dict[str, Any] = {
+        field.python_name: field.metadata.get(COMMAND) for field in definition.fields
+    }
+    assert len(commands) == 10 and all(commands.values()), commands
+    for name, command in commands.items():
+        assert {"of", "check", "run"} <= set(vars(command)), name
+        resolver = inspect.getsource(getattr(Mutation, name))
+        assert f"run(info, {command.__name__}" in resolver, name
