@@ -67,15 +67,19 @@ def memory_uuid(value: str) -> str:
 
 
 @dataclass(frozen=True)
-class AddUser:
+class _UserCommand:
+    """A write of a user's fields, named by its `input` object."""
+
     in_input: ClassVar[bool] = True
     user_id: str
     fields: UserFields
 
     @classmethod
-    def of(cls, input: AddUserInput) -> Self:
+    def of(cls, input: AddUserInput | UpdateUserInput) -> Self:
         return cls(input.user_id, user_fields(input))
 
+
+class AddUser(_UserCommand):
     async def check(self, store: ViewerStore) -> None:
         await store.users.check_add(self.user_id, self.fields)
 
@@ -83,16 +87,7 @@ class AddUser:
         return await store.users.add(self.user_id, self.fields)
 
 
-@dataclass(frozen=True)
-class UpdateUser:
-    in_input: ClassVar[bool] = True
-    user_id: str
-    fields: UserFields
-
-    @classmethod
-    def of(cls, input: UpdateUserInput) -> Self:
-        return cls(input.user_id, user_fields(input))
-
+class UpdateUser(_UserCommand):
     async def check(self, store: ViewerStore) -> None:
         await store.users.check_update(self.user_id, self.fields)
 
@@ -117,16 +112,20 @@ class DeleteUser:
 
 
 @dataclass(frozen=True)
-class AddSession:
+class _SessionCommand:
+    """A write of a session's fields, named by its `input` object."""
+
     in_input: ClassVar[bool] = True
     session_id: str
     user_id: str | None
     metadata: JsonObject | None
 
     @classmethod
-    def of(cls, input: AddSessionInput) -> Self:
+    def of(cls, input: AddSessionInput | UpdateSessionInput) -> Self:
         return cls(input.session_id, input.user_id, json_argument(input.metadata))
 
+
+class AddSession(_SessionCommand):
     async def check(self, store: ViewerStore) -> None:
         await store.sessions.check_add(
             self.session_id, user_id=self.user_id, metadata=self.metadata
@@ -138,17 +137,7 @@ class AddSession:
         )
 
 
-@dataclass(frozen=True)
-class UpdateSession:
-    in_input: ClassVar[bool] = True
-    session_id: str
-    user_id: str | None
-    metadata: JsonObject | None
-
-    @classmethod
-    def of(cls, input: UpdateSessionInput) -> Self:
-        return cls(input.session_id, input.user_id, json_argument(input.metadata))
-
+class UpdateSession(_SessionCommand):
     async def check(self, store: ViewerStore) -> None:
         await store.sessions.check_update(
             self.session_id, user_id=self.user_id, metadata=self.metadata
@@ -161,7 +150,10 @@ class UpdateSession:
 
 
 @dataclass(frozen=True)
-class DeleteSession:
+class _WriteToSession:
+    """A write to one session, by its `sessionId` argument: refused for a session another user
+    holds."""
+
     in_input: ClassVar[bool] = False
     session_id: str
 
@@ -172,8 +164,15 @@ class DeleteSession:
     async def check(self, store: ViewerStore) -> None:
         await store.sessions.check_writable(self.session_id)
 
+
+class DeleteSession(_WriteToSession):
     async def run(self, store: ViewerStore) -> SessionDoc:
         return await store.sessions.delete(self.session_id)
+
+
+class DeleteMemories(_WriteToSession):
+    async def run(self, store: ViewerStore) -> tuple[SessionDoc, int]:
+        return await store.memories.delete_all(self.session_id)
 
 
 @dataclass(frozen=True)
@@ -219,22 +218,6 @@ class UpdateMemory:
 
     async def run(self, store: ViewerStore) -> MemoryDoc:
         return await store.memories.update(self.memory_uuid, self.metadata)
-
-
-@dataclass(frozen=True)
-class DeleteMemories:
-    in_input: ClassVar[bool] = False
-    session_id: str
-
-    @classmethod
-    def of(cls, session_id: str) -> Self:
-        return cls(session_id)
-
-    async def check(self, store: ViewerStore) -> None:
-        await store.sessions.check_writable(self.session_id)
-
-    async def run(self, store: ViewerStore) -> tuple[SessionDoc, int]:
-        return await store.memories.delete_all(self.session_id)
 
 
 @dataclass(frozen=True)
