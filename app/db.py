@@ -73,8 +73,8 @@ def first_line(error: object, limit: int = 300) -> str:
 
 def _refuse_truth_tests() -> None:
     """Make the embedded store's collections and databases refuse `bool()`, as pymongo's do
-    (NotImplementedError): mongomock-motor's allow it, so code that truth-tests one (`x or y`,
-    `if collection:`) passed every embedded test and failed on MongoDB."""
+    (NotImplementedError): mongomock-motor's allow it, so code that truth-tests one (an `or` or
+    an `if` on it) passed every embedded test and failed on MongoDB."""
     from mongomock_motor import AsyncMongoMockCollection, AsyncMongoMockDatabase
 
     def refuse(self: object) -> bool:
