@@ -46,15 +46,15 @@ class Lease:
 
 class SessionLease:
     """The sessions' write leases, taken for the caller (`access`): only on sessions it may
-    write to. `shown` is told of each session a lease was taken on, as the sessions store is
-    of each session it shows."""
+    write to. `shown` makes the session of an addMemory's lease, as the sessions store makes
+    each session it shows (noting that the caller has seen it)."""
 
     def __init__(
         self,
         sessions: Collection,
         access: Access,
         clock: QueryClock,
-        shown: Callable[[Document], object],
+        shown: Callable[[Document], SessionDoc],
     ) -> None:
         self.collection = sessions
         self.access = access
@@ -91,8 +91,7 @@ class SessionLease:
             )
             if raw is None:  # given to another user in between
                 raise self.access.denied("session", session_id, "sessionId")
-        self.shown(raw)
-        return Lease.of(raw, holder)
+        return Lease(self.shown(raw), holder, raw.get("memorySeq", 0))
 
     async def hold_for_deleting(self, session_id: str) -> Lease:
         """The live session's lease, noted as having its memories deleted up to its seq: every
