@@ -1,0 +1,26 @@
+"""The words memory search matches: Unicode NFKD, combining marks dropped, casefolded, each run of
+word characters (`\\w+`, Unicode) a word. No stemming, no stop words. Stored memories and query
+text are split by the same function, so "Café" finds "cafe" and "ROOIBOS" finds "rooibos"."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_WORD = re.compile(r"\w+")
+
+
+def normalised(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return bare.casefold()
+
+
+def words(text: str) -> list[str]:
+    """The words of `text` in order, repeats kept (what ranking counts)."""
+    return _WORD.findall(normalised(text))
+
+
+def search_terms(text: str) -> list[str]:
+    """The distinct words of `text`, sorted: what a memory stores in `searchTerms`."""
+    return sorted(set(words(text)))
