@@ -11,6 +11,8 @@ _WORD = re.compile(r"\w+")
 
 
 def normalised(text: str) -> str:
+    if text.isascii():  # the common case, where NFKD changes nothing and casefold is lower
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(char for char in decomposed if not unicodedata.combining(char))
     return bare.casefold()
