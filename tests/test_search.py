@@ -4,10 +4,14 @@ every refusal."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
-from tests.support.client import GraphQLClient
+from app.persistence.transfer import export_documents, import_documents, read_lines
+from tests.support.client import GraphQLClient, running_app
 from tests.support.data import World, add_memories, add_session, add_user
+from tests.support.stores import make_settings, requires_mongodb
 
 SEARCH = """
 query($text: String!, $sessionId: String, $userId: String, $first: Int, $after: String) {
@@ -301,3 +305,64 @@ async def test_the_node_limit_counts_a_search_like_any_connection(api: GraphQLCl
     assert error["extensions"]["nodes"] == 100 + 100 * 100
     within = nested.replace("memories(first: 100)", "memories(first: 10)")
     assert "errors" not in await api.post(within)
+
+
+async def test_memories_stored_without_search_terms_are_backfilled(api: GraphQLClient) -> None:
+    """As a memql before search stored them (old snapshots, MongoDB data, older exports): the
+    start-up's index reconciliation gives them their words."""
+    await add_memories(api, "s", ["Rooibos tea", "green tea", "?!"])
+    memories = api.store.db.memories
+    await memories.update_many({}, {"$unset": {"searchTerms": ""}})
+    assert await contents(api, "tea") == []
+    report = await api.store.db.ensure_indexes()
+    assert report.backfilled == 3
+    assert "search terms added to 3 memories" in report.lines()
+    assert sorted(await contents(api, "TEA")) == ["Rooibos tea", "green tea"]
+    stored = {raw["content"]: raw["searchTerms"] async for raw in memories.find({})}
+    assert stored == {"Rooibos tea": ["rooibos", "tea"], "green tea": ["green", "tea"], "?!": []}
+    again = await api.store.db.ensure_indexes()
+    assert again.backfilled == 0
+
+
+@requires_mongodb
+async def test_on_mongodb_a_search_reads_the_search_index(api: GraphQLClient) -> None:
+    await add_session(api, "s1")
+    await add_memories(api, "s1", ["tea time", "coffee time"])
+    await add_memories(api, "s2", ["more tea"])
+    db = api.store.db.db
+    # The shapes SecantusDB plans on an index (docs/operations.md: it scans the collection for
+    # an `$in` beside other fields, where MongoDB bounds every field of the index): one word in
+    # one session, and the backfill's memories without words.
+    for match in (
+        {"searchTerms": "tea", "deletedAt": None, "sessionId": "s1"},
+        {"searchTerms": None},
+    ):
+        explained = await db.command("explain", {"find": "memories", "filter": match})
+        plan = explained["queryPlanner"]["winningPlan"]
+        assert plan["inputStage"]["stage"] == "IXSCAN", plan
+        assert plan["inputStage"]["indexName"] == "searchTerms_sessionId_deletedAt", plan
+
+
+async def test_a_snapshot_of_memories_without_search_terms_comes_back_searchable(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(mongodb_url=None, data_dir=tmp_path / "data")
+    async with running_app(settings) as api:
+        await add_memories(api, "s", ["Rooibos tea"])
+        await api.store.db.memories.update_many({}, {"$unset": {"searchTerms": ""}})
+    async with running_app(settings) as api:
+        assert await contents(api, "rooibos") == ["Rooibos tea"]
+
+
+async def test_an_export_without_search_terms_imports_searchable() -> None:
+    exported = io.BytesIO()
+    async with running_app() as source:
+        await add_memories(source, "s", ["Rooibos tea", "café"])
+        await source.store.db.memories.update_many({}, {"$unset": {"searchTerms": ""}})
+        await export_documents(source.store.db, exported)
+    assert b"searchTerms" not in exported.getvalue()
+    async with running_app() as target:
+        lines = exported.getvalue().splitlines(keepends=True)
+        await import_documents(target.store.db, read_lines(lines))
+        assert await contents(target, "rooibos") == ["Rooibos tea"]
+        assert await contents(target, "CAFE") == ["café"]

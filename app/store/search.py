@@ -16,6 +16,7 @@ vanishes (and leaves the idf of the others a little changed).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
@@ -23,7 +24,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import bm25s
-from pymongo import UpdateOne
 
 from app.clock import as_utc
 from app.db import Collection, Document
@@ -209,7 +209,9 @@ class MemorySearch:
         return {raw["_id"]: MemoryDoc.from_mongo(raw) for raw in raws}
 
 
-BACKFILL_BATCH = 1000
+BACKFILL_CONCURRENCY = 32
+"""Memories the backfill updates at once (one `update_one` each: pymongo's bulk requests carry
+options mongomock cannot take)."""
 
 
 async def backfill_search_terms(collection: Collection) -> int:
@@ -217,24 +219,24 @@ async def backfill_search_terms(collection: Collection) -> int:
     from such a one) its words, so that search finds it; returns how many were given them."""
     missing = collection.find({SEARCH_TERMS: None}, {"content": 1, "sessionId": 1})
     done = 0
-    batch: list[UpdateOne] = []
+    batch: list[Document] = []
     async for raw in missing:
-        terms = search_terms(raw.get("content") or "")
-        # The sessionId in the filter is the shard key of a sharded `memories`.
-        batch.append(
-            UpdateOne(
-                {"_id": raw["_id"], "sessionId": raw.get("sessionId")},
-                {"$set": {SEARCH_TERMS: terms}},
-            )
-        )
-        if len(batch) >= BACKFILL_BATCH:
-            done += await _write(collection, batch)
+        batch.append(raw)
+        if len(batch) >= BACKFILL_CONCURRENCY:
+            done += await _give_terms(collection, batch)
             batch = []
-    if batch:
-        done += await _write(collection, batch)
-    return done
+    return done + await _give_terms(collection, batch)
 
 
-async def _write(collection: Collection, batch: list[UpdateOne]) -> int:
-    await collection.bulk_write(batch, ordered=False)
-    return len(batch)
+async def _give_terms(collection: Collection, raws: list[Document]) -> int:
+    # The sessionId in the filter is the shard key of a sharded `memories`.
+    await asyncio.gather(
+        *(
+            collection.update_one(
+                {"_id": raw["_id"], "sessionId": raw.get("sessionId")},
+                {"$set": {SEARCH_TERMS: search_terms(raw.get("content") or "")}},
+            )
+            for raw in raws
+        )
+    )
+    return len(raws)
