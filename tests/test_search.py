@@ -8,7 +8,10 @@ import io
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from app.persistence.transfer import export_documents, import_documents, read_lines
+from app.store import search as search_module
 from tests.support.client import GraphQLClient, running_app
 from tests.support.data import World, add_memories, add_session, add_user
 from tests.support.stores import make_settings, requires_mongodb
@@ -366,3 +369,13 @@ async def test_an_export_without_search_terms_imports_searchable() -> None:
         await import_documents(target.store.db, read_lines(lines))
         assert await contents(target, "rooibos") == ["Rooibos tea"]
         assert await contents(target, "CAFE") == ["café"]
+
+
+async def test_a_large_ranking_gives_the_same_answer_in_a_thread(
+    api: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_memories(api, "s", [f"tea {'tea ' * (n % 5)}number {n}" for n in range(30)])
+    inline = await search(api, "tea number", first=100)
+    monkeypatch.setattr(search_module, "RANK_IN_THREAD", 10)
+    threaded = await search(api, "tea number", first=100)
+    assert threaded == inline

@@ -52,6 +52,9 @@ BY_SCORE = SortOrder(
 first page's as-of bound, then its place in the ranking (score, createdAt, seq and uuid, each
 descending)."""
 
+RANK_IN_THREAD = 2000
+"""Matches above which the ranking runs in a worker thread."""
+
 _PROJECTION = {"content": 1, "sessionId": 1, "seq": 1, "createdAt": 1}
 
 
@@ -172,7 +175,11 @@ class MemorySearch:
         raws = await self.collection.find(match, _PROJECTION).to_list(None)
         if sessions is None:
             raws = await self._of_live_sessions(raws)
-        ranked = _rank(raws, query)
+        # A large ranking runs in a thread, so that it does not hold the event loop.
+        if len(raws) > RANK_IN_THREAD:
+            ranked = await asyncio.to_thread(_rank, raws, query)
+        else:
+            ranked = _rank(raws, query)
         if not ranked:
             return empty
         as_of = after[1] if after is not None else max(hit.place[1] for hit in ranked)
