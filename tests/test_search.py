@@ -175,6 +175,10 @@ async def test_other_users_scopes_are_refused_alike_whether_or_not_they_exist(
         }
     )
     assert other_user["message"] == no_user["message"]
+    anonymous = GraphQLClient(world.admin.http, world.admin.app)
+    assert (await anonymous.error(SEARCH, {"text": "b1"}))["extensions"]["code"] == (
+        "UNAUTHENTICATED"
+    )
     # Her own userId with bob's session: refused as bob's session is anywhere.
     mixed = await world.alice.error(SEARCH, {"text": "b1", "sessionId": "b1", "userId": "alice"})
     assert mixed["extensions"] == existing["extensions"]

@@ -754,9 +754,12 @@ async def test_bad_searches_are_400(zep: Zep, body: dict[str, Any], status: int)
 async def test_search_of_a_missing_session_is_404_and_of_anothers_403(world: World) -> None:
     admin, alice = Zep(world.admin), Zep(world.alice)
     assert (await admin.call("POST", "/sessions/nowhere/search", {"text": "a"})).status_code == 404
+    texts = []
     for session in ("b1", "nowhere", "free"):
         refused = await alice.call("POST", f"/sessions/{session}/search", {"text": session})
         assert refused.status_code == 403, refused.text
+        texts.append(refused.text.replace(session, "ID"))
+    assert len(set(texts)) == 1, texts
     own = await alice.call("POST", "/sessions/a1/search", {"text": "a1 b1"})
     assert [result["message"]["content"] for result in own.json()] == ["a1"]
     await admin.call("DELETE", "/sessions/a1/memory")
