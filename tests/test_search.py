@@ -5,13 +5,16 @@ every refusal."""
 from __future__ import annotations
 
 import io
+import random
 from pathlib import Path
 from typing import Any
 
+import bm25s
 import pytest
 
 from app.persistence.transfer import export_documents, import_documents, read_lines
 from app.store import search as search_module
+from app.store.search import bm25_scores
 from tests.support.client import GraphQLClient, running_app
 from tests.support.data import World, add_memories, add_session, add_user
 from tests.support.stores import make_settings, requires_mongodb
@@ -383,3 +386,20 @@ async def test_a_large_ranking_gives_the_same_answer_in_a_thread(
     monkeypatch.setattr(search_module, "RANK_IN_THREAD", 10)
     threaded = await search(api, "tea number", first=100)
     assert threaded == inline
+
+
+def test_the_ranking_gives_bm25s_own_scores_of_every_word() -> None:
+    """bm25_scores hands bm25s only the query's words (the rest as one other word): the
+    scores are those of an index of every word, and each is above 0 for a match."""
+    generator = random.Random(32)
+    vocabulary = [f"w{index}" for index in range(300)] + ["tea", "rooibos"]
+    documents = [
+        [generator.choice(vocabulary) for _ in range(generator.randint(1, 30))] + ["tea"]
+        for _ in range(500)
+    ]
+    for query in (["tea"], ["rooibos", "tea"], ["w7", "w8", "absent"]):
+        every_word = bm25s.BM25()
+        every_word.index(documents, show_progress=False)
+        expected = [float(score) for score in every_word.get_scores(query)]
+        assert bm25_scores(documents, query) == expected
+    assert all(score > 0 for score in bm25_scores(documents, ["tea"]))

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import bm25s
+from bm25s.tokenization import Tokenized
 
 from app.clock import as_utc
 from app.db import Collection, Document
@@ -101,21 +102,34 @@ def _digest(query: list[str], session_id: str | None, user_id: str | None) -> st
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
+OTHER_WORD = ""
+"""What every word of a memory that is not in the query counts as, for the ranking."""
+
+
+def bm25_scores(documents: list[list[str]], query: list[str]) -> list[float]:
+    """bm25s's score of each document (its words, in order) for the query's distinct words.
+
+    bm25s is given each document's words as ids where every word not in the query is one
+    other word: a document's length and its counts of the query's words, all BM25 reads, are
+    as they were, so the scores are too (tests/test_search.py compares them with an index of
+    every word), and bm25s builds no matrix for the words no one asked for."""
+    wanted = {word: index for index, word in enumerate(query)}
+    other = len(wanted)
+    ids = [[wanted.get(word, other) for word in document] for document in documents]
+    retriever = bm25s.BM25()
+    retriever.index(Tokenized(ids=ids, vocab={**wanted, OTHER_WORD: other}), show_progress=False)
+    return [float(score) for score in retriever.get_scores(query)]
+
+
 def _rank(raws: list[Document], query: list[str]) -> list[_Ranked]:
     """The memories by BM25 score over them (bm25s, Lucene's idf: positive for every memory
     holding a query word), best first; ties newest first, then by uuid."""
     if not raws:
         return []
     raws = sorted(raws, key=lambda raw: raw["_id"])
-    retriever = bm25s.BM25()
-    retriever.index([words(raw["content"]) for raw in raws], show_progress=False)
-    scores = retriever.get_scores(query)
+    scores = bm25_scores([words(raw["content"]) for raw in raws], query)
     ranked = [
-        _Ranked(
-            raw,
-            float(score),
-            (float(score), as_utc(raw["createdAt"]), raw["seq"], raw["_id"]),
-        )
+        _Ranked(raw, score, (score, as_utc(raw["createdAt"]), raw["seq"], raw["_id"]))
         for raw, score in zip(raws, scores, strict=True)
     ]
     ranked.sort(key=lambda hit: hit.place, reverse=True)
