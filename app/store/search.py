@@ -143,7 +143,7 @@ class MemorySearch:
         self.memories = memories
         self.collection = memories.collection
         self.access = memories.access
-        self.sessions = memories.stores.sessions
+        self.sessions = memories.sessions
 
     async def scope(self, session_id: str | None, user_id: str | None) -> list[str] | None:
         """The sessionIds searched; None for every session (an admin without a scope). A user
