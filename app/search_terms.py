@@ -5,7 +5,9 @@ text are split by the same function, so "Café" finds "cafe" and "ROOIBOS" finds
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
+from typing import Any
 
 _WORD = re.compile(r"\w+")
 
@@ -24,5 +26,12 @@ def words(text: str) -> list[str]:
 
 
 def search_terms(text: str) -> list[str]:
-    """The distinct words of `text`, sorted: what a memory stores in `searchTerms`."""
-    return sorted(set(words(text)))
+    """The distinct words of `text`, sorted: what a memory stores in `searchTerms`. Interned,
+    so that the embedded store keeps one copy of each word, not one per memory."""
+    return sorted(sys.intern(word) for word in set(words(text)))
+
+
+def shared(terms: list[Any]) -> list[Any]:
+    """A stored `searchTerms` with each word interned (as `search_terms` makes them): for a
+    snapshot's memories, decoded with a string of their own for every word."""
+    return [sys.intern(term) if isinstance(term, str) else term for term in terms]

@@ -13,6 +13,7 @@ import bm25s
 import pytest
 
 from app.persistence.transfer import export_documents, import_documents, read_lines
+from app.search_terms import search_terms, shared
 from app.store import search as search_module
 from app.store.search import bm25_scores
 from tests.support.client import GraphQLClient, running_app
@@ -403,3 +404,14 @@ def test_the_ranking_gives_bm25s_own_scores_of_every_word() -> None:
         expected = [float(score) for score in every_word.get_scores(query)]
         assert bm25_scores(documents, query) == expected
     assert all(score > 0 for score in bm25_scores(documents, ["tea"]))
+
+
+def test_stored_words_are_one_string_each_for_every_memory() -> None:
+    """The embedded store keeps each memory's words: one string object per word, not per
+    memory, whether the memory was added or restored from a snapshot."""
+    first, second = search_terms("Rooibos tea"), search_terms("green TEA")
+    assert first == ["rooibos", "tea"] and second == ["green", "tea"]
+    assert first[1] is second[1]
+    decoded = ["".join(["t", "e", "a"])]
+    assert decoded[0] is not first[1]
+    assert shared(decoded)[0] is first[1]
