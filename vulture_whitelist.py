@@ -20,6 +20,7 @@ _._hosts_are_host_names
 _._default_page_fits
 deleted_at  # Zep's request bodies: fields clients send, accepted and ignored
 token_count
+mmr_lambda  # MemorySearchPayload: MMR is not done, so its lambda is read and unused
 
 # click (app/web/cli.py): commands and parameter types.
 _.convert  # click.ParamType.convert

@@ -14,6 +14,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.errors import OperationFailure
 
 from app.db import MEMORIES, SESSIONS, USERS, Document
+from app.store.search import backfill_search_terms
 
 if TYPE_CHECKING:
     from app.db import Database
@@ -84,6 +85,8 @@ class IndexReport:
     """Indexes on memql's collections that stand for none of memql's: a DBA's, a shard key's,
     or one memql made before its indexes changed."""
     warnings: list[str] = field(default_factory=list)
+    backfilled: int = 0
+    """Memories stored without their search terms (by a memql before search), given them."""
 
     def lines(self) -> list[str]:
         lines = [
@@ -95,11 +98,15 @@ class IndexReport:
                 ("not used by memql", self.unused),
             )
         ]
+        if self.backfilled:
+            lines.append(f"search terms added to {self.backfilled} memories")
         return lines + [f"warning: {warning}" for warning in self.warnings]
 
 
 def index_specs(*, embedded: bool, purge_after_seconds: int) -> list[IndexSpec]:
     """The indexes memql's queries need on MongoDB; for the embedded store only those it needs.
+
+    Memory search finds memories by their words (`searchTerms`, multikey) in its own index.
 
     Every list and count asks for live documents only (`deletedAt: null`), so `deletedAt`
     follows a list's equality fields and precedes its sort keys in the index (MongoDB's
@@ -142,6 +149,14 @@ def index_specs(*, embedded: bool, purge_after_seconds: int) -> list[IndexSpec]:
             MEMORIES,
             (("sessionId", ASCENDING), ("deletedAt", ASCENDING), ("seq", ASCENDING)),
             "sessionId_deletedAt_seq",
+        ),
+        # Memory search (app.store.search): multikey on each memory's words; leading with them,
+        # it serves a search of one session, of many (`$in`), of every session, and the
+        # backfill's `searchTerms: null`.
+        IndexSpec(
+            MEMORIES,
+            (("searchTerms", ASCENDING), ("sessionId", ASCENDING), ("deletedAt", ASCENDING)),
+            "searchTerms_sessionId_deletedAt",
         ),
         *ttl,
     ]
@@ -201,6 +216,9 @@ async def ensure_indexes(db: Database) -> IndexReport:
             "deleted documents are purged as the indexes still say, after: "
             f"{', '.join(unchanged_ttl)}"
         )
+    report.backfilled = await backfill_search_terms(db.memories)
+    if report.backfilled:
+        logger.info("added search terms to %d memories stored without them", report.backfilled)
     for warning in report.warnings:
         logger.warning("%s", warning)
     if by_collection:

@@ -75,6 +75,8 @@ def logging_config(settings: Settings) -> dict[str, Any]:
             "uvicorn": {"level": settings.log_level, "propagate": True},
             "uvicorn.error": {"level": settings.log_level, "propagate": True},
             "uvicorn.access": {"level": settings.log_level, "propagate": True},
+            # bm25s sets its own logger to DEBUG, which logs a line for every search.
+            "bm25s": {"level": "WARNING"},
         },
     }
 
@@ -84,5 +86,6 @@ def configure_logging(settings: Settings) -> None:
     serve` (through uvicorn) or a test runner, say; then only memql's level is set."""
     if logging.getLogger().handlers:
         logging.getLogger("memql").setLevel(settings.log_level)
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         return
     logging.config.dictConfig(logging_config(settings))

@@ -11,8 +11,10 @@ from bson import ObjectId
 from app.auth import OPEN
 from app.db import Collection, Document
 from app.roles import RoleType
+from app.search_terms import search_terms
 from app.store import Store
 from app.store.memories import NewMemory
+from app.store.search import SEARCH_TERMS
 from app.store.users import UserFields
 
 HOT_MEMORIES = 100
@@ -115,6 +117,7 @@ async def seed(store: Store, sizes: Sizes) -> None:
                 "role": ROLES[seq % 2][0],
                 "roleType": ROLES[seq % 2][1].value,
                 "content": content(index, seq),
+                SEARCH_TERMS: search_terms(content(index, seq)),
                 "metadata": {"turn": seq, "tokens": 32},
             }
             for index in range(1, sizes.sessions)

@@ -2,13 +2,15 @@
 
 A cursor is `<kind>:<key parts>:<checksum>`, opaque: the kind names the connection it belongs
 to, the parts are the key encoded by the types of its sort order (app.store.keyset.SortOrder: a
-datetime as milliseconds since the epoch, an ObjectId as hex, an int as itself), and the short
+datetime as milliseconds since the epoch, an ObjectId as hex, an int, a float (a search score,
+as Python writes it back exactly) or a string as itself), and the short
 checksum makes a truncated or edited cursor fail rather than seek somewhere else.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -55,10 +57,27 @@ def _decode_int(text: str) -> int:
     return value
 
 
+def _decode_float(text: str) -> float:
+    # A search score: finite, as it was computed.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def _decode_text(text: str) -> str:
+    # A memory's uuid or a search's digest: never empty.
+    if not text:
+        raise ValueError(text)
+    return text
+
+
 _DECODERS: dict[type, Callable[[str], Any]] = {
     datetime: _decode_datetime,
     ObjectId: _decode_object_id,
     int: _decode_int,
+    float: _decode_float,
+    str: _decode_text,
 }
 
 

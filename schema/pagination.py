@@ -78,6 +78,8 @@ class Paging:
 
     kind: str
     order: SortOrder
+    forward_only: bool = False
+    """Only first/after (a ranking, read from its start): no last/before arguments."""
 
     def request(
         self,
@@ -175,15 +177,13 @@ class ListSize:
     of_parent: bool = False
 
 
-def _page_arguments() -> list[StrawberryArgument]:
+def _page_arguments(paging: Paging) -> list[StrawberryArgument]:
+    arguments = [("first", int | None), ("after", str | None)]
+    if not paging.forward_only:
+        arguments += [("last", int | None), ("before", str | None)]
     return [
         StrawberryArgument(name, None, StrawberryAnnotation(annotation), default=None)
-        for name, annotation in (
-            ("first", int | None),
-            ("after", str | None),
-            ("last", int | None),
-            ("before", str | None),
-        )
+        for name, annotation in arguments
     ]
 
 
@@ -196,7 +196,7 @@ class PageArguments(FieldExtension):
 
     def apply(self, field: StrawberryField) -> None:
         others = [argument for argument in field.arguments if argument.python_name != "page"]
-        field.arguments = [*_page_arguments(), *others]
+        field.arguments = [*_page_arguments(self.paging), *others]
 
     async def resolve_async(
         self,

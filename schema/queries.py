@@ -19,6 +19,7 @@ from schema.pagination import (
     connection_field,
     sized_list_field,
 )
+from schema.search import SEARCH, MemorySearchConnection, search_memories
 from schema.types import Info, Memory, Node, Session, User
 
 
@@ -91,3 +92,22 @@ class Query:
     ) -> Connection[Session]:
         query = info.context.store.sessions.list(user_id=user_id)
         return await SESSIONS.resolve(query, page, partial(Session.from_doc, context=info.context))
+
+    @connection_field(
+        SEARCH,
+        description=(
+            "The live memories containing words of `text` (case and accents ignored), best "
+            "first by BM25 relevance, ties newest first: in the session `sessionId`, in the "
+            "sessions of `userId`, or without either in every session the caller may see. "
+            "Pages stay exact while memories are added: each considers what the first did."
+        ),
+    )
+    async def search_memories(
+        self,
+        info: Info,
+        page: PageRequest,
+        text: str,
+        session_id: str | None = None,
+        user_id: str | None = None,
+    ) -> MemorySearchConnection:
+        return await search_memories(info, text, session_id, user_id, page)

@@ -111,3 +111,14 @@ class FakeCollection:
             if not named:
                 existing.append({"v": 2, **document, "key": dict(document["key"])})
         return [document["name"] for document in documents]
+
+    def find(self, filter: dict[str, Any], projection: Any = None) -> AsyncIterator[Any]:
+        """The fake holds indexes only, so a query (the search terms' backfill) finds nothing;
+        not recorded, as it is no index command."""
+        return _nothing()
+
+
+async def _nothing() -> AsyncIterator[Any]:
+    nothing: list[Any] = []
+    for item in nothing:
+        yield item

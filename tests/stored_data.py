@@ -22,6 +22,8 @@ DELETE_USER = "mutation($id: String!) { deleteUser(userId: $id) { deletedId } }"
 DELETE_SESSION = "mutation($id: String!) { deleteSession(sessionId: $id) { deletedId } }"
 DELETE_MEMORIES = "mutation($id: String!) { deleteMemories(sessionId: $id) { deletedCount } }"
 
+SEARCHED = "One TWO wiped unicode nobody's gone bob"
+"""Words of live memories, of deleted ones, and an accent-free spelling of a stored word."""
 MEMORY_FIELDS = "id uuid sessionId role roleType content metadata createdAt updatedAt"
 EVERYTHING = f"""
 query {{
@@ -53,10 +55,15 @@ query {{
   }}
   gone: session(sessionId: "gone") {{ id }}
   bob: user(userId: "bob") {{ id }}
+  found: searchMemories(text: "{SEARCHED}", first: 3) {{
+    totalCount
+    pageInfo {{ hasNextPage endCursor }}
+    edges {{ score cursor node {{ uuid content }} }}
+  }}
 }}
 """
 TAKEN_BEFORE = f"""
-query($cursor: String!, $sessionCursor: String!, $ids: [ID!]!) {{
+query($cursor: String!, $sessionCursor: String!, $ids: [ID!]!, $searchCursor: String!) {{
   session(sessionId: "a1") {{
     memories(first: 2, after: $cursor) {{ edges {{ cursor node {{ {MEMORY_FIELDS} }} }} }}
     before: memories(last: 5, before: $cursor) {{ edges {{ node {{ content }} }} }}
@@ -67,6 +74,9 @@ query($cursor: String!, $sessionCursor: String!, $ids: [ID!]!) {{
     ... on User {{ userId metadata }}
     ... on Session {{ sessionId }}
     ... on Memory {{ content metadata }}
+  }}
+  searchMemories(text: "{SEARCHED}", first: 10, after: $searchCursor) {{
+    edges {{ score node {{ content }} }}
   }}
 }}
 """
@@ -101,9 +111,15 @@ class Taken:
     cursor: str
     session_cursor: str
     ids: list[str]
+    search_cursor: str
 
     def variables(self) -> dict[str, Any]:
-        return {"cursor": self.cursor, "sessionCursor": self.session_cursor, "ids": self.ids}
+        return {
+            "cursor": self.cursor,
+            "sessionCursor": self.session_cursor,
+            "ids": self.ids,
+            "searchCursor": self.search_cursor,
+        }
 
 
 async def add_memories(api: GraphQL, session_id: str, *contents: str) -> list[dict[str, Any]]:
@@ -155,7 +171,8 @@ async def write_everything(api: GraphQL) -> Taken:
     await add_memories(api, "wiped", "after the wipe")
     page = await api.data(
         '{ session(sessionId: "a1") { memories(first: 2) { pageInfo { endCursor } } } '
-        "sessions(first: 2) { pageInfo { endCursor } } }"
+        "sessions(first: 2) { pageInfo { endCursor } } "
+        f'searchMemories(text: "{SEARCHED}", first: 1) {{ pageInfo {{ endCursor }} }} }}'
     )
     return Taken(
         cursor=page["session"]["memories"]["pageInfo"]["endCursor"],
@@ -166,6 +183,7 @@ async def write_everything(api: GraphQL) -> Taken:
             first[1]["id"],
             first[2]["id"],
         ],
+        search_cursor=page["searchMemories"]["pageInfo"]["endCursor"],
     )
 
 

@@ -33,6 +33,7 @@ def test_mongodb_gets_the_indexes_of_the_spec() -> None:
         ("sessions", (("deletedAt", 1), ("createdAt", 1), ("_id", 1)), False, None),
         ("sessions", (("userId", 1), ("deletedAt", 1), ("createdAt", 1), ("_id", 1)), False, None),
         ("memories", (("sessionId", 1), ("deletedAt", 1), ("seq", 1)), False, None),
+        ("memories", (("searchTerms", 1), ("sessionId", 1), ("deletedAt", 1)), False, None),
         ("users", (("deletedAt", 1),), False, 3600),
         ("sessions", (("deletedAt", 1),), False, 3600),
         ("memories", (("deletedAt", 1),), False, 3600),

@@ -34,6 +34,12 @@ seqs = st.sampled_from(
     [*range(9), *range(9), *range(9), 2.5, "7", None, True]  # and kinds the index leaves to a scan
 )
 created_ats = st.sampled_from([T0 + timedelta(seconds=second) for second in range(5)])
+WORDS = ["tea", "rooibos", "cafe"]
+search_terms = st.one_of(
+    st.lists(st.sampled_from(WORDS), max_size=3),  # repeats too: filed once under each
+    st.lists(st.sampled_from(WORDS), min_size=1, max_size=3, unique=True).map(sorted),
+    st.sampled_from([[], None, "tea", [None, "tea"], [["tea"]], ["tea", {"a": 1}], [1, True]]),
+)
 
 
 @st.composite
@@ -45,6 +51,7 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
         ("deletedAt", deleted_ats),
         ("seq", seqs),
         ("createdAt", created_ats),
+        ("searchTerms", search_terms),
     ):
         if draw(st.integers(0, 9)):  # now and then, a field is missing
             document[name] = draw(values)
@@ -58,7 +65,7 @@ seq_bound = st.integers(0, 8)
 @st.composite
 def filters(draw: st.DrawFn) -> dict[str, Any]:
     """The shapes memql's stores and keyset pages send."""
-    shape = draw(st.integers(0, 9))
+    shape = draw(st.integers(0, 12))
     live = {"deletedAt": None} if draw(st.booleans()) else {}
     if shape == 0:
         return {"sessionId": draw(one_session), **live}
@@ -87,7 +94,17 @@ def filters(draw: st.DrawFn) -> dict[str, Any]:
     if shape == 8:  # the purge of what was deleted before a time
         operator = draw(st.sampled_from(["$lt", "$lte", "$gt", "$gte"]))
         return {"deletedAt": {operator: draw(st.sampled_from([T0, T0 + timedelta(hours=1)]))}}
-    return {"deletedAt": {"$ne": None}}  # the purge of everything deleted
+    if shape == 9:
+        return {"deletedAt": {"$ne": None}}  # the purge of everything deleted
+    words = draw(st.lists(st.sampled_from([*WORDS, "absent"]), min_size=1, max_size=3))
+    if shape == 10:  # a search of one session, or of a user's sessions
+        sessions = draw(st.lists(st.sampled_from(SESSION_IDS), min_size=1, max_size=3))
+        scope = sessions[0] if len(sessions) == 1 else {"$in": sessions}
+        terms = words[0] if len(words) == 1 else {"$in": words}
+        return {"searchTerms": terms, **live, "sessionId": scope}
+    if shape == 11:  # a search of everything
+        return {"searchTerms": {"$in": words}, **live}
+    return {"searchTerms": None}  # the backfill's memories without words
 
 
 sorts = st.sampled_from(
@@ -99,6 +116,8 @@ updates = st.one_of(
     st.fixed_dictionaries({"$set": st.fixed_dictionaries({"deletedAt": deleted_ats})}),
     st.fixed_dictionaries({"$set": st.fixed_dictionaries({"seq": seqs})}),
     st.just({"$unset": {"seq": ""}}),
+    st.fixed_dictionaries({"$set": st.fixed_dictionaries({"searchTerms": search_terms})}),
+    st.just({"$unset": {"searchTerms": ""}}),
     st.just({"$inc": {"seq": 1}}),
 )
 

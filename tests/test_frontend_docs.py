@@ -18,6 +18,8 @@ SCHEMAS = {
     "contract": CONTRACT,
 }
 
+BEYOND_THE_CONTRACT = {"SearchMemories"}
+"""Operations of memql's own fields (searchMemories): checked against the printed schema."""
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 GQL_TEMPLATE = re.compile(r"\bgql`(.*?)`", re.DOTALL)
 
@@ -56,9 +58,17 @@ def test_frontend_doc_shows_the_sidebar_chat_view_send_and_follow_in_graphql_apo
     names = [operation_name(document) for document in DOCUMENTS]
     # Plain GraphQL, Apollo Client and urql each show their own copy (Apollo's chat view twice:
     # without and with live updates).
-    assert sorted(set(names)) == ["ChatView", "FollowChat", "SendMessage", "Sidebar"]
+    assert sorted(set(names)) == [
+        "ChatView",
+        "FollowChat",
+        "SearchMemories",
+        "SendMessage",
+        "Sidebar",
+    ]
     assert names.count("ChatView") == 4 and names.count("SendMessage") == 3
     assert names.count("FollowChat") == 3
+    # The search box: plain GraphQL and Apollo Client.
+    assert names.count("SearchMemories") == 2
 
 
 @pytest.mark.parametrize("schema_name", sorted(SCHEMAS))
@@ -71,5 +81,7 @@ def test_frontend_doc_graphql_is_valid_against_the_schema(document: str, schema_
     schema = build_schema(require(SCHEMAS[schema_name]).read_text(encoding="utf-8"))
     if schema.subscription_type is None and is_subscription(document):
         pytest.skip(f"the {schema_name} has no Subscription type (yet)")
+    if schema_name == "contract" and operation_name(document) in BEYOND_THE_CONTRACT:
+        pytest.skip("memql's own field, which the shared contract does not name (yet)")
     assert "${" not in document, "interpolated documents cannot be checked"
     assert validate(schema, parse(document)) == [], document

@@ -61,6 +61,10 @@ OPERATIONS: dict[str, str] = {
     "deleteMemories": "mutation($sessionId: String!) { deleteMemories(sessionId: $sessionId) "
     "{ deletedCount } }",
     "purgeDeleted": "mutation { purgeDeleted { users sessions memories } }",
+    "searchMemories": "query($text: String!, $sessionId: String, $userId: String, $first: Int, "
+    "$after: String) { searchMemories(text: $text, sessionId: $sessionId, userId: $userId, "
+    "first: $first, after: $after) { totalCount edges { score cursor node { content } } "
+    "pageInfo { hasNextPage hasPreviousPage endCursor } } }",
     # Payloads resolved after the write, with page arguments that may be refused.
     "addMemoryPaged": f"mutation($input: AddMemoryInput!, {PAGE_VARS}) {{ addMemory(input: "
     f"$input) {{ session {{ memories({PAGE}) {{ totalCount edges {{ cursor }} }} }} }} }}",
@@ -186,6 +190,12 @@ def memories() -> st.SearchStrategy[Any]:
     )
 
 
+SEARCH_TEXTS: st.SearchStrategy[str] = st.one_of(
+    st.sampled_from(["s0", "S1 0", "s2-1 s3", "?!", "   ", "x" * 1001, "CAFÉ", "1 2"]),
+    st.text(max_size=12),
+)
+
+
 def variables_for(name: str, pools: Pools) -> st.SearchStrategy[dict[str, Any]]:
     users, sessions = identifiers(pools.user_ids), identifiers(pools.session_ids)
     page = {"first": SIZES, "after": cursors(pools), "last": SIZES, "before": cursors(pools)}
@@ -229,6 +239,13 @@ def variables_for(name: str, pools: Pools) -> st.SearchStrategy[dict[str, Any]]:
         },
         "deleteMemories": {"sessionId": sessions},
         "purgeDeleted": {},
+        "searchMemories": {
+            "text": st.one_of(SEARCH_TEXTS, SEARCH_TEXTS, TEXTS, JUNK),
+            "sessionId": st.one_of(st.none(), sessions),
+            "userId": st.one_of(st.none(), users),
+            "first": SIZES,
+            "after": cursors(pools),
+        },
     }
     shapes["addMemoryPaged"] = {**shapes["addMemory"], **page}
     shapes["updateUserPaged"] = {**shapes["updateUser"], **page}
@@ -410,6 +427,7 @@ async def seed(admin: GraphQLClient, pools: Pools) -> None:
         "{ users(first: 2) { edges { cursor } } }",
         "{ sessions(first: 3) { edges { cursor } } }",
         '{ session(sessionId: "s0") { memories(first: 2) { edges { cursor } } } }',
+        '{ searchMemories(text: "s0 s1 0", first: 2) { edges { cursor } } }',
     ):
         body = json.dumps(await admin.data(query))
         pools.cursors.extend(value for key, value in _walk(json.loads(body)) if key == "cursor")
@@ -551,6 +569,7 @@ async def shaped_request(fuzz: FuzzRun, query: str, variables: dict[str, Any]) -
 
 ZEP_REQUESTS = 900
 ZEP_UNSUPPORTED = {"/sessions/{s}/search", "/collection", "/collection/{u}/document"}
+"""Routes that may answer 501: memql's search answers it for what it does not search."""
 ZEP_ROUTES = [
     ("GET", "/sessions"),
     ("POST", "/sessions"),
@@ -645,6 +664,16 @@ def zep_bodies(pools: Pools) -> dict[str, st.SearchStrategy[Any]]:
         ),
         "POST /user": st.fixed_dictionaries({"user_id": users}, optional=profile),
         "PATCH /user/{u}": st.fixed_dictionaries({}, optional={"user_id": users, **profile}),
+        "POST /sessions/{s}/search": st.fixed_dictionaries(
+            {},
+            optional={
+                "text": st.one_of(SEARCH_TEXTS, TEXTS, JUNK),
+                "metadata": st.one_of(st.none(), st.just({"where": {}}), metadata()),
+                "search_scope": st.one_of(st.sampled_from(["messages", "summary"]), JUNK),
+                "search_type": st.one_of(st.sampled_from(["similarity", "mmr"]), JUNK),
+                "mmr_lambda": st.one_of(st.none(), st.floats(0, 1), JUNK),
+            },
+        ),
     }
 
 
@@ -739,7 +768,8 @@ async def test_generated_zep_requests_never_fail_internally_or_half_apply(
         # A page on another origin writes nothing, whatever it sends.
         assert response.status_code == 403, at_fault
     if response.status_code == 501:
-        # A route memql lacks, or a memory carrying a summary (memql has no summaries).
+        # A route memql lacks, a memory carrying a summary (memql has no summaries), or a
+        # search of summaries, by MMR or with a metadata filter.
         summary = route == "/sessions/{s}/memory" and method == "POST" and "summary" in str(body)
         assert route in ZEP_UNSUPPORTED or summary, at_fault
     else:

@@ -412,7 +412,6 @@ async def test_bad_input_is_refused_in_zeps_plain_text_and_changes_nothing(
 @pytest.mark.parametrize(
     ("method", "path", "feature"),
     [
-        ("POST", "/sessions/s0/search", "memory search"),
         ("GET", "/collection", "document collections"),
         ("POST", "/collection/docs", "document collections"),
         ("POST", "/collection/docs/document", "document collections"),
@@ -655,3 +654,113 @@ async def test_an_origin_of_memql_cors_origins_may_write() -> None:
         assert added.status_code == 201
         refused = await api.http.post("/api/v1/user", json={"user_id": "b"}, headers=EVIL)
         assert refused.status_code == 403
+
+
+async def test_search_answers_zeps_search_results_best_first(zep: Zep) -> None:
+    await zep.call(
+        "POST",
+        "/sessions/s0/memory",
+        {
+            "messages": [
+                {"role": "human", "content": "Which tea has no caffeine?", "metadata": {"k": 1}},
+                {"role": "ai", "content": "Rooibos tea: no caffeine at all."},
+                {"role": "human", "content": "And coffee?"},
+            ]
+        },
+    )
+    await zep.call(
+        "POST", "/sessions/other/memory", {"messages": [{"role": "h", "content": "tea"}]}
+    )
+    payload = {
+        "text": "ROOIBOS tea",
+        "metadata": None,
+        "search_scope": "messages",
+        "search_type": "similarity",
+        "mmr_lambda": None,
+    }
+    response = await zep.call("POST", "/sessions/s0/search?limit=10", payload)
+    assert response.status_code == 200, response.text
+    results = response.json()
+    assert [result["message"]["content"] for result in results] == [
+        "Rooibos tea: no caffeine at all.",
+        "Which tea has no caffeine?",
+    ]
+    assert results[0]["dist"] == 1.0 and 0 < results[1]["dist"] < 1
+    assert results[1]["metadata"] == {"k": 1} == results[1]["message"]["metadata"]
+    assert all(result["summary"] is None for result in results)
+    message = results[0]["message"]
+    assert set(message) == {
+        "uuid",
+        "created_at",
+        "updated_at",
+        "role",
+        "content",
+        "metadata",
+        "token_count",
+    }
+    assert message["role"] == "ai" and GO_TIME.fullmatch(message["created_at"])
+    one = await zep.call("POST", "/sessions/s0/search?limit=1", {"text": "tea"})
+    assert len(one.json()) == 1
+    assert (await zep.call("POST", "/sessions/s0/search", {"text": "pizza"})).json() == []
+    # With no limit, a page of the largest size.
+    assert len((await zep.call("POST", "/sessions/s0/search", {"text": "caffeine"})).json()) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "feature"),
+    [
+        ({"text": "tea", "search_scope": "summary"}, "summary search"),
+        ({"text": "tea", "search_type": "mmr", "mmr_lambda": 0.5}, "MMR search (search_type mmr)"),
+        (
+            {"text": "tea", "metadata": {"where": {"jsonpath": "$.k"}}},
+            "metadata filters in memory search",
+        ),
+    ],
+)
+async def test_search_memql_lacks_is_501_naming_it(
+    zep: Zep, body: dict[str, Any], feature: str
+) -> None:
+    await zep.call("POST", "/sessions/s0/memory", {"messages": [{"role": "h", "content": "tea"}]})
+    response = await zep.call("POST", "/sessions/s0/search", body)
+    assert (response.status_code, response.text) == (
+        501,
+        f"memql does not implement Zep's {feature}\n",
+    )
+    empty_filter = await zep.call(
+        "POST", "/sessions/s0/search", {"text": "tea", "metadata": {"where": {}}}
+    )
+    assert empty_filter.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"text": ""}, 400),
+        ({"text": "  "}, 400),
+        ({}, 400),
+        ({"text": "x" * 1001}, 400),
+        ({"text": "tea", "search_type": "fuzzy"}, 400),
+        ({"text": "tea", "search_scope": "everything"}, 400),
+        ({"text": "tea", "extra": 1}, 400),
+        ({"text": 5}, 400),
+    ],
+)
+async def test_bad_searches_are_400(zep: Zep, body: dict[str, Any], status: int) -> None:
+    await zep.call("POST", "/sessions/s0/memory", {"messages": [{"role": "h", "content": "tea"}]})
+    response = await zep.call("POST", "/sessions/s0/search", body)
+    assert response.status_code == status, response.text
+
+
+async def test_search_of_a_missing_session_is_404_and_of_anothers_403(world: World) -> None:
+    admin, alice = Zep(world.admin), Zep(world.alice)
+    assert (await admin.call("POST", "/sessions/nowhere/search", {"text": "a"})).status_code == 404
+    texts = []
+    for session in ("b1", "nowhere", "free"):
+        refused = await alice.call("POST", f"/sessions/{session}/search", {"text": session})
+        assert refused.status_code == 403, refused.text
+        texts.append(refused.text.replace(session, "ID"))
+    assert len(set(texts)) == 1, texts
+    own = await alice.call("POST", "/sessions/a1/search", {"text": "a1 b1"})
+    assert [result["message"]["content"] for result in own.json()] == ["a1"]
+    await admin.call("DELETE", "/sessions/a1/memory")
+    assert (await admin.call("POST", "/sessions/a1/search", {"text": "a1"})).status_code == 404

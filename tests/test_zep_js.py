@@ -107,11 +107,14 @@ async def test_zep_js_runs_every_call_against_memql_unchanged() -> None:
     assert value["message.getSessionMessage"] == listed[0]
     updated = value["message.updateSessionMessageMetadata"]
     assert (updated["uuid"], updated["metadata"]) == (listed[0]["uuid"], {"k": 1, "extra": True})
-    # memql's search arrives with issue 32; until then Zep's route answers 501.
-    assert errors["memory.searchMemory"] == {
+    # memql's search, by words: the best first with dist 1.0; MMR it does not do.
+    found = value["memory.searchMemory"]
+    assert sorted(result["message"]["content"] for result in found) == ["bye", "hello there"]
+    assert found[0]["dist"] == 1.0 and all(0 < result["dist"] <= 1 for result in found)
+    assert errors["memory.searchMemory mmr"] == {
         "error": "APIError",
         "status": 501,
-        "body": "memql does not implement Zep's memory search\n",
+        "body": "memql does not implement Zep's MMR search (search_type mmr)\n",
     }
     assert session_ids(value["user.getSessions"]) == ["ts-s1"]
     assert value["memory.deleteMemory"] == "OK"
@@ -130,7 +133,7 @@ async def test_zep_js_runs_every_call_against_memql_unchanged() -> None:
     ):
         assert errors[refused] == {"error": "AuthenticationError"}, refused
     assert set(errors) == {
-        "memory.searchMemory",
+        "memory.searchMemory mmr",
         "memory.getMemory deleted",
         "user.get deleted",
         "memory.getSession missing",

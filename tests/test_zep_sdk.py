@@ -1,8 +1,8 @@
-"""The real zep-python 1.5.0 SDK (sync and async memory, message and user clients) and
-LangChain's ZepChatMessageHistory against a live memql, then what they wrote read through
-GraphQL. zep-python 1.x pins httpx<0.25, which memql's own test extras cannot live with, so they
-run (tests/zep_sdk_driver.py) from a virtualenv this test builds once and keeps in
-~/.cache/memql-tests."""
+"""The real zep-python 1.5.0 SDK (sync and async memory, message and user clients, search
+included) and LangChain's ZepChatMessageHistory and ZepRetriever against a live memql, then what
+they wrote read through GraphQL. zep-python 1.x pins httpx<0.25, which memql's own test extras
+cannot live with, so they run (tests/zep_sdk_driver.py) from a virtualenv this test builds once
+and keeps in ~/.cache/memql-tests."""
 
 from __future__ import annotations
 

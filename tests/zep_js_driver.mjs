@@ -107,7 +107,14 @@ await step("message.updateSessionMessageMetadata", async () => {
   });
 });
 await step("memory.searchMemory", () =>
-  zep.memory.searchMemory("ts-s1", new MemorySearchPayload({ text: "hello" }), 5),
+  zep.memory.searchMemory("ts-s1", new MemorySearchPayload({ text: "HELLO bye" }), 5),
+);
+await step("memory.searchMemory mmr", () =>
+  zep.memory.searchMemory(
+    "ts-s1",
+    new MemorySearchPayload({ text: "hello", search_type: "mmr", mmr_lambda: 0.5 }),
+    5,
+  ),
 );
 await step("user.getSessions", () => zep.user.getSessions("ts-user"));
 await step("memory.deleteMemory", () => zep.memory.deleteMemory("ts-s2"));

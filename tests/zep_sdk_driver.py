@@ -1,8 +1,9 @@
 """Drives the real zep-python 1.5.0 SDK, sync and async, and LangChain's ZepChatMessageHistory
-against a live memql: run by tests/test_zep_sdk.py with the Python of a virtualenv of their own
-(zep-python pins httpx<0.25), as `python zep_sdk_driver.py BASE_URL ADMIN ALICE`, where ADMIN
-and ALICE are tokens. It asserts what the SDK sees, then prints as JSON what the test checks
-through GraphQL. It imports nothing of memql's.
+and ZepRetriever against a live memql: run by tests/test_zep_sdk.py with the Python of a
+virtualenv of their own (zep-python pins httpx<0.25), as
+`python zep_sdk_driver.py BASE_URL ADMIN ALICE`, where ADMIN and ALICE are tokens. It asserts
+what the SDK sees, then prints as JSON what the test checks through GraphQL. It imports nothing
+of memql's.
 
 Before it runs, the test adds through GraphQL the user `gql-user` with the session `gql-session`
 (messages "question" by human, "answer" by ai), and alice with her session `alice-s`.
@@ -19,6 +20,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from langchain_community.chat_message_histories import ZepChatMessageHistory
+from langchain_community.retrievers import ZepRetriever
 from langchain_core.messages import AIMessage, HumanMessage
 from zep_python import APIError, NotFoundError, ZepClient
 from zep_python.exceptions import AuthError
@@ -166,6 +168,14 @@ def memory(zep: ZepClient) -> dict[str, Any]:
     assert contents(zep.memory.get_memory("sdk-del")) == ["new"]
     assert zep.memory.get_session("sdk-del").session_id == "sdk-del"
 
+    # Search: memql's, by words; the best first, its dist 1.0.
+    results = zep.memory.search_memory("sdk-s0", MemorySearchPayload(text="hello HI m3"), limit=2)
+    assert (results[0].message or {}).get("content") in ("Hello", "Hi!", "m3")
+    assert len(results) == 2 and results[0].dist == 1.0 and 0 < (results[1].dist or 0) <= 1
+    every = zep.memory.search_memory("sdk-s0", MemorySearchPayload(text="hello HI m3"))
+    assert sorted(str((r.message or {}).get("content")) for r in every) == ["Hello", "Hi!", "m3"]
+    assert zep.memory.search_memory("sdk-s0", MemorySearchPayload(text="absent")) == []
+
     # Messages: pages numbered from 1, one message, its metadata merged.
     page = zep.message.get_session_messages("sdk-s0", limit=2, cursor=2)
     assert [message.content for message in page] == ["m0", "m1"]
@@ -208,8 +218,13 @@ def failures(zep: ZepClient) -> None:
     expect_api_error(
         403, alice.memory.update_session, Session(session_id="alice-s", metadata={"system": 1})
     )
-    search = MemorySearchPayload(text="tea")
-    assert "memory search" in expect_api_error(501, zep.memory.search_memory, "sdk-s0", search)
+    mmr = MemorySearchPayload(text="tea", search_type="mmr", mmr_lambda=0.5)
+    assert "MMR search" in expect_api_error(501, zep.memory.search_memory, "sdk-s0", mmr)
+    summary_search = MemorySearchPayload(text="tea", search_scope="summary")
+    assert "summary search" in expect_api_error(
+        501, zep.memory.search_memory, "sdk-s0", summary_search
+    )
+    expect_api_error(403, alice.memory.search_memory, "sdk-s0", MemorySearchPayload(text="m1"))
     assert "document collections" in expect_api_error(501, zep.document.list_collections)
     summary = {"uuid": str(uuid.uuid4()), "content": "short", "recent_message_uuid": "x"}
     assert "summaries" in expect_api_error(
@@ -254,8 +269,9 @@ async def asynchronous(zep: ZepClient) -> None:
     assert await zep.memory.adelete_memory("sdk-as") == "OK"
     await zep.memory.aadd_memory("sdk-as", Memory(messages=[Message(role="ai", content="again")]))
     assert contents(await zep.memory.aget_memory("sdk-as")) == ["again"]
-    search = MemorySearchPayload(text="x")
-    answer(await raised_async(APIError, zep.memory.asearch_memory, "sdk-as", search), 501)
+    found = await zep.memory.asearch_memory("sdk-as", MemorySearchPayload(text="AGAIN"))
+    assert [(r.message or {}).get("content") for r in found] == ["again"]
+    assert found[0].dist == 1.0
     await zep.user.adelete("sdk-async")
     await raised_async(NotFoundError, zep.user.aget, "sdk-async")
     await zep.aclose()
@@ -283,6 +299,28 @@ def langchain() -> None:
     assert [m.content for m in history.messages] == ["Back again."]
 
 
+def retriever() -> None:
+    """LangChain's ZepRetriever, similarity over messages: memql's search behind it."""
+    history = ZepChatMessageHistory(session_id="lc-retrieve", url=BASE_URL, api_key=ADMIN)
+    history.add_user_message("Which tea has the least caffeine?")
+    history.add_ai_message("Rooibos: it has none.", metadata={"source": "kb"})
+    history.add_user_message("What about coffee?")
+    zep_retriever = ZepRetriever(session_id="lc-retrieve", url=BASE_URL, api_key=ADMIN, top_k=2)
+    documents = zep_retriever.invoke("rooibos tea")
+    assert [document.page_content for document in documents] == [
+        "Rooibos: it has none.",
+        "Which tea has the least caffeine?",
+    ]
+    assert documents[0].metadata["score"] == 1.0
+    assert documents[0].metadata["role"] == "ai"
+    assert documents[0].metadata["metadata"] == {"source": "kb"}
+    found = asyncio.run(zep_retriever.ainvoke("coffee"))
+    assert [document.page_content for document in found] == ["What about coffee?"]
+    # Alice's token cannot search the admin's session.
+    refused = ZepRetriever(session_id="lc-retrieve", url=BASE_URL, api_key=ALICE, top_k=2)
+    raised(APIError, refused.invoke, "tea")
+
+
 def main() -> None:
     zep = connect()
     users(zep)
@@ -292,6 +330,7 @@ def main() -> None:
     asyncio.run(asynchronous(connect()))
     zep.close()
     langchain()
+    retriever()
     print(json.dumps(found))
 
 

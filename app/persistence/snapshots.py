@@ -29,7 +29,9 @@ from app.persistence.snapshot_file import (
     write_snapshot_file,
 )
 from app.persistence.write_gate import WriteGate
+from app.search_terms import shared
 from app.store import writelock
+from app.store.search import SEARCH_TERMS
 
 logger = logging.getLogger("memql.snapshots")
 
@@ -160,6 +162,12 @@ class Snapshots:
     async def _restore_collection(self, image: CollectionImage) -> None:
         collection = self.db.collection(image.name)
         documents = image.documents
+        if image.name == MEMORIES:
+            # One copy of each word for all memories, as a memory added while serving has.
+            for document in documents:
+                terms = document.get(SEARCH_TERMS)
+                if isinstance(terms, list):
+                    document[SEARCH_TERMS] = shared(terms)
         indexed = self.db.indexed.get(image.name)
         if indexed is not None:
             indexed.load(documents)

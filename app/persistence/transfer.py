@@ -24,6 +24,8 @@ from pymongo.errors import BulkWriteError
 from app.clock import utc_now
 from app.db import MEMORIES, SESSIONS, USERS, Database, Document
 from app.persistence.snapshot_file import memql_version
+from app.search_terms import search_terms
+from app.store.search import SEARCH_TERMS
 
 FORMAT = 1
 FORMAT_KEY = "memqlExport"
@@ -185,6 +187,10 @@ class _Importer:
         if name == MEMORIES:
             kept = [doc for doc in documents if doc.get("sessionId") not in self.left_out_sessions]
             self.counts.conflicting[name] += len(documents) - len(kept)
+            # Written afresh, whatever the file says: an export by a memql before search has
+            # none, and they are this memql's words.
+            for doc in kept:
+                doc[SEARCH_TERMS] = search_terms(doc.get("content") or "")
             return kept
         key = UNIQUE_KEYS[name]
         taken = await self.taken(name, key, [document.get(key) for document in documents])

@@ -21,13 +21,15 @@ from app.documents import MemoryDoc, SessionDoc
 from app.errors import BadUserInput, DatabaseUnavailable, Forbidden, database_outage
 from app.metadata import JsonObject, checked_patch, new_metadata
 from app.roles import RoleType
+from app.search_terms import search_terms
 from app.store.access import Access
 from app.store.child_lists import ChildLists
 from app.store.filters import any_of
 from app.store.following import MemoryFollower
-from app.store.keyset import BY_SEQ
+from app.store.keyset import BY_SEQ, SortKey
 from app.store.lifecycle import LIVE
 from app.store.metadata_update import update_merging_metadata
+from app.store.search import SEARCH_TERMS, MemorySearch, SearchPage
 from app.store.session_lease import Lease, SessionLease
 from app.store.writelock import LEASE
 from app.validation import check_content, check_identifier, check_memory_count, check_role
@@ -61,6 +63,13 @@ class SessionReads(Protocol):
     async def still_visible(self, session_id: str) -> bool: ...
 
     async def last_seq(self, session_id: str) -> int: ...
+
+    # What a search reads: its scope.
+    async def get(self, session_id: str) -> SessionDoc | None: ...
+
+    async def get_many(self, session_ids: Iterable[str]) -> list[SessionDoc]: ...
+
+    async def live_ids(self, user_id: str | None = None) -> list[str]: ...
 
 
 class MemoryDeletes:
@@ -162,6 +171,7 @@ class MemoryStore:
                 "role": memory.role,
                 "roleType": memory.role_type.value if memory.role_type else None,
                 "content": memory.content,
+                SEARCH_TERMS: search_terms(memory.content),
                 "metadata": metadata[index],
                 "createdAt": now,
                 "updatedAt": now,
@@ -341,6 +351,22 @@ class MemoryStore:
         finally:
             await self.lease.release(lease)
         return lease.session, count
+
+    async def search(
+        self,
+        text: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        limit: int,
+        after: SortKey | None = None,
+    ) -> SearchPage:
+        """A page of the live memories matching the words of `text`, best first (see
+        app.store.search): in one session, in one user's sessions, or, without either, in
+        every session the caller may see. `after` is the key of the hit the page follows."""
+        return await MemorySearch(self).page(
+            text, session_id=session_id, user_id=user_id, limit=limit, after=after
+        )
 
     def of_sessions(self) -> ChildLists[str, MemoryDoc]:
         """Sessions' live memories in order: pages of many sessions' at once."""

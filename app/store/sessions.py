@@ -342,6 +342,15 @@ class SessionStore:
                     {"$unset": {"writer": "", "writerUntil": ""}},
                 )
 
+    async def live_ids(self, user_id: str | None = None) -> list[str]:
+        """The sessionIds of the live sessions `list(user_id)` lists, every one, unordered."""
+        query = self.list(user_id=user_id)
+        raws = await self.collection.find(query.base, {"sessionId": 1}).to_list(None)
+        session_ids = [raw["sessionId"] for raw in raws]
+        if not self.access.admin:
+            self._seen.update(session_ids)
+        return session_ids
+
     def list(self, user_id: str | None = None) -> KeysetQuery[SessionDoc]:
         """The live sessions the caller may see (of one user, with `user_id`), oldest first."""
         if user_id is not None:

@@ -100,6 +100,16 @@ class MemoryBody(ZepBody):
     token_count: int | None = None
 
 
+class SearchBody(ZepBody):
+    """POST /sessions/{id}/search: Zep's MemorySearchPayload."""
+
+    text: str | None = None
+    metadata: dict[str, Any] | None = None
+    search_scope: str | None = None
+    search_type: str | None = None
+    mmr_lambda: float | None = None
+
+
 def _describe(error: ErrorDetails) -> str:
     where = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":

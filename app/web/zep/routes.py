@@ -30,13 +30,20 @@ from app.web.zep.inputs import (
     MessageBody,
     NewSessionBody,
     NewUserBody,
+    SearchBody,
     SessionBody,
     UserBody,
     message_uuid,
     query_int,
     read_body,
 )
-from app.web.zep.shapes import message_json, role_type_of, session_json, user_json
+from app.web.zep.shapes import (
+    message_json,
+    role_type_of,
+    search_result_json,
+    session_json,
+    user_json,
+)
 
 D = TypeVar("D")
 
@@ -172,6 +179,27 @@ async def delete_memory(call: ZepCall) -> Response:
     """Zep deletes the session itself (soft), and its messages with it."""
     await call.stores.sessions.delete(call.path("session_id"))
     return PlainTextResponse(OK)
+
+
+async def search_memory(call: ZepCall) -> Response:
+    """Zep's search of one session's messages, by memql's search: words, not vectors. Each
+    result's `dist` is its score over the best one's (1.0 for the first)."""
+    body = await call.body(SearchBody)
+    if body.search_scope == "summary":
+        raise Unsupported("summary search")
+    if body.search_scope not in (None, "messages"):
+        raise BadUserInput("search_scope must be one of 'messages' or 'summary'")
+    if body.search_type == "mmr":
+        raise Unsupported("MMR search (search_type mmr)")
+    if body.search_type not in (None, "similarity"):
+        raise BadUserInput("search_type must be one of 'similarity' or 'mmr'")
+    if any(value for value in (body.metadata or {}).values()):
+        raise Unsupported("metadata filters in memory search")
+    page = await call.stores.memories.search(
+        body.text or "", session_id=call.path("session_id"), limit=call.limit()
+    )
+    best = page.hits[0].score if page.hits else 1.0
+    return JSONResponse([search_result_json(hit.memory, hit.score / best) for hit in page.hits])
 
 
 # Messages
@@ -323,7 +351,7 @@ class ZepAPI:
             route(session + "/messages", list_messages, "GET"),
             route(message, get_message, "GET"),
             route(message, update_message, "PATCH"),
-            route(session + "/search", unsupported("memory search"), "POST"),
+            route(session + "/search", search_memory, "POST"),
             route("/user", add_user, "POST"),
             route("/user", list_users, "GET"),
             route(user, get_user, "GET"),

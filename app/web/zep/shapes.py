@@ -75,6 +75,11 @@ def message_json(doc: MemoryDoc) -> ZepJson:
     }
 
 
+def search_result_json(doc: MemoryDoc, dist: float) -> ZepJson:
+    """Zep's MemorySearchResult of a message: `dist` its relevance in 0..1, higher better."""
+    return {"message": message_json(doc), "metadata": doc.metadata, "summary": None, "dist": dist}
+
+
 ROLE_TYPES = {
     "human": RoleType.USER,
     "user": RoleType.USER,

@@ -23,6 +23,7 @@ from memql_client.models import (
     PageInfo,
     PurgeCounts,
     RoleType,
+    SearchResult,
     Session,
     User,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "PurgeCounts",
     "QueryTooComplexError",
     "RoleType",
+    "SearchResult",
     "Session",
     "UnauthenticatedError",
     "UnexpectedResponseError",

@@ -24,6 +24,7 @@ from memql_client.models import (
     Node,
     Page,
     PurgeCounts,
+    SearchResult,
     Session,
     User,
 )
@@ -176,6 +177,32 @@ class AsyncMemqlClient:
         self, session_id: str, page_size: int = 100, newest_first: bool = False
     ) -> AsyncIterator[Memory]:
         return self._walk(ops.memory_walk(session_id, page_size, newest_first))
+
+    async def search_memories(
+        self,
+        text: str,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        *,
+        first: int | None = None,
+        after: str | None = None,
+        total_count: bool = False,
+    ) -> Page[SearchResult]:
+        """The memories matching the words of `text` (case and accents ignored), best first:
+        in one session, in one user's sessions, or in every session the token may see."""
+        return await self.run(
+            ops.search_memories(text, session_id, user_id, first, after, total_count)
+        )
+
+    def iter_search_memories(
+        self,
+        text: str,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[SearchResult]:
+        """Every memory matching `text`, best first, page after page."""
+        return self._walk(ops.search_walk(text, session_id, user_id, page_size))
 
     # mutations
 
@@ -402,6 +429,30 @@ class MemqlClient:
         self, session_id: str, page_size: int = 100, newest_first: bool = False
     ) -> Iterator[Memory]:
         return self._walk(ops.memory_walk(session_id, page_size, newest_first))
+
+    def search_memories(
+        self,
+        text: str,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        *,
+        first: int | None = None,
+        after: str | None = None,
+        total_count: bool = False,
+    ) -> Page[SearchResult]:
+        """The memories matching the words of `text` (case and accents ignored), best first:
+        in one session, in one user's sessions, or in every session the token may see."""
+        return self.run(ops.search_memories(text, session_id, user_id, first, after, total_count))
+
+    def iter_search_memories(
+        self,
+        text: str,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        page_size: int = 100,
+    ) -> Iterator[SearchResult]:
+        """Every memory matching `text`, best first, page after page."""
+        return self._walk(ops.search_walk(text, session_id, user_id, page_size))
 
     # mutations
 

@@ -186,6 +186,14 @@ class Page(Generic[T]):
 
 
 @dataclass(frozen=True)
+class SearchResult:
+    """A memory a search found, with its relevance: higher is better, always above 0."""
+
+    memory: Memory
+    score: float
+
+
+@dataclass(frozen=True)
 class PurgeCounts:
     """How many soft-deleted documents `purge_deleted` removed, per collection."""
 

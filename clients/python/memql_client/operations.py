@@ -18,7 +18,9 @@ from memql_client.models import (
     MemoryInput,
     Node,
     Page,
+    PageInfo,
     PurgeCounts,
+    SearchResult,
     Session,
     User,
     drop_none,
@@ -266,6 +268,51 @@ def memories(
     return Operation(document, variables, parse)
 
 
+def search_memories(
+    text: str,
+    session_id: str | None = None,
+    user_id: str | None = None,
+    first: int | None = None,
+    after: str | None = None,
+    total_count: bool = False,
+) -> Operation[Page[SearchResult]]:
+    """A page of the memories matching the words of `text`, best first (memql's own field,
+    beyond the public contract)."""
+    document = _document(
+        "query SearchMemories($text: String!, $sessionId: String, $userId: String, "
+        "$first: Int, $after: String, $withTotal: Boolean!) "
+        "{ searchMemories(text: $text, sessionId: $sessionId, userId: $userId, first: $first, "
+        "after: $after) { edges { cursor score node { ...MemoryFields } } "
+        "pageInfo { ...PageInfoFields } totalCount @include(if: $withTotal) } }",
+        MEMORY_FIELDS,
+        PAGE_INFO_FIELDS,
+    )
+
+    def parse(data: JsonObject) -> Page[SearchResult]:
+        found = data["searchMemories"]
+        return Page(
+            edges=[
+                Edge(
+                    edge["cursor"],
+                    SearchResult(Memory.from_graphql(edge["node"]), float(edge["score"])),
+                )
+                for edge in found["edges"]
+            ],
+            page_info=PageInfo.from_graphql(found["pageInfo"]),
+            total_count=found.get("totalCount"),
+        )
+
+    variables = {
+        "text": text,
+        "sessionId": session_id,
+        "userId": user_id,
+        "first": first,
+        "after": after,
+        "withTotal": total_count,
+    }
+    return Operation(document, variables, parse)
+
+
 def _optional(parse: Callable[[JsonObject], T], data: JsonObject | None) -> T | None:
     return parse(data) if data is not None else None
 
@@ -284,6 +331,17 @@ def user_walk(page_size: int) -> Walk[User]:
 def session_walk(page_size: int, user_id: str | None) -> Walk[Session]:
     _check_page_size(page_size)
     return Walk(lambda after: sessions(first=page_size, after=after, user_id=user_id))
+
+
+def search_walk(
+    text: str, session_id: str | None, user_id: str | None, page_size: int
+) -> Walk[SearchResult]:
+    _check_page_size(page_size)
+    return Walk(
+        lambda after: search_memories(
+            text, session_id=session_id, user_id=user_id, first=page_size, after=after
+        )
+    )
 
 
 def memory_edge_walk(session_id: str) -> Walk[Edge[Memory]]:

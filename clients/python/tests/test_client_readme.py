@@ -45,6 +45,7 @@ PRINTS = {
         "6 Rooibos: it has no caffeine.\n8 Yes, iced.\n",
     ],
     "langchain-history": ["Rooibos.\nAbout 95 °C.\n['human', 'ai', 'human', 'ai']\n"],
+    "langchain-retriever": ["ai Rooibos: it has none at all.\n"],
 }
 
 
@@ -107,7 +108,7 @@ def test_every_python_example_is_named_and_its_output_known() -> None:
     assert len([line for line in example.splitlines() if line.strip()]) <= 5  # "Five lines"
 
 
-@pytest.mark.slow  # eight Python processes, three importing LangChain: about 12 s
+@pytest.mark.slow  # nine Python processes, four importing LangChain: about 14 s
 def test_client_readme_examples_run_in_order_after_the_main_readmes_walk_through(
     memql_serve: str,
 ) -> None:

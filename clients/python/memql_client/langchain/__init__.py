@@ -1,6 +1,7 @@
 """LangChain conversations kept in memql: MemqlMiddleware for `create_agent` agents and
 MemqlChatMessageHistory for RunnableWithMessageHistory apps, on one lossless mapping of
-messages to memories (memql_client.langchain.messages says how). Needs the extra
+messages to memories (memql_client.langchain.messages says how); MemqlRetriever finds past
+messages by their words. Needs the extra
 `memql-client[langchain]`."""
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ except ImportError as error:
 from memql_client.langchain.history import MemqlChatMessageHistory
 from memql_client.langchain.messages import memory_to_message, message_to_memory
 from memql_client.langchain.middleware import MemqlMiddleware, MemqlState
+from memql_client.langchain.retriever import MemqlRetriever
 
 __all__ = [
     "MemqlChatMessageHistory",
     "MemqlMiddleware",
+    "MemqlRetriever",
     "MemqlState",
     "memory_to_message",
     "message_to_memory",
