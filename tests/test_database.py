@@ -304,8 +304,9 @@ async def test_no_collection_or_database_may_be_tested_for_truth_on_either_store
     api: GraphQLClient,
 ) -> None:
     """pymongo refuses `bool()` of a Collection or a Database; the embedded store refuses it
-    too, so code that truth-tests one (`x or y`, an `if` on the object alone) fails every embedded test,
-    not only on MongoDB (where `Database.collection` once failed at start-up for it)."""
+    too, so code that truth-tests one (`x or y`, an `if` on the object alone) fails every
+    embedded test, not only on MongoDB (where `Database.collection` once failed at start-up
+    for it)."""
     db = api.store.db
     for driver_object in (db.users, db.sessions, db.memories, db.collection("memories"), db.db):
         with pytest.raises(NotImplementedError, match="truth value testing"):
