@@ -5,7 +5,8 @@ before its write."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from graphql import (
@@ -34,6 +35,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from app.errors import BadUserInput, MemqlError, QueryTooComplex
 from app.settings import QueryLimits
 from schema.errors import as_graphql_error
+from schema.filters import FILTER
 from schema.pagination import COST, ListSize, Paging
 
 CompositeType = GraphQLObjectType | GraphQLInterfaceType
@@ -174,6 +176,7 @@ class NodeEstimate:
         if isinstance(cost, Paging):
             if self.check_pages:
                 self._check_page(cost, field, arguments)
+                self._check_filter(definition, field, arguments)
             parents = cost.page_size(self.limits, arguments)
             count = max(parents, 1)
         elif isinstance(cost, ListSize):
@@ -188,7 +191,7 @@ class NodeEstimate:
         return count + parents * nested
 
     def _check_page(self, paging: Paging, field: FieldNode, arguments: Arguments) -> None:
-        try:
+        with _refusing(field):
             paging.request(
                 self.limits,
                 first=arguments.get("first"),
@@ -196,10 +199,29 @@ class NodeEstimate:
                 last=arguments.get("last"),
                 before=arguments.get("before"),
             )
-        except BadUserInput as error:
-            shown = field.alias or field.name
-            message = f"{shown.value}: {error.message}"
-            raise Refused(message, field, extensions=error.extensions) from None
+
+    def _check_filter(
+        self, definition: GraphQLField, field: FieldNode, arguments: Arguments
+    ) -> None:
+        """A list's `filter` argument, checked by the function its field declares."""
+        metadata: Mapping[str, Any] = (
+            getattr(strawberry_field_of(definition), "metadata", None) or {}
+        )
+        check = metadata.get(FILTER)
+        if check is not None:
+            with _refusing(field):
+                check(arguments.get("filter"))
+
+
+@contextmanager
+def _refusing(field: FieldNode) -> Iterator[None]:
+    """A BadUserInput from checking `field`'s arguments as a Refused error at the field."""
+    try:
+        yield
+    except BadUserInput as error:
+        shown = field.alias or field.name
+        message = f"{shown.value}: {error.message}"
+        raise Refused(message, field, extensions=error.extensions) from None
 
 
 class Refused(GraphQLError):

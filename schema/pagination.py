@@ -216,12 +216,15 @@ class PageArguments(FieldExtension):
         return await next_(source, info, page=page, **kwargs)
 
 
-def connection_field(paging: Paging, *, description: str) -> Any:
-    """A connection field of `paging`; its resolver takes `page: PageRequest`."""
+def connection_field(
+    paging: Paging, *, description: str, metadata: dict[str, Any] | None = None
+) -> Any:
+    """A connection field of `paging`; its resolver takes `page: PageRequest`. `metadata`
+    declares more of the field (schema.filters' FILTER)."""
     return strawberry.field(
         description=description,
         extensions=[PageArguments(paging)],
-        metadata={COST: paging},
+        metadata={COST: paging, **(metadata or {})},
     )
 
 
