@@ -24,6 +24,7 @@ from memql_client.models import (
     PurgeCounts,
     RoleType,
     Session,
+    SessionFilter,
     User,
 )
 
@@ -47,6 +48,7 @@ __all__ = [
     "QueryTooComplexError",
     "RoleType",
     "Session",
+    "SessionFilter",
     "UnauthenticatedError",
     "UnexpectedResponseError",
     "User",
