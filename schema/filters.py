@@ -14,11 +14,6 @@ from app.store.session_filter import SessionFilter as StoreSessionFilter
 from schema.errors import input_field
 from schema.scalars import JSON
 
-FILTER = "memql.filter"
-"""The key of a list field's metadata under which the check of its `filter` argument, as
-execution coerced it, is declared: the node limit runs it on a mutation's payload before the
-write (schema.node_limit), as it checks page arguments."""
-
 
 @strawberry.input(
     description=(
@@ -63,7 +58,8 @@ def session_filter(given: SessionFilter | None) -> StoreSessionFilter:
 
 def check_coerced_filter(coerced: Mapping[str, Any] | None) -> None:
     """`session_filter`'s check of the argument as graphql-core coerced it (keyed by the
-    input's GraphQL names)."""
+    input's GraphQL names): what the node limit runs on a mutation's payload before the
+    write (schema.pagination's SESSIONS declares it)."""
     if coerced is not None:
         session_filter(
             SessionFilter(

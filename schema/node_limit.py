@@ -5,8 +5,7 @@ before its write."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from graphql import (
@@ -35,7 +34,6 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from app.errors import BadUserInput, MemqlError, QueryTooComplex
 from app.settings import QueryLimits
 from schema.errors import as_graphql_error
-from schema.filters import FILTER
 from schema.pagination import COST, ListSize, Paging
 
 CompositeType = GraphQLObjectType | GraphQLInterfaceType
@@ -176,7 +174,6 @@ class NodeEstimate:
         if isinstance(cost, Paging):
             if self.check_pages:
                 self._check_page(cost, field, arguments)
-                self._check_filter(definition, field, arguments)
             parents = cost.page_size(self.limits, arguments)
             count = max(parents, 1)
         elif isinstance(cost, ListSize):
@@ -191,37 +188,12 @@ class NodeEstimate:
         return count + parents * nested
 
     def _check_page(self, paging: Paging, field: FieldNode, arguments: Arguments) -> None:
-        with _refusing(field):
-            paging.request(
-                self.limits,
-                first=arguments.get("first"),
-                after=arguments.get("after"),
-                last=arguments.get("last"),
-                before=arguments.get("before"),
-            )
-
-    def _check_filter(
-        self, definition: GraphQLField, field: FieldNode, arguments: Arguments
-    ) -> None:
-        """A list's `filter` argument, checked by the function its field declares."""
-        metadata: Mapping[str, Any] = (
-            getattr(strawberry_field_of(definition), "metadata", None) or {}
-        )
-        check = metadata.get(FILTER)
-        if check is not None:
-            with _refusing(field):
-                check(arguments.get("filter"))
-
-
-@contextmanager
-def _refusing(field: FieldNode) -> Iterator[None]:
-    """A BadUserInput from checking `field`'s arguments as a Refused error at the field."""
-    try:
-        yield
-    except BadUserInput as error:
-        shown = field.alias or field.name
-        message = f"{shown.value}: {error.message}"
-        raise Refused(message, field, extensions=error.extensions) from None
+        try:
+            paging.check(self.limits, arguments)
+        except BadUserInput as error:
+            shown = field.alias or field.name
+            message = f"{shown.value}: {error.message}"
+            raise Refused(message, field, extensions=error.extensions) from None
 
 
 class Refused(GraphQLError):

@@ -10,7 +10,7 @@ import strawberry
 from app.errors import BadUserInput
 from app.store.keyset import PageRequest
 from app.validation import parse_object_id, parse_uuid
-from schema.filters import FILTER, SessionFilter, check_coerced_filter, session_filter
+from schema.filters import SessionFilter, session_filter
 from schema.global_ids import from_global_id
 from schema.pagination import (
     SESSIONS,
@@ -89,7 +89,6 @@ class Query:
             "All live sessions, oldest first; `userId` narrows to one user's sessions, "
             "`filter` to those it matches."
         ),
-        metadata={FILTER: check_coerced_filter},
     )
     async def sessions(
         self,

@@ -14,7 +14,7 @@ from app.errors import NotFound
 from app.roles import RoleType
 from app.store.keyset import PageRequest
 from schema.context import Context
-from schema.filters import FILTER, SessionFilter, check_coerced_filter, session_filter
+from schema.filters import SessionFilter, session_filter
 from schema.global_ids import to_global_id
 from schema.lazy import Lazy
 from schema.pagination import MEMORIES, SESSIONS, Connection, connection_field
@@ -61,7 +61,6 @@ class User(Node):
     @connection_field(
         SESSIONS,
         description="The user's live sessions, oldest first; `filter` keeps those it matches.",
-        metadata={FILTER: check_coerced_filter},
     )
     async def sessions(
         self, info: Info, page: PageRequest, filter: SessionFilter | None = None
