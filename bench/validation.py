@@ -14,7 +14,7 @@ from graphql import GraphQLError, GraphQLSchema, build_schema, parse, specified_
 
 from app.settings import Settings
 from schema import build_schema as build_memql_schema
-from schema.limits import Expansion, Overlaps
+from schema.guards.limits import check_expansion
 
 REPEATED_400 = "query Q1 {" + " users { totalCount }" * 400 + "}"
 
@@ -44,8 +44,7 @@ def checked_and_validated(schema: GraphQLSchema, settings: Settings) -> Callable
     def run(document: str) -> None:
         parsed = parse(document, max_tokens=settings.max_tokens)
         try:
-            Expansion(parsed, settings.max_fields).check()
-            Overlaps(parsed, settings.max_overlapping_fields, settings.max_fields).check()
+            check_expansion(parsed, settings.max_fields, settings.max_overlapping_fields)
         except GraphQLError:
             return  # refused before validation
         validate(schema, parsed, specified_rules)

@@ -17,8 +17,8 @@ from strawberry.types.graphql import OperationType
 from app.settings import QueryLimits, Settings
 from schema.context import OperationContexts
 from schema.errors import CodedStreamErrors, log_unexpected
-from schema.execution import executor_class
-from schema.limits import limit_extensions
+from schema.execution import executor_class, for_schema
+from schema.guards.limits import limit_extensions
 from schema.mutations import Mutation
 from schema.operation_name import RecordOperationName, RequireOperationName
 from schema.queries import Query
@@ -46,7 +46,7 @@ class MemqlSchema(strawberry.Schema):
         """Strawberry's streaming execution (GraphQL over WebSocket); a connection's context
         (`OperationContexts`) gives each operation a `Context` of its own."""
         if isinstance(context_value, OperationContexts):
-            context_value = context_value.for_operation(operation_name)
+            context_value = context_value.for_operation(operation_name, query)
         return await super().stream(
             query,
             variable_values=variable_values,
@@ -66,7 +66,8 @@ def build_schema(settings: Settings | None = None) -> MemqlSchema:
 @lru_cache(maxsize=8)
 def schema_with(limits: QueryLimits) -> MemqlSchema:
     """The schema for these limits, built once a process (a schema holds no per-app state)."""
-    return MemqlSchema(
+    executor = executor_class(limits)
+    schema = MemqlSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -81,5 +82,7 @@ def schema_with(limits: QueryLimits) -> MemqlSchema:
             CodedStreamErrors,
         ],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
-        execution_context_class=executor_class(limits),
+        execution_context_class=executor,
     )
+    for_schema(executor, schema)
+    return schema

@@ -1,7 +1,8 @@
 """One command per mutation: built once from the field's arguments (`of`), checked before a
-document of several mutation fields writes anything (`check`, schema.preflight), and run by the
-field's resolver (`run`). The rules themselves are the stores' (app.store): a command names
-which of them its mutation runs, so a mutation's check and its write are one object.
+document of several mutation fields writes anything (`check`, schema.guards.preflight), and
+run by the field's resolver (`run`). The rules themselves are the stores' (app.store): a
+command names which of them its mutation runs, so a mutation's check and its write are one
+object.
 
 Adding a mutation is one command class here and one resolver line in schema.mutations.
 """

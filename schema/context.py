@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from app.settings import Settings
 from app.store import ViewerStore
+from schema.guards.walk import Expanded
 from schema.loaders import Loaders
 
 
@@ -24,6 +25,11 @@ class Context:
     operation_name: str | None = None
     completed_mutations: list[str] = field(default_factory=list)
     """The response keys of the mutation fields that ran, in order."""
+    checked: tuple[str, Expanded] | None = field(default=None, repr=False)
+    """A query and its document, parsed and expanded before the request ran (GraphQL over
+    WebSocket checks each operation before it starts): the request runs that document."""
+    expansion: Expanded | None = field(default=None, init=False, repr=False)
+    """The document expanded once for the request's guards (schema.guards.walk)."""
     _loaders: Loaders | None = field(default=None, init=False, repr=False)
 
     @property
@@ -43,4 +49,4 @@ class OperationContexts(Protocol):
     """What a connection that runs many operations (GraphQL over WebSocket) hands the schema as
     its context: each operation gets a `Context` of its own, as each HTTP request does."""
 
-    def for_operation(self, requested_operation_name: str | None) -> Context: ...
+    def for_operation(self, requested_operation_name: str | None, query: str | None) -> Context: ...

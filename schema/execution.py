@@ -1,7 +1,7 @@
 """memql's graphql-core executor (Strawberry's `execution_context_class`): the node limit is
 checked once the operation and its variables are known, and a mutation document's fields are
-checked before its first write (schema.preflight); nothing is resolved before both pass. Plain
-leaf fields are completed without the machinery a resolver needs (`LeafPlan`)."""
+checked before its first write (schema.guards.preflight); nothing is resolved before both
+pass. Plain leaf fields are completed without the machinery a resolver needs (`LeafPlan`)."""
 
 from __future__ import annotations
 
@@ -21,12 +21,16 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
+from strawberry import Schema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.settings import QueryLimits
 from schema.context import Context
-from schema.node_limit import node_limit_errors, strawberry_field_of
-from schema.preflight import preflight_errors
+from schema.guards.fields import SchemaFields
+from schema.guards.mutation_pages import page_check
+from schema.guards.node_estimate import NodeEstimate, node_limit_errors
+from schema.guards.preflight import preflight_errors
+from schema.guards.walk import Expanded, Selections, expand
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +44,11 @@ class LeafPlan:
     nullable: bool
 
 
-def leaf_plan(schema: Any, parent_type: GraphQLObjectType, field_name: str) -> LeafPlan | None:
-    field = schema.get_field(parent_type, field_name)
-    strawberry_field = strawberry_field_of(field) if field is not None else None
+def leaf_plan(
+    fields: SchemaFields, parent_type: GraphQLObjectType, field_name: str
+) -> LeafPlan | None:
+    field = parent_type.fields.get(field_name)
+    strawberry_field = fields.field(parent_type.name, field_name) if field is not None else None
     if strawberry_field is None or not strawberry_field.is_basic_field:
         return None
     return_type = field.type
@@ -55,6 +61,9 @@ def leaf_plan(schema: Any, parent_type: GraphQLObjectType, field_name: str) -> L
 
 class MemqlExecutor(StrawberryGraphQLCoreExecutionContext):
     limits: QueryLimits
+    strawberry_schema: Schema
+    fields: SchemaFields
+    expanded: Expanded
     leaf_fast_path = True
     """Complete plain leaf fields by `LeafPlan` (the differential test turns it off)."""
     leaf_plans: dict[tuple[str, str], LeafPlan | None]
@@ -65,16 +74,38 @@ class MemqlExecutor(StrawberryGraphQLCoreExecutionContext):
         variables, or answering the errors that stop it); a build refused by the node limit
         answers its errors instead, so execution never starts."""
         executor = super().build(*args, **kwargs)
-        if isinstance(executor, list):
+        if not isinstance(executor, MemqlExecutor):
             return executor
-        errors: list[GraphQLError] = node_limit_errors(
+        executor.expanded = executor.expansion()
+        estimate = NodeEstimate(
             executor.schema,
-            executor.operation,
-            executor.fragment_definitions,
+            cls.fields,
             executor.variable_values,
             cls.limits,
+            page_check=(
+                page_check(cls.limits)
+                if executor.operation.operation is OperationType.MUTATION
+                else None
+            ),
+        )
+        errors: list[GraphQLError] = node_limit_errors(
+            estimate, executor.operation, executor.selections()
         )
         return errors or executor
+
+    def expansion(self) -> Expanded:
+        """The document's expansion FieldLimit made for this request (schema.guards.walk);
+        made here for an operation run without it."""
+        context = self.context_value
+        expanded = context.expansion if isinstance(context, Context) else None
+        if expanded is None or expanded.of(self.operation) is None:
+            expanded = expand([self.operation, *self.fragment_definitions.values()], 2**62)
+        return expanded
+
+    def selections(self) -> Selections:
+        selections = self.expanded.of(self.operation)
+        assert selections is not None
+        return selections
 
     def execute_field(
         self,
@@ -87,7 +118,9 @@ class MemqlExecutor(StrawberryGraphQLCoreExecutionContext):
         """A plain leaf field's value, completed without building a resolve-info object and
         calling a resolver: most fields of a response are such. Anything out of the ordinary (a
         null for a non-null field, a value that does not coerce, an awaitable, field
-        middleware) takes graphql-core's own path, which reports it as it always does."""
+        middleware) takes graphql-core's own path, which reports it as it always does.
+        graphql-core has no public hook for completing a field, so this overrides its method
+        (pinned by tests/test_library_reaches.py)."""
         if self.leaf_fast_path and not (
             self.middleware_manager and self.middleware_manager.middlewares
         ):
@@ -97,7 +130,7 @@ class MemqlExecutor(StrawberryGraphQLCoreExecutionContext):
             plan = (
                 plans[key]
                 if key in plans
-                else plans.setdefault(key, leaf_plan(self.schema, parent_type, name))
+                else plans.setdefault(key, leaf_plan(self.fields, parent_type, name))
             )
             if plan is not None:
                 try:
@@ -128,9 +161,10 @@ class MemqlExecutor(StrawberryGraphQLCoreExecutionContext):
         async def checked_then_executed() -> Any:
             errors = await preflight_errors(
                 context.store,
+                self.strawberry_schema,
+                self.fields,
                 root,
-                self.operation,
-                self.fragment_definitions,
+                self.selections(),
                 self.variable_values,
             )
             if errors:
@@ -142,5 +176,12 @@ class MemqlExecutor(StrawberryGraphQLCoreExecutionContext):
 
 
 def executor_class(limits: QueryLimits) -> type[MemqlExecutor]:
-    """The executor for a schema built with these limits."""
+    """The executor for a schema built with these limits; `for_schema` completes it once the
+    schema it executes for is built."""
     return type("MemqlExecutor", (MemqlExecutor,), {"limits": limits, "leaf_plans": {}})
+
+
+def for_schema(executor: type[MemqlExecutor], schema: Schema) -> None:
+    """Binds the executor class to the Strawberry schema it runs: the guards read its fields."""
+    executor.strawberry_schema = schema
+    executor.fields = SchemaFields(schema)

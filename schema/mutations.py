@@ -25,8 +25,8 @@ from schema.commands import (
     UpdateUser,
 )
 from schema.errors import input_field
+from schema.guards.preflight import COMMAND
 from schema.pagination import ListSize, sized_list_field
-from schema.preflight import COMMAND
 from schema.scalars import JSON
 from schema.types import Info, Memory, Session, User
 
@@ -160,7 +160,7 @@ class MutationField(FieldExtension):
 
 def mutation(command: type[Command[Any]], **options: Any) -> Any:
     """A mutation field that runs `command` (schema.commands), checked before a document of
-    several mutation fields writes anything (schema.preflight)."""
+    several mutation fields writes anything (schema.guards.preflight)."""
     return strawberry.mutation(extensions=[MutationField()], metadata={COMMAND: command}, **options)
 
 

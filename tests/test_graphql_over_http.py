@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+import schema.guards.limits
 from app.web.http import create_app
 from app.web.live_server import ServerThread
 from schema import build_schema
 from schema.context import Context
-from schema.limits import Expansion
 from tests.node_script import node_script
 from tests.support.client import GraphQLClient
 from tests.support.stores import make_settings
@@ -328,10 +328,10 @@ async def test_every_entry_point_passes_the_clients_operation_name_in_the_contex
 async def test_an_extension_that_crashes_is_an_internal_error_logged_with_the_request_id(
     api: GraphQLClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def crash(self: Expansion) -> None:
+    def crash(*args: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(Expansion, "check", crash)
+    monkeypatch.setattr(schema.guards.limits, "expand", crash)
     response = await api.http.post(
         "/graphql",
         json={"query": "{ __typename }"},

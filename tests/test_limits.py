@@ -13,7 +13,6 @@ import pytest
 import strawberry.schema.schema
 from graphql import (
     DocumentNode,
-    FragmentDefinitionNode,
     GraphQLObjectType,
     GraphQLSyntaxError,
     OperationDefinitionNode,
@@ -24,14 +23,16 @@ from graphql import (
     validate,
 )
 
-import schema.limits
+import schema.guards.limits
 from app.settings import QueryLimits, Settings
 from app.web.playground import EXAMPLE_MUTATION, EXAMPLE_QUERY
 from bench.validation import worst_documents
 from schema import build_schema
 from schema.errors import is_token_limit_error
-from schema.limits import Expansion, Overlaps, validation_work_budget
-from schema.node_limit import NodeEstimate, declared_cost
+from schema.guards.fields import SchemaFields
+from schema.guards.limits import check_expansion, validation_work_budget
+from schema.guards.node_estimate import NodeEstimate
+from schema.guards.walk import expand
 from schema.pagination import Paging
 from tests.support.client import ForbiddenDatabase, GraphQLClient, running_app
 from tests.support.data import add_session, add_user, raw_documents
@@ -364,7 +365,7 @@ DOCUMENTED = [
 @pytest.mark.parametrize("document", DOCUMENTED)
 def test_documented_queries_fit_the_field_limit_easily(document: str) -> None:
     limit = Settings.model_fields["max_fields"].default
-    Expansion(parse(document), limit // 20).check()
+    expand(parse(document), limit // 20)
 
 
 def test_the_node_estimate_walks_each_fragment_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -383,17 +384,17 @@ def test_the_node_estimate_walks_each_fragment_once(monkeypatch: pytest.MonkeyPa
     document = parse(
         fragment_bomb(40).replace("{ __typename }", "{ users(first: 3) { totalCount } }")
     )
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
     [operation] = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    built = build_schema()
     estimate = NodeEstimate(
-        build_schema()._schema,
-        fragments,
+        built._schema,
+        SchemaFields(built),
         VariableValues({}, {}),
         QueryLimits.of(Settings.model_construct()),
     )
-    assert estimate.of_operation(operation) == 3 * 2**40
+    selections = expand(document, 2**62).of(operation)
+    assert selections is not None
+    assert estimate.of_operation(operation, selections) == 3 * 2**40
 
 
 TWO_LEVELS = "users(first: $n) { edges { node { sessions(first: $n) { totalCount } } } }"
@@ -586,7 +587,9 @@ async def test_a_bad_page_in_a_query_stays_a_field_error(api: GraphQLClient) -> 
 def test_every_connection_field_is_declared_for_the_limits_and_the_mutation_check() -> None:
     """A connection field without its declaration would escape the node limit and the page
     check before mutations."""
-    schema = build_schema(make_settings())._schema
+    built = build_schema(make_settings())
+    schema = built._schema
+    fields = SchemaFields(built)
     connection_fields = {
         (type_.name, name): field
         for type_ in schema.type_map.values()
@@ -595,8 +598,8 @@ def test_every_connection_field_is_declared_for_the_limits_and_the_mutation_chec
         if get_named_type(field.type).name.endswith("Connection")
     }
     assert len(connection_fields) == 4
-    for field in connection_fields.values():
-        paging = declared_cost(field)
+    for (type_name, name), field in connection_fields.items():
+        paging = fields.cost(type_name, name)
         assert isinstance(paging, Paging)
         assert get_named_type(field.type).name == f"{paging.kind.capitalize()}Connection"
 
@@ -750,8 +753,7 @@ def test_validation_work_stays_within_its_budget_for_the_worst_documents_allowed
     settings = make_settings()
     schema = build_schema(settings)
     parsed = parse(document, max_tokens=settings.max_tokens)
-    Expansion(parsed, settings.max_fields).check()
-    Overlaps(parsed, settings.max_overlapping_fields, settings.max_fields).check()
+    check_expansion(parsed, settings.max_fields, settings.max_overlapping_fields)
     assert validation_work_budget(QueryLimits.of(settings)) == 6_000
     errors = validate(schema._schema, parsed)
     assert not any("aborted" in error.message for error in errors), errors
@@ -765,7 +767,7 @@ async def test_each_schema_keeps_its_own_validation_budget_in_one_process(
     the first schema's budget is made small enough for a document its own limits let through
     (limits unlike any other test's, so the schema is built here)."""
     document = "{" + " __typename" * 100 + "}"
-    monkeypatch.setattr(schema.limits, "validation_work_budget", lambda limits: 1000)
+    monkeypatch.setattr(schema.guards.limits, "validation_work_budget", lambda limits: 1000)
     async with running_app(make_settings(max_overlapping_fields=999_999)) as api:
         monkeypatch.undo()
         build_schema(make_settings(max_overlapping_fields=999_998))  # another app's, built last

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from strawberry.types.base import get_object_definition
 
+from schema.guards.preflight import COMMAND
 from schema.mutations import Mutation
-from schema.preflight import COMMAND
 from tests.support.data import World, snapshot
 
 ADD = 'addMemory(input: {{sessionId: "{session}", memories: [{memories}]}}) {{ memories {{ id }} }}'

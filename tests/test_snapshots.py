@@ -16,7 +16,6 @@ from typing import Any
 
 import bson
 import pytest
-from bson import ObjectId
 from click.testing import CliRunner
 from pymongo.results import UpdateResult
 
@@ -254,7 +253,7 @@ async def test_a_write_lease_in_the_snapshot_does_not_hold_its_session_after_a_r
     async with running_app(settings) as api:
         await add_memories(api, "s", ["one"])
         # A writer that reserved its seq and never released the lease: the process ended.
-        await api.store.sessions.reserve_seq("s", 1, ObjectId())
+        await api.store.sessions.lease.reserve("s", 1)
         (session,) = await raw_documents(api, "sessions")
         assert session["writer"] is not None
     async with running_app(settings) as api:

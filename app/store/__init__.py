@@ -10,9 +10,9 @@ from app.broadcaster import Broadcaster
 from app.db import Database, Document
 from app.store.access import Access
 from app.store.deleted_users import DeletedUsers
-from app.store.memories import MemoryStore
+from app.store.memories import MemoryDeletes, MemoryStore
 from app.store.sessions import SessionStore
-from app.store.users import UserStore
+from app.store.users import LiveUsers, UserStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +85,20 @@ class ViewerStore:
         self.deleted_users = deleted_users
         self.broadcaster = broadcaster
         self.publisher = publisher
-        self.users = UserStore(db, access, self)
-        self.sessions = SessionStore(db, access, self)
-        self.memories = MemoryStore(db, access, self)
+        deletes = MemoryDeletes(db.memories)
+        self.sessions = SessionStore(
+            db, access, users=LiveUsers(db.users), memories=deletes, publisher=publisher
+        )
+        self.memories = MemoryStore(
+            db,
+            access,
+            sessions=self.sessions,
+            lease=self.sessions.lease,
+            deletes=deletes,
+            broadcaster=broadcaster,
+            publisher=publisher,
+        )
+        self.users = UserStore(db, access, deleted_users=deleted_users, sessions=self.sessions)
 
     async def check_purge(self) -> None:
         self.access.require_admin("purgeDeleted")

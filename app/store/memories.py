@@ -10,13 +10,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from bson import ObjectId
 from pymongo.errors import BulkWriteError, PyMongoError
 
+from app.broadcaster import Broadcaster
 from app.clock import utc_now
-from app.db import Database, Document
+from app.db import Collection, Database, Document
 from app.documents import MemoryDoc, SessionDoc
 from app.errors import BadUserInput, DatabaseUnavailable, Forbidden, database_outage
 from app.metadata import JsonObject, checked_patch, new_metadata
@@ -28,11 +28,9 @@ from app.store.following import MemoryFollower
 from app.store.keyset import BY_SEQ
 from app.store.lifecycle import LIVE
 from app.store.metadata_update import update_merging_metadata
+from app.store.session_lease import Lease, SessionLease
 from app.store.writelock import LEASE
 from app.validation import check_content, check_identifier, check_memory_count, check_role
-
-if TYPE_CHECKING:
-    from app.store import ViewerStore
 
 logger = logging.getLogger("memql.store")
 
@@ -53,13 +51,70 @@ class NewMemory:
     metadata: dict[str, Any] | None = None
 
 
+class SessionReads(Protocol):
+    """What the memories store reads of the caller's sessions (app.store.sessions)."""
+
+    async def check_writable(self, session_id: str) -> None: ...
+
+    async def visible(self, session_ids: Iterable[str]) -> set[str]: ...
+
+    async def still_visible(self, session_id: str) -> bool: ...
+
+    async def last_seq(self, session_id: str) -> int: ...
+
+
+class MemoryDeletes:
+    """Soft-deletes of memories up to the seq a session's lease noted: for deleting a session
+    (app.store.sessions) and for deleting a session's memories."""
+
+    def __init__(self, memories: Collection) -> None:
+        self.collection = memories
+
+    async def delete_up_to(self, leases: list[Lease], at: datetime) -> int:
+        """Soft-delete, as of `at`, the memories of each leased session up to the lease's
+        `seq`. A memory added later (by an addMemory that undeleted the session) has a higher
+        seq and stays, whatever the clocks of the processes involved say."""
+        # LIVE in each clause: each is then one range of the (sessionId, deletedAt, seq) index,
+        # which holds no deleted memory.
+        cutoffs = [
+            {"sessionId": lease.session.session_id, **LIVE, "seq": {"$lte": lease.seq}}
+            for lease in leases
+        ]
+        deleted = 0
+        for start in range(0, len(cutoffs), DELETE_BATCH):
+            batch = cutoffs[start : start + DELETE_BATCH]
+            result = await self.collection.update_many(
+                {"$or": batch} if len(batch) > 1 else batch[0], {"$set": {"deletedAt": at}}
+            )
+            deleted += result.modified_count
+        return deleted
+
+
 class MemoryStore:
+    """The caller's memories: `sessions` says which sessions it may see and write to, `lease`
+    orders each session's writes, `deletes` deletes a session's memories; subscriptions are
+    made on `broadcaster`, and what subscribers must hear of is told to `publisher`."""
+
     order = BY_SEQ
 
-    def __init__(self, db: Database, access: Access, stores: ViewerStore) -> None:
+    def __init__(
+        self,
+        db: Database,
+        access: Access,
+        *,
+        sessions: SessionReads,
+        lease: SessionLease,
+        deletes: MemoryDeletes,
+        broadcaster: Broadcaster,
+        publisher: Broadcaster | None,
+    ) -> None:
         self.collection = db.memories
         self.access = access
-        self.stores = stores
+        self.sessions = sessions
+        self.lease = lease
+        self.deletes = deletes
+        self.broadcaster = broadcaster
+        self.publisher = publisher
         self.unions = db.unions
 
     def _check_new(self, memories: Sequence[NewMemory]) -> list[JsonObject]:
@@ -82,7 +137,7 @@ class MemoryStore:
     async def check_add(self, session_id: str, memories: Sequence[NewMemory]) -> None:
         """Every rule `add` can be refused by that no earlier write of the caller's changes."""
         self._check_new(memories)
-        await self.stores.sessions.check_writable(session_id)
+        await self.sessions.check_writable(session_id)
 
     async def add(
         self, session_id: str, memories: Sequence[NewMemory]
@@ -96,10 +151,9 @@ class MemoryStore:
         check_identifier(session_id, "sessionId")
         metadata = self._check_new(memories)
         count = len(memories)
-        writer = ObjectId()
-        session = await self.stores.sessions.reserve_seq(session_id, count, writer)
-        now = session["updatedAt"]
-        first_seq = session["memorySeq"] - count + 1
+        lease = await self.lease.reserve(session_id, count)
+        now = lease.session.updated_at
+        first_seq = lease.seq - count + 1
         docs: list[Document] = [
             {
                 "_id": str(uuid.uuid4()),
@@ -117,15 +171,15 @@ class MemoryStore:
         try:
             await self._insert(docs)
         except BaseException:
-            await self._give_back(session, writer, docs)
+            await self._give_back(lease, docs)
             raise
         added = [MemoryDoc.from_mongo(doc) for doc in docs]
         # Published while the lease is held, so subscribers hear of calls in `seq` order.
-        if self.stores.publisher is not None:
-            self.stores.publisher.memories_added(session_id, added)
-        if not await self.stores.sessions.release(session["_id"], writer):
-            await self._written_late(session_id, session["_id"], first_seq, count)
-        return SessionDoc.from_mongo(session), added
+        if self.publisher is not None:
+            self.publisher.memories_added(session_id, added)
+        if not await self.lease.release(lease):
+            await self._written_late(lease, first_seq, count)
+        return lease.session, added
 
     async def _insert(self, docs: list[Document]) -> None:
         """Insert `docs` in order, past a failover or a lost connection: pymongo retries an
@@ -152,7 +206,7 @@ class MemoryStore:
                 await asyncio.sleep(INSERT_RETRY_SECONDS * attempt)
         raise DatabaseUnavailable("the memories could not be written; send the request again")
 
-    async def _give_back(self, session: Document, writer: ObjectId, docs: list[Document]) -> None:
+    async def _give_back(self, lease: Lease, docs: list[Document]) -> None:
         """After a failed insert: when none of `docs` was written, hand their seq numbers back
         (no gap in the session's seq), then the lease; tried INSERT_ATTEMPTS times, as a
         failover may leave no primary for a moment. With the database gone the lease runs out
@@ -163,15 +217,15 @@ class MemoryStore:
                     {"_id": any_of(doc["_id"] for doc in docs)}, {"_id": 1}
                 )
                 if written is None:
-                    await self.stores.sessions.give_back_seq(session, writer, len(docs))
-                await self.stores.sessions.release(session["_id"], writer)
+                    await self.lease.give_back(lease, len(docs))
+                await self.lease.release(lease)
                 return
             except PyMongoError:
                 if attempt == INSERT_ATTEMPTS:
                     logger.warning(
                         "addMemory to session %r failed and could not hand back its seq "
                         "numbers; its write lease runs out in %d s",
-                        session["sessionId"],
+                        lease.session.session_id,
                         LEASE.total_seconds(),
                     )
                     return
@@ -184,13 +238,13 @@ class MemoryStore:
         says), FORBIDDEN for another user's."""
         check_identifier(session_id, "sessionId")
         # Subscribed before anything is read: nothing added from here on can be missed.
-        subscription = self.stores.broadcaster.subscribe(session_id, self.access.may_see)
+        subscription = self.broadcaster.subscribe(session_id, self.access.may_see)
         # Until the follower runs, what the feed brings is read from the store anyway: an
         # overflow meanwhile (a large write's events arriving late) only makes it read again.
         subscription.catching_up = True
         subscription.sent_through = after or 0
         try:
-            last_seq = await self.stores.sessions.last_seq(session_id)
+            last_seq = await self.sessions.last_seq(session_id)
             if after is not None and after > last_seq:
                 # A cursor of another session, or of one deleted and purged since: following
                 # from it would silently skip every memory up to it.
@@ -207,17 +261,16 @@ class MemoryStore:
             subscription,
             after if after is not None else last_seq,
             replay=after is not None,
-            still_visible=functools.partial(self.stores.sessions.still_visible, session_id),
+            still_visible=functools.partial(self.sessions.still_visible, session_id),
         )
 
-    async def _written_late(
-        self, session_id: str, session: ObjectId, first_seq: int, count: int
-    ) -> None:
+    async def _written_late(self, lease: Lease, first_seq: int, count: int) -> None:
         """This call's lease ran out before its insert, and another writer or a delete went
         ahead on the session meanwhile. A delete that did meant these memories too (their seqs
         were reserved before it): they are deleted now, so the TTL purges them with the rest."""
+        session_id = lease.session.session_id
         last_seq = first_seq + count - 1
-        through = min(last_seq, await self.stores.sessions.deleted_through(session))
+        through = min(last_seq, await self.lease.deleted_through(lease))
         logger.warning(
             "addMemory to session %r held its write lease past %d s, so it wrote seq %d-%d "
             "after later writes to the session; %s",
@@ -238,7 +291,7 @@ class MemoryStore:
     async def get_many(self, uuids: Iterable[str]) -> list[MemoryDoc]:
         """The live memories with these uuids that the caller may see."""
         raws = await self.collection.find({"_id": any_of(uuids), **LIVE}).to_list(None)
-        visible = await self.stores.sessions.visible(raw["sessionId"] for raw in raws)
+        visible = await self.sessions.visible(raw["sessionId"] for raw in raws)
         return [MemoryDoc.from_mongo(raw) for raw in raws if raw["sessionId"] in visible]
 
     async def check_update(self, memory_uuid: str, metadata: JsonObject) -> None:
@@ -250,7 +303,7 @@ class MemoryStore:
         memory = await self.collection.find_one({"_id": memory_uuid}, {"sessionId": 1})
         if memory is not None:
             try:
-                await self.stores.sessions.check_writable(memory["sessionId"])
+                await self.sessions.check_writable(memory["sessionId"])
             except Forbidden:
                 raise self.access.denied("memory", memory_uuid, "id") from None
 
@@ -266,7 +319,7 @@ class MemoryStore:
         if session_id is not None:
             match["sessionId"] = session_id
         memory = await self.collection.find_one(match, {"sessionId": 1})
-        if memory is not None and not await self.stores.sessions.visible([memory["sessionId"]]):
+        if memory is not None and not await self.sessions.visible([memory["sessionId"]]):
             memory = None
         # The sessionId in the filter is the shard key of a sharded `memories` (docs/scaling.md).
         raw = memory and await update_merging_metadata(
@@ -282,32 +335,12 @@ class MemoryStore:
     async def delete_all(self, session_id: str) -> tuple[SessionDoc, int]:
         """Soft-delete every live memory of a live session; the session stays. It holds the
         session's write lease meanwhile, so no addMemory lands in between."""
-        deleter = ObjectId()
-        session = await self.stores.sessions.hold_for_deleting(session_id, deleter)
+        lease = await self.lease.hold_for_deleting(session_id)
         try:
-            count = await self.delete_up_to([session], session["updatedAt"])
+            count = await self.deletes.delete_up_to([lease], lease.session.updated_at)
         finally:
-            await self.stores.sessions.release(session["_id"], deleter)
-        return SessionDoc.from_mongo(session), count
-
-    async def delete_up_to(self, sessions: list[Document], at: datetime) -> int:
-        """Soft-delete, as of `at`, the memories each of `sessions` held as read: those up to
-        its `memorySeq`. A memory added later (by an addMemory that undeleted the session) has a
-        higher seq and stays, whatever the clocks of the processes involved say."""
-        # LIVE in each clause: each is then one range of the (sessionId, deletedAt, seq) index,
-        # which holds no deleted memory.
-        cutoffs = [
-            {"sessionId": raw["sessionId"], **LIVE, "seq": {"$lte": raw.get("memorySeq", 0)}}
-            for raw in sessions
-        ]
-        deleted = 0
-        for start in range(0, len(cutoffs), DELETE_BATCH):
-            batch = cutoffs[start : start + DELETE_BATCH]
-            result = await self.collection.update_many(
-                {"$or": batch} if len(batch) > 1 else batch[0], {"$set": {"deletedAt": at}}
-            )
-            deleted += result.modified_count
-        return deleted
+            await self.lease.release(lease)
+        return lease.session, count
 
     def of_sessions(self) -> ChildLists[str, MemoryDoc]:
         """Sessions' live memories in order: pages of many sessions' at once."""
@@ -318,7 +351,7 @@ class MemoryStore:
             self.order,
             MemoryDoc.from_mongo,
             union=self.unions,
-            visible=self.stores.sessions.visible,
+            visible=self.sessions.visible,
         )
 
     async def purge(self, deleted: Document) -> int:

@@ -1,17 +1,17 @@
 """Sessions: create (or bring back), read, update with metadata merge, soft delete with their
-memories, and the per-session write lease that orders `addMemory` calls."""
+memories; their write lease, which orders `addMemory` calls, is app.store.session_lease."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 from pymongo.errors import PyMongoError
 
+from app.broadcaster import Broadcaster
 from app.clock import utc_now
 from app.db import Database, Document
 from app.documents import SessionDoc
@@ -24,38 +24,49 @@ from app.store.keyset import BY_CREATION, KeysetQuery
 from app.store.lifecycle import LIVE, create_or_revive
 from app.store.metadata_update import update_merging_metadata
 from app.store.session_filter import EVERY_SESSION, SessionFilter
-from app.store.writelock import release, taking, update_when_free
+from app.store.session_lease import MEMORIES_DELETED_THROUGH_SEQ, Lease, SessionLease
+from app.store.writelock import taking, update_when_free
 from app.validation import check_identifier
-
-if TYPE_CHECKING:
-    from app.store import ViewerStore
-
 
 # How often a delete takes back sessions whose lease writers took from it before SESSION_BUSY.
 _DELETE_ROUNDS = 5
-# The largest seq (BSON's int64): what a purged session's memories were deleted through.
-MAX_SEQ = 2**63 - 1
-# Set in the update that deletes a session or its memories, before they are marked, so that a
-# writer that lost its lease and inserted late knows which of its memories the delete meant.
-_MEMORIES_DELETED_THROUGH_SEQ: Document = {
-    "memoriesDeletedThrough": {
-        "$max": [{"$ifNull": ["$memoriesDeletedThrough", 0]}, {"$ifNull": ["$memorySeq", 0]}]
-    }
-}
+
+
+class LiveUsers(Protocol):
+    async def require_live(self, user_id: str) -> None: ...
+
+
+class MemoryDeletes(Protocol):
+    async def delete_up_to(self, leases: list[Lease], at: datetime) -> int: ...
 
 
 class SessionStore:
+    """The caller's sessions. It names users only once `users` finds them live, deletes a
+    session's memories with `memories`, and tells `publisher` what subscribers must hear of;
+    `lease` is the sessions' write lease, for the memories store."""
+
     order = BY_CREATION
 
-    def __init__(self, db: Database, access: Access, stores: ViewerStore) -> None:
+    def __init__(
+        self,
+        db: Database,
+        access: Access,
+        *,
+        users: LiveUsers,
+        memories: MemoryDeletes,
+        publisher: Broadcaster | None,
+    ) -> None:
         self.collection = db.sessions
         self.access = access
-        self.stores = stores
+        self.users = users
+        self.memories = memories
+        self.publisher = publisher
         self.unions = db.unions
         self.clock = db.clock
         # The sessionIds this caller was shown: memories of these are visible to it without
         # asking the database again (only kept for a confined caller; see `visible`).
         self._seen: set[str] = set()
+        self.lease = SessionLease(self.collection, access, self.clock, self._doc)
 
     def _doc(self, raw: Document) -> SessionDoc:
         if not self.access.admin:
@@ -109,7 +120,7 @@ class SessionStore:
         holds is told what creating one of its own existing ids is told, ALREADY_EXISTS."""
         stored_metadata = self._add_input(session_id, user_id, metadata)
         if self.access.admin and user_id is not None:
-            await self.stores.users.require_live(user_id)
+            await self.users.require_live(user_id)
 
         def check_existing(raw: Document) -> None:
             if not self.access.may_see(raw.get("userId")):
@@ -209,7 +220,7 @@ class SessionStore:
         (its memories stay deleted)."""
         patch = self._update_input(session_id, user_id, metadata)
         if user_id is not None and self.access.admin:
-            await self.stores.users.require_live(user_id)
+            await self.users.require_live(user_id)
         changes: Document = {"updatedAt": utc_now()}
         if user_id is not None:
             changes["userId"] = user_id
@@ -222,8 +233,8 @@ class SessionStore:
         )
         if raw is None:
             raise self._missing(session_id)
-        if user_id is not None and self.stores.publisher is not None:
-            self.stores.publisher.session_given_to(session_id, user_id)
+        if user_id is not None and self.publisher is not None:
+            self.publisher.session_given_to(session_id, user_id)
         return self._doc(raw)
 
     async def delete(self, session_id: str) -> SessionDoc:
@@ -237,9 +248,9 @@ class SessionStore:
 
     def _ended(self, sessions: list[Document]) -> None:
         """Tell subscribers that these sessions were deleted (their subscriptions complete)."""
-        if self.stores.publisher is not None:
+        if self.publisher is not None:
             for raw in sessions:
-                self.stores.publisher.session_deleted(raw["sessionId"])
+                self.publisher.session_deleted(raw["sessionId"])
 
     async def delete_of_user(self, user_id: str, now: datetime) -> None:
         """Soft-delete the live sessions of a user and their memories (see `_delete`)."""
@@ -287,13 +298,13 @@ class SessionStore:
                     raw = await update_when_free(
                         self.collection,
                         {**match, **LIVE},
-                        [taking(deleter, self.clock), {"$set": _MEMORIES_DELETED_THROUGH_SEQ}],
+                        [taking(deleter, self.clock), {"$set": MEMORIES_DELETED_THROUGH_SEQ}],
                         self.clock,
                         session_id=session_id,
                     )
                     if raw is not None:
                         held.append(raw)
-                await self.stores.memories.delete_up_to(held, now)
+                await self.memories.delete_up_to([Lease.of(raw, deleter) for raw in held], now)
                 if not held:
                     return deleted
                 marked = await self.collection.update_many(
@@ -332,25 +343,6 @@ class SessionStore:
                     {"$unset": {"writer": "", "writerUntil": ""}},
                 )
 
-    async def hold_for_deleting(self, session_id: str, deleter: ObjectId) -> Document:
-        """The live session with its write lease taken for `deleter`, noted as having its
-        memories deleted up to its memorySeq: every memory up to it is stored, and none after it
-        until `release`."""
-        check_identifier(session_id, "sessionId")
-        raw = await update_when_free(
-            self.collection,
-            {**self._own(session_id), **LIVE},
-            [
-                taking(deleter, self.clock),
-                {"$set": {"updatedAt": utc_now(), **_MEMORIES_DELETED_THROUGH_SEQ}},
-            ],
-            self.clock,
-            session_id=session_id,
-        )
-        if raw is None:
-            raise self._missing(session_id)
-        return raw
-
     def list(
         self, user_id: str | None = None, where: SessionFilter = EVERY_SESSION
     ) -> KeysetQuery[SessionDoc]:
@@ -375,79 +367,6 @@ class SessionStore:
             self._doc,
             union=self.unions,
         )
-
-    async def reserve_seq(self, session_id: str, count: int, writer: ObjectId) -> Document:
-        """Take the session's write lease for `writer` and reserve `count` consecutive seq
-        numbers; an unknown session is created (belonging to a user token's user), a deleted one
-        undeleted. Returns the session as updated; `release` hands the lease back."""
-        reserve = [
-            taking(writer, self.clock),
-            {
-                "$set": {
-                    "memorySeq": {"$add": [{"$ifNull": ["$memorySeq", 0]}, count]},
-                    "updatedAt": utc_now(),
-                }
-            },
-            # Undeletes. (The `$unset` stage is the same to MongoDB; mongomock lacks it.)
-            {"$project": {"deletedAt": 0}},
-        ]
-        match = self._own(session_id)
-        raw = await update_when_free(
-            self.collection, match, reserve, self.clock, session_id=session_id
-        )
-        if raw is None:
-            await self._create_if_new(session_id)
-            raw = await update_when_free(
-                self.collection, match, reserve, self.clock, session_id=session_id
-            )
-            if raw is None:  # given to another user in between
-                raise self.access.denied("session", session_id, "sessionId")
-        self._doc(raw)
-        return raw
-
-    async def give_back_seq(self, session: Document, writer: ObjectId, count: int) -> None:
-        """Hand back the last `count` seq numbers `writer` reserved in `session` (as
-        `reserve_seq` returned it), while it still holds the lease and none was handed out
-        since: an addMemory that wrote nothing leaves no gap."""
-        await self.collection.update_one(
-            {"_id": session["_id"], "writer": writer, "memorySeq": session["memorySeq"]},
-            {"$inc": {"memorySeq": -count}},
-        )
-
-    async def release(self, session: ObjectId, writer: ObjectId) -> bool:
-        """Hand back `writer`'s lease; False when it ran out and was lost (app.store.writelock)."""
-        return await release(self.collection, session, writer)
-
-    async def deleted_through(self, session: ObjectId) -> int:
-        """The highest seq a delete of the session or of its memories covered: memories up to it
-        that are still live were written late, by a writer that lost its lease, and belong
-        deleted. Every seq, when the session itself is gone (purged)."""
-        raw = await self.collection.find_one({"_id": session}, {"memoriesDeletedThrough": 1})
-        if raw is None:
-            return MAX_SEQ
-        through: int = raw.get("memoriesDeletedThrough") or 0
-        return through
-
-    async def _create_if_new(self, session_id: str) -> None:
-        """Create the session if it is new, touching nothing that exists; a user token creates
-        it as its user's, and may not write to anyone else's."""
-        now = utc_now()
-        existing = await self.collection.find_one_and_update(
-            {"sessionId": session_id},
-            {
-                "$setOnInsert": {
-                    "userId": self.access.user_for_new(None),
-                    "metadata": {},
-                    "createdAt": now,
-                    "updatedAt": now,
-                    "memorySeq": 0,
-                }
-            },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        if existing is None or not self.access.may_see(existing.get("userId")):
-            raise self.access.denied("session", session_id, "sessionId")
 
     async def last_seq(self, session_id: str) -> int:
         """The `seq` last handed out in the caller's live session; `missing`'s error when there

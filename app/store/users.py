@@ -5,25 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import Protocol
 
 from bson import ObjectId
 from pymongo import ReturnDocument
 
 from app.clock import utc_now
-from app.db import Database, Document
+from app.db import Collection, Database, Document
 from app.documents import UserDoc
 from app.errors import AlreadyExists, NotFound
 from app.metadata import JsonObject, checked_patch, new_metadata
 from app.store.access import Access
+from app.store.deleted_users import DeletedUsers
 from app.store.filters import any_of
 from app.store.keyset import BY_CREATION, KeysetQuery
 from app.store.lifecycle import LIVE, create_or_revive, soft_delete
 from app.store.metadata_update import update_merging_metadata
 from app.validation import check_identifier, check_optional_text
-
-if TYPE_CHECKING:
-    from app.store import ViewerStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +44,41 @@ def _no_user(user_id: str) -> NotFound:
     return NotFound(f"no user with userId {user_id!r}", field="userId")
 
 
+class LiveUsers:
+    """Whether a user is live, for a session about to name it (app.store.sessions)."""
+
+    def __init__(self, users: Collection) -> None:
+        self.collection = users
+
+    async def require_live(self, user_id: str) -> None:
+        """NOT_FOUND unless a live user has this userId."""
+        check_identifier(user_id, "userId")
+        if await self.collection.find_one({"userId": user_id, **LIVE}, {"_id": 1}) is None:
+            raise _no_user(user_id)
+
+
+class UserSessions(Protocol):
+    async def delete_of_user(self, user_id: str, now: datetime) -> None: ...
+
+
 class UserStore:
+    """The caller's users: deleting one deletes its `sessions` first, and notes the deletion
+    in `deleted_users`, whose tokens are then refused."""
+
     order = BY_CREATION
 
-    def __init__(self, db: Database, access: Access, stores: ViewerStore) -> None:
+    def __init__(
+        self,
+        db: Database,
+        access: Access,
+        *,
+        deleted_users: DeletedUsers,
+        sessions: UserSessions,
+    ) -> None:
         self.collection = db.users
         self.access = access
-        self.stores = stores
+        self.deleted_users = deleted_users
+        self.sessions = sessions
 
     def _check(self, user_id: str, fields: UserFields) -> None:
         check_identifier(user_id, "userId")
@@ -81,7 +108,7 @@ class UserStore:
             stored,
             taken=AlreadyExists(f"a user with userId {user_id!r} already exists", field="userId"),
         )
-        self.stores.deleted_users.note(user_id, deleted=False)
+        self.deleted_users.note(user_id, deleted=False)
         return UserDoc.from_mongo(raw)
 
     async def get_many(self, user_ids: Iterable[str]) -> list[UserDoc]:
@@ -112,12 +139,6 @@ class UserStore:
         match = {"_id": any_of(ids), **LIVE, **self.access.belonging()}
         raws = await self.collection.find(match).to_list(None)
         return [UserDoc.from_mongo(raw) for raw in raws]
-
-    async def require_live(self, user_id: str) -> None:
-        """NOT_FOUND unless a live user has this userId (a session is about to name it)."""
-        check_identifier(user_id, "userId")
-        if await self.collection.find_one({"userId": user_id, **LIVE}, {"_id": 1}) is None:
-            raise _no_user(user_id)
 
     async def check_update(self, user_id: str, fields: UserFields) -> JsonObject | None:
         """The metadata patch `update` merges, once every rule it can be refused by before
@@ -156,14 +177,14 @@ class UserStore:
         if await self.collection.find_one({"userId": user_id, **LIVE}, {"_id": 1}) is None:
             raise _no_user(user_id)
         now = utc_now()
-        await self.stores.sessions.delete_of_user(user_id, now)
+        await self.sessions.delete_of_user(user_id, now)
         raw = await self.collection.find_one_and_update(
             {"userId": user_id, **LIVE}, soft_delete(now), return_document=ReturnDocument.AFTER
         )
         if raw is None:  # deleted meanwhile by another call
             raise _no_user(user_id)
-        self.stores.deleted_users.note(user_id, deleted=True)
-        await self.stores.sessions.delete_of_user(user_id, now)
+        self.deleted_users.note(user_id, deleted=True)
+        await self.sessions.delete_of_user(user_id, now)
         return UserDoc.from_mongo(raw)
 
     def list(self) -> KeysetQuery[UserDoc]:

@@ -17,6 +17,7 @@ import itertools
 import json
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,7 +44,8 @@ from app.web.callers import caller
 from schema.build import MemqlSchema
 from schema.context import Context
 from schema.errors import as_graphql_error, is_token_limit_error
-from schema.limits import check_expansion
+from schema.guards.limits import check_expansion
+from schema.guards.walk import Expanded
 from schema.operation_name import unchosen_operation
 
 logger = logging.getLogger("memql.ws")
@@ -63,6 +65,9 @@ def fitted_reason(reason: str) -> str:
     return encoded[: MAX_CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "..."
 
 
+CHECKED_DOCUMENTS = 8
+"""How many checked documents a connection keeps for the operations about to run them."""
+
 CONNECTION_INIT_SECONDS = 10.0
 """How long a new socket may wait before its `connection_init`."""
 
@@ -80,16 +85,27 @@ class Connection:
         self.id = uuid.uuid4().hex
         self._operations = itertools.count(1)
         self._expiry: asyncio.Task[None] | None = None
+        self.checked: OrderedDict[str, Expanded] = OrderedDict()
+        """The documents `refusal_of` parsed and expanded, by query text, the latest few: the
+        operation that runs one walks that expansion (schema.guards.limits.FieldLimit)."""
 
-    def for_operation(self, requested_operation_name: str | None) -> Context:
+    def for_operation(self, requested_operation_name: str | None, query: str | None) -> Context:
         if self.viewer is None:  # pragma: no cover - Strawberry runs nothing before the ack
             raise Unauthenticated("send connection_init with your token first")
+        expanded = self.checked.get(query) if query is not None else None
         return Context(
             store=self.store.for_viewer(self.viewer),
             settings=self.settings,
             request_id=f"{self.id}-{next(self._operations)}",
             requested_operation_name=requested_operation_name,
+            checked=(query, expanded) if query is not None and expanded is not None else None,
         )
+
+    def keep_checked(self, query: str, expanded: Expanded) -> None:
+        self.checked[query] = expanded
+        self.checked.move_to_end(query)
+        while len(self.checked) > CHECKED_DOCUMENTS:
+            self.checked.popitem(last=False)
 
     def admit(self, viewer: Viewer) -> None:
         """Let `viewer` in, and close the socket once its token expires."""
@@ -201,16 +217,23 @@ class ConnectionHandler(BaseGraphQLTransportWSHandler[Connection, None]):
         stream ended those with only `complete` and a traceback), or several operations and no
         operationName (it ran the first)."""
         settings = self.context.settings
+        query = payload["query"]
+        known = self.context.checked.get(query)
+        if known is not None and known.document is not None:
+            return unchosen_operation(known.document, payload.get("operationName"))
         try:
-            document = parse(payload["query"], max_tokens=settings.max_tokens)
+            document = parse(query, max_tokens=settings.max_tokens)
         except GraphQLSyntaxError as error:
             if is_token_limit_error(error):
                 return QueryTooComplex(error.message)
             return None  # Strawberry answers a syntax error itself
         try:
-            check_expansion(document, settings.max_fields, settings.max_overlapping_fields)
+            expanded = check_expansion(
+                document, settings.max_fields, settings.max_overlapping_fields
+            )
         except GraphQLError as error:
             return error
+        self.context.keep_checked(query, expanded)
         return unchosen_operation(document, payload.get("operationName"))
 
     async def handle_task_exception(self, error: Exception) -> None:
