@@ -5,6 +5,7 @@ refusals, and the plans that serve them on both stores."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import mongomock
@@ -563,3 +564,18 @@ async def test_added_memories_make_a_session_updated_after(api: GraphQLClient) -
         ADD_MEMORY, {"input": {"sessionId": "s1", "memories": [{"role": "h", "content": "x"}]}}
     )
     assert await listed(api, f={"updatedAfter": iso(20)}) == ["s1"]
+
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+async def test_the_readmes_filter_example_finds_what_it_describes(api: GraphQLClient) -> None:
+    section = README.split("## Filtering sessions", 1)[1].split("\n## ", 1)[0]
+    example = section.split("```graphql\n", 1)[1].split("```", 1)[0]
+    await add_user(api, "alice")
+    await add_session(api, "gold-tea", userId="alice", metadata=SEEDED[0][1])
+    await add_session(api, "silver-tea", userId="alice", metadata=SEEDED[2][1])
+    await set_times(api, "silver-tea", 0, 0)
+    data = await api.data(example.replace("2026-11-01", "2020-11-01").replace("2026-12", "2020-12"))
+    assert data["sessions"]["totalCount"] == 1
+    assert [edge["node"]["sessionId"] for edge in data["sessions"]["edges"]] == ["gold-tea"]
