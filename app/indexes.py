@@ -121,6 +121,10 @@ def index_specs(*, embedded: bool, purge_after_seconds: int) -> list[IndexSpec]:
     calls, so uniqueness holds there without the indexes (every create is an upsert keyed on
     the identifier) and it gets none of them. A memory's uuid is its `_id`, unique on both.
 
+    Filtered session lists (app.store.session_filter) use the listing indexes: a creation time
+    range bounds the scan on `createdAt`, metadata paths and `updatedAt` are tested on the
+    sessions fetched (docs/operations.md says why no metadata index is made).
+
     The TTL indexes on `deletedAt` purge soft-deleted documents `purge_after_seconds` after
     their deletion (Zep's purge). mongomock would honour them by scanning the collection on every
     read and write, so the embedded store has none and `app.sweeper.Sweeper` does their work.

@@ -14,6 +14,7 @@ from app.documents import MemoryDoc, SessionDoc, UserDoc
 from app.store import ViewerStore
 from app.store.child_lists import ChildLists
 from app.store.keyset import Page, PageRequest
+from app.store.session_filter import SessionFilter
 from schema.pagination import MEMORIES, SESSIONS, Connection, Paging
 
 K = TypeVar("K", bound=Hashable)
@@ -90,6 +91,7 @@ class ChildLoaders(Generic[P, T]):
 
 class Loaders:
     def __init__(self, store: ViewerStore) -> None:
+        self.store = store
         self.user_by_user_id: DataLoader[str, UserDoc | None] = keyed_loader(
             store.users.get_many, lambda doc: doc.user_id
         )
@@ -105,9 +107,17 @@ class Loaders:
         self.memory_by_uuid: DataLoader[str, MemoryDoc | None] = keyed_loader(
             store.memories.get_many, lambda doc: doc.uuid
         )
-        self.sessions_of_user: ChildLoaders[str, SessionDoc] = ChildLoaders(
-            SESSIONS, store.sessions.of_users()
-        )
+        self._sessions_of_user: dict[SessionFilter, ChildLoaders[str, SessionDoc]] = {}
         self.memories_of_session: ChildLoaders[str, MemoryDoc] = ChildLoaders(
             MEMORIES, store.memories.of_sessions()
         )
+
+    def sessions_of_user(self, where: SessionFilter) -> ChildLoaders[str, SessionDoc]:
+        """The loaders of users' sessions that `where` keeps: one set per filter, so the
+        filter is part of every batch's key and differently filtered selections of one level
+        (aliases) never share an answer, while each is still one query for all its users."""
+        loaders = self._sessions_of_user.get(where)
+        if loaders is None:
+            loaders = ChildLoaders(SESSIONS, self.store.sessions.of_users(where))
+            self._sessions_of_user[where] = loaders
+        return loaders

@@ -4,8 +4,8 @@ arguments, their checks, and the cost the query limits count for it."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 import strawberry
@@ -22,6 +22,7 @@ from app.store.sessions import SessionStore
 from app.store.users import UserStore
 from app.validation import check_page_size
 from schema.cursors import decode_cursor, encode_cursor
+from schema.filters import check_coerced_filter
 from schema.lazy import Lazy
 
 N = TypeVar("N")
@@ -74,12 +75,15 @@ class PageSizes(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Paging:
-    """One kind of list: its cursors' kind and the sort order they encode."""
+    """One kind of list: its cursors' kind and the sort order they encode; `check_filter`
+    checks the `filter` argument of a list that takes one, as execution coerced it."""
 
     kind: str
     order: SortOrder
+    _: KW_ONLY
     forward_only: bool = False
     """Only first/after (a ranking, read from its start): no last/before arguments."""
+    check_filter: Callable[[Any], None] | None = None
 
     def request(
         self,
@@ -105,6 +109,19 @@ class Paging:
             after=self.decode(after, "after") if after is not None else None,
             before=self.decode(before, "before") if before is not None else None,
         )
+
+    def check(self, sizes: PageSizes, arguments: Mapping[str, Any]) -> None:
+        """Every check the list's resolver makes of these arguments (as execution coerced
+        them): for a mutation's payload, before the write (BadUserInput)."""
+        self.request(
+            sizes,
+            first=arguments.get("first"),
+            after=arguments.get("after"),
+            last=arguments.get("last"),
+            before=arguments.get("before"),
+        )
+        if self.check_filter is not None:
+            self.check_filter(arguments.get("filter"))
 
     def page_size(self, sizes: PageSizes, arguments: dict[str, Any]) -> int:
         """The most nodes a page with these arguments holds, as the node limit counts it: the
@@ -163,7 +180,7 @@ class Paging:
 
 
 USERS = Paging("user", UserStore.order)
-SESSIONS = Paging("session", SessionStore.order)
+SESSIONS = Paging("session", SessionStore.order, check_filter=check_coerced_filter)
 MEMORIES = Paging("memory", MemoryStore.order)
 
 

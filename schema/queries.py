@@ -10,6 +10,7 @@ import strawberry
 from app.errors import BadUserInput
 from app.store.keyset import PageRequest
 from app.validation import parse_object_id, parse_uuid
+from schema.filters import SessionFilter, session_filter
 from schema.global_ids import from_global_id
 from schema.pagination import (
     SESSIONS,
@@ -85,12 +86,19 @@ class Query:
 
     @connection_field(
         SESSIONS,
-        description="All live sessions, oldest first; `userId` narrows to one user's sessions.",
+        description=(
+            "All live sessions, oldest first; `userId` narrows to one user's sessions, "
+            "`filter` to those it matches."
+        ),
     )
     async def sessions(
-        self, info: Info, page: PageRequest, user_id: str | None = None
+        self,
+        info: Info,
+        page: PageRequest,
+        user_id: str | None = None,
+        filter: SessionFilter | None = None,
     ) -> Connection[Session]:
-        query = info.context.store.sessions.list(user_id=user_id)
+        query = info.context.store.sessions.list(user_id=user_id, where=session_filter(filter))
         return await SESSIONS.resolve(query, page, partial(Session.from_doc, context=info.context))
 
     @connection_field(

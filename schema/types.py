@@ -14,6 +14,7 @@ from app.errors import NotFound
 from app.roles import RoleType
 from app.store.keyset import PageRequest
 from schema.context import Context
+from schema.filters import SessionFilter, session_filter
 from schema.global_ids import to_global_id
 from schema.lazy import Lazy
 from schema.pagination import MEMORIES, SESSIONS, Connection, connection_field
@@ -57,9 +58,15 @@ class User(Node):
             updated_at=doc.updated_at,
         )
 
-    @connection_field(SESSIONS, description="The user's live sessions, oldest first.")
-    async def sessions(self, info: Info, page: PageRequest) -> Connection[Session]:
-        return await info.context.loaders.sessions_of_user.connection(
+    @connection_field(
+        SESSIONS,
+        description="The user's live sessions, oldest first; `filter` keeps those it matches.",
+    )
+    async def sessions(
+        self, info: Info, page: PageRequest, filter: SessionFilter | None = None
+    ) -> Connection[Session]:
+        loaders = info.context.loaders.sessions_of_user(session_filter(filter))
+        return await loaders.connection(
             self.user_id, page, lambda doc: Session.from_doc(doc, info.context, user=self)
         )
 

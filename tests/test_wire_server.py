@@ -204,3 +204,57 @@ def test_index_builds_racing_first_writes_to_new_collections_finish(corrected: s
             client.close()
 
     asyncio.run(race())
+
+
+def filtered_listing_plan(url: str) -> list[tuple[str, Any]]:
+    """The stages `explain` reports for one user's live sessions filtered by a metadata path
+    and a creation time, on memql's (userId, deletedAt, createdAt, _id) index: (stage, index
+    name or FETCH filter)."""
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(url)
+    try:
+        sessions = client.probe.filtered
+        sessions.drop()
+        sessions.create_index(
+            [("userId", 1), ("deletedAt", 1), ("createdAt", 1), ("_id", 1)], name="listing"
+        )
+        start = datetime(2020, 1, 1, tzinfo=UTC)
+        sessions.insert_many(
+            [
+                {
+                    "userId": f"u{n % 3}",
+                    "metadata": {"topic": "tea" if n % 2 else "coffee"},
+                    "createdAt": start + timedelta(minutes=n),
+                }
+                for n in range(30)
+            ]
+        )
+        query = {
+            "userId": "u1",
+            "deletedAt": None,
+            "metadata.topic": "tea",
+            "createdAt": {"$gt": start},
+        }
+        found = [doc["createdAt"] for doc in sessions.find(query).sort("createdAt", 1)]
+        assert len(found) == 5
+        plan = client.probe.command(
+            "explain", {"find": "filtered", "filter": query, "sort": {"createdAt": 1}}
+        )["queryPlanner"]["winningPlan"]
+        stages: list[tuple[str, Any]] = []
+        while plan:
+            stages.append((plan["stage"], plan.get("indexName") or plan.get("filter")))
+            plan = plan.get("inputStage")
+        return stages
+    finally:
+        client.close()
+
+
+def test_a_filter_with_a_field_no_index_holds_is_planned_on_the_index_once_corrected(
+    released: str, corrected: str
+) -> None:
+    """Released, such a filter is a COLLSCAN in `explain`; mongod (and the corrected server)
+    scans the index holding the other fields and tests the metadata path on each document it
+    fetches."""
+    assert "COLLSCAN" in [stage for stage, _ in filtered_listing_plan(released)]
+    stages = filtered_listing_plan(corrected)
+    assert ("IXSCAN", "listing") in stages
+    assert ("FETCH", {"metadata.topic": {"$eq": "tea"}}) in stages

@@ -1,4 +1,4 @@
-"""The MongoDB-wire test server (SecantusDB), started for a test run: one known defect of its
+"""The MongoDB-wire test server (SecantusDB), started for a test run: the known defects of its
 0.7.0b3 corrected, the port written where the caller reads it.
 
 `python -m tests.wire_server --port-file F [--storage-path DIR]` serves until SIGTERM or SIGINT;
@@ -159,6 +159,48 @@ def union_sub_pipelines_use_their_match() -> None:
     aggregate._STAGES["$unionWith"] = union_with
 
 
+def residual_predicates_ride_an_index() -> None:
+    """SecantusDB 0.7.0b3 plans a filter holding a field no index has (a session's metadata
+    path beside userId, deletedAt and createdAt) as a COLLSCAN in `explain`, and runs it by
+    looking one of its clauses up alone; mongod plans it on the index that holds the other
+    fields (equalities, then a range on the next key) and tests the rest on each document it
+    fetches (a FETCH filter). This gives the server's own planner, in `explain` and in the
+    query alike, the part of such a filter that the index holding most of its fields can
+    serve; every document read is still tested against the whole filter."""
+    from secantus import storage
+
+    storage_class: Any = storage.Storage
+    pick = storage_class._pick_index_for_filter
+    look_up = storage_class._try_index_id_keys
+
+    def indexed_part(self: Any, db: str, coll: str, filter: Any) -> dict[str, Any] | None:
+        if not isinstance(filter, dict) or any(name.startswith("$") for name in filter):
+            return None
+        best: dict[str, Any] = {}
+        for _name, keys, _sparse, _unique in self._all_indexes(db, coll):
+            part = {name: filter[name] for name in keys if name in filter}
+            if len(part) > len(best):
+                best = part
+        # An index holding every field is the server's own case.
+        return best if 0 < len(best) < len(filter) else None
+
+    def pick_index_for_filter(self: Any, db: str, coll: str, filter: Any, **options: Any) -> Any:
+        picked = pick(self, db, coll, filter, **options)
+        part = indexed_part(self, db, coll, filter) if picked is None else None
+        return pick(self, db, coll, part, **options) if part else picked
+
+    def try_index_id_keys(self: Any, db: str, coll: str, filter: Any, **options: Any) -> Any:
+        part = indexed_part(self, db, coll, filter)
+        if part:
+            found = look_up(self, db, coll, part, **options)
+            if found is not None:
+                return found
+        return look_up(self, db, coll, filter, **options)
+
+    storage_class._pick_index_for_filter = pick_index_for_filter
+    storage_class._try_index_id_keys = try_index_id_keys
+
+
 def serve(port: int, port_file: Path | None, storage_path: str, ttl_sweep_seconds: float) -> None:
     from secantus import SecantusDBServer
 
@@ -166,6 +208,7 @@ def serve(port: int, port_file: Path | None, storage_path: str, ttl_sweep_second
     upserts_return_the_document_they_updated()
     one_write_at_a_time()
     union_sub_pipelines_use_their_match()
+    residual_predicates_ride_an_index()
     server = SecantusDBServer(
         host="127.0.0.1",
         port=port,

@@ -471,13 +471,19 @@ class IndexedCollectionStore(CollectionStore):  # type: ignore[misc]
         backward = directions.pop() < 0
         wanted: dict[str, list[Any]] = {}
         _equalities(spec, wanted)
+        # Of the indexes in this order whose equal fields the filter fixes, the smallest bucket:
+        # one user's live sessions rather than every live session, which a filter the index
+        # cannot test (metadata, say) would have the walk read until its page is full.
+        serving: list[tuple[_Bucket, _Index]] = []
         for index in self.secondary:
             names = index.definition.equal
-            if index.definition.order != fields or not all(
+            if index.definition.order == fields and all(
                 name in wanted and len(set(wanted[name])) == 1 for name in names
             ):
-                continue
-            bucket = index.buckets.get(tuple(wanted[name][0] for name in names), _Bucket(()))
+                key = tuple(wanted[name][0] for name in names)
+                serving.append((index.buckets.get(key, _Bucket(())), index))
+        if serving:
+            bucket, index = min(serving, key=lambda pair: len(pair[0]) + len(pair[1].unkeyed))
             walked = self._read(bucket, index, spec, backward, end)
             # What the index cannot order (a list where it files values, a value of another
             # kind) is matched apart, and mongomock sorts it in with what was walked.

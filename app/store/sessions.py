@@ -19,10 +19,11 @@ from app.errors import AlreadyExists, SessionBusy
 from app.metadata import JsonObject, checked_patch, new_metadata
 from app.store.access import Access
 from app.store.child_lists import ChildLists
-from app.store.filters import any_of
+from app.store.filters import all_of, any_of
 from app.store.keyset import BY_CREATION, KeysetQuery
 from app.store.lifecycle import LIVE, create_or_revive
 from app.store.metadata_update import update_merging_metadata
+from app.store.session_filter import EVERY_SESSION, SessionFilter
 from app.store.session_lease import MEMORIES_DELETED_THROUGH_SEQ, Lease, SessionLease
 from app.store.writelock import taking, update_when_free
 from app.validation import check_identifier
@@ -351,20 +352,26 @@ class SessionStore:
             self._seen.update(session_ids)
         return session_ids
 
-    def list(self, user_id: str | None = None) -> KeysetQuery[SessionDoc]:
-        """The live sessions the caller may see (of one user, with `user_id`), oldest first."""
+    def list(
+        self, user_id: str | None = None, where: SessionFilter = EVERY_SESSION
+    ) -> KeysetQuery[SessionDoc]:
+        """The live sessions the caller may see (of one user, with `user_id`) that `where`
+        keeps, oldest first."""
         if user_id is not None:
             check_identifier(user_id, "userId")
         self.access.check_acting_for(user_id, "userId")
         narrowed = self.access.belonging() or ({"userId": user_id} if user_id else {})
-        return KeysetQuery(self.collection, {**LIVE, **narrowed}, self.order, self._doc)
+        return KeysetQuery(
+            self.collection, all_of({**LIVE, **narrowed}, where.match), self.order, self._doc
+        )
 
-    def of_users(self) -> ChildLists[str, SessionDoc]:
-        """Users' live sessions, oldest first: pages of many users' at once."""
+    def of_users(self, where: SessionFilter = EVERY_SESSION) -> ChildLists[str, SessionDoc]:
+        """Users' live sessions that `where` keeps, oldest first: pages of many users' at
+        once."""
         return ChildLists(
             self.collection,
             "userId",
-            {**LIVE, **self.access.belonging()},
+            all_of({**LIVE, **self.access.belonging()}, where.match),
             self.order,
             self._doc,
             union=self.unions,

@@ -16,18 +16,12 @@ from schema.pagination import Paging
 
 
 def page_check(limits: QueryLimits) -> PageCheck:
-    """Checks a connection's page arguments as its resolver checks them; a refusal is named by
-    the field's response name."""
+    """Checks a connection's page arguments (and a session list's filter) as its resolver
+    checks them; a refusal is named by the field's response name."""
 
     def check_page(paging: Paging, field: FieldNode, arguments: Mapping[str, Any]) -> None:
         try:
-            paging.request(
-                limits,
-                first=arguments.get("first"),
-                after=arguments.get("after"),
-                last=arguments.get("last"),
-                before=arguments.get("before"),
-            )
+            paging.check(limits, arguments)
         except BadUserInput as error:
             shown = field.alias or field.name
             message = f"{shown.value}: {error.message}"

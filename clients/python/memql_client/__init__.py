@@ -25,6 +25,7 @@ from memql_client.models import (
     RoleType,
     SearchResult,
     Session,
+    SessionFilter,
     User,
 )
 
@@ -49,6 +50,7 @@ __all__ = [
     "RoleType",
     "SearchResult",
     "Session",
+    "SessionFilter",
     "UnauthenticatedError",
     "UnexpectedResponseError",
     "User",

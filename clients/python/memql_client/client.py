@@ -26,6 +26,7 @@ from memql_client.models import (
     PurgeCounts,
     SearchResult,
     Session,
+    SessionFilter,
     User,
 )
 from memql_client.operations import Operation, Walk
@@ -153,13 +154,20 @@ class AsyncMemqlClient:
         before: str | None = None,
         user_id: str | None = None,
         total_count: bool = False,
+        filter: SessionFilter | None = None,
     ) -> Page[Session]:
-        return await self.run(ops.sessions(first, after, last, before, user_id, total_count))
+        return await self.run(
+            ops.sessions(first, after, last, before, user_id, total_count, filter)
+        )
 
     def iter_sessions(
-        self, page_size: int = 100, user_id: str | None = None
+        self,
+        page_size: int = 100,
+        user_id: str | None = None,
+        filter: SessionFilter | None = None,
     ) -> AsyncIterator[Session]:
-        return self._walk(ops.session_walk(page_size, user_id))
+        """Every session (of `user_id`, kept by `filter`), oldest first, page by page."""
+        return self._walk(ops.session_walk(page_size, user_id, filter))
 
     async def get_memories(
         self,
@@ -407,11 +415,18 @@ class MemqlClient:
         before: str | None = None,
         user_id: str | None = None,
         total_count: bool = False,
+        filter: SessionFilter | None = None,
     ) -> Page[Session]:
-        return self.run(ops.sessions(first, after, last, before, user_id, total_count))
+        return self.run(ops.sessions(first, after, last, before, user_id, total_count, filter))
 
-    def iter_sessions(self, page_size: int = 100, user_id: str | None = None) -> Iterator[Session]:
-        return self._walk(ops.session_walk(page_size, user_id))
+    def iter_sessions(
+        self,
+        page_size: int = 100,
+        user_id: str | None = None,
+        filter: SessionFilter | None = None,
+    ) -> Iterator[Session]:
+        """Every session (of `user_id`, kept by `filter`), oldest first, page by page."""
+        return self._walk(ops.session_walk(page_size, user_id, filter))
 
     def get_memories(
         self,

@@ -132,6 +132,40 @@ class MemoryInput:
         )
 
 
+def format_datetime(value: datetime) -> str:
+    """A datetime as memql's DateTime; a naive one is taken to be UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    """Which sessions a list keeps (memql's `SessionFilter`); every condition given must hold.
+
+    `metadata`: each key path equals the value given; a nested object names paths into nested
+    metadata (`{"customer": {"tier": "gold"}}`), a scalar also matches a stored list holding
+    it, a list matches an equal list, None matches a path with no value. The times are
+    exclusive bounds, compared at millisecond precision.
+    """
+
+    metadata: JsonObject | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+
+    def to_graphql(self) -> JsonObject:
+        def at(value: datetime | None) -> str | None:
+            return format_datetime(value) if value is not None else None
+
+        return drop_none(
+            metadata=self.metadata,
+            createdAfter=at(self.created_after),
+            createdBefore=at(self.created_before),
+            updatedAfter=at(self.updated_after),
+        )
+
+
 @dataclass(frozen=True)
 class PageInfo:
     has_next_page: bool

@@ -22,6 +22,7 @@ from memql_client.models import (
     PurgeCounts,
     SearchResult,
     Session,
+    SessionFilter,
     User,
     drop_none,
 )
@@ -225,16 +226,26 @@ def sessions(
     before: str | None = None,
     user_id: str | None = None,
     total_count: bool = False,
+    filter: SessionFilter | None = None,
 ) -> Operation[Page[Session]]:
+    """A page of sessions. Without `filter` the document names only what the public contract
+    has, so it works with any server that honours it; `filter` needs memql's `SessionFilter`."""
+    variables = {**_page_variables(first, after, last, before, total_count), "userId": user_id}
+    filtering = ""
+    if filter is not None:
+        filtering = ", filter: $filter"
+        variables["filter"] = filter.to_graphql()
     document = _document(
-        f"query Sessions({PAGE_VARIABLES}, $userId: String) "
-        f"{{ sessions({PAGE_ARGUMENTS}, userId: $userId) {_connection('SessionFields')} }}",
+        f"query Sessions({PAGE_VARIABLES}, $userId: String"
+        f"{', $filter: SessionFilter' if filtering else ''}) "
+        f"{{ sessions({PAGE_ARGUMENTS}, userId: $userId{filtering}) "
+        f"{_connection('SessionFields')} }}",
         SESSION_FIELDS,
         PAGE_INFO_FIELDS,
     )
     return Operation(
         document,
-        {**_page_variables(first, after, last, before, total_count), "userId": user_id},
+        variables,
         lambda data: Page.from_graphql(data["sessions"], Session.from_graphql),
     )
 
@@ -328,9 +339,13 @@ def user_walk(page_size: int) -> Walk[User]:
     return Walk(lambda after: users(first=page_size, after=after))
 
 
-def session_walk(page_size: int, user_id: str | None) -> Walk[Session]:
+def session_walk(
+    page_size: int, user_id: str | None, filter: SessionFilter | None = None
+) -> Walk[Session]:
     _check_page_size(page_size)
-    return Walk(lambda after: sessions(first=page_size, after=after, user_id=user_id))
+    return Walk(
+        lambda after: sessions(first=page_size, after=after, user_id=user_id, filter=filter)
+    )
 
 
 def search_walk(

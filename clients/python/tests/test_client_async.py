@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from memql_client import (
     AsyncMemqlClient,
+    BadUserInputError,
     Memory,
     MemoryInput,
     NotFoundError,
     RoleType,
     Session,
+    SessionFilter,
     User,
 )
 
@@ -153,6 +155,39 @@ async def test_iter_sessions_can_narrow_to_one_user(client: AsyncMemqlClient) ->
         await client.add_session(f"s{index}", user_id="alice" if index % 2 == 0 else None)
     walked = [s.session_id async for s in client.iter_sessions(page_size=2, user_id="alice")]
     assert walked == ["s0", "s2", "s4"]
+
+
+async def test_iter_sessions_walks_only_the_sessions_a_filter_keeps(
+    client: AsyncMemqlClient,
+) -> None:
+    await client.add_user("alice")
+    for index in range(7):
+        await client.add_session(
+            f"s{index}",
+            user_id="alice" if index != 3 else None,
+            metadata={"topic": "tea" if index % 2 else "coffee", "customer": {"tier": "gold"}},
+        )
+    tea = SessionFilter(metadata={"topic": "tea", "customer": {"tier": "gold"}})
+    walked = [s.session_id async for s in client.iter_sessions(page_size=1, filter=tea)]
+    assert walked == ["s1", "s3", "s5"]
+    alices = client.iter_sessions(page_size=2, user_id="alice", filter=tea)
+    assert [s.session_id async for s in alices] == ["s1", "s5"]
+    page = await client.list_sessions(first=10, total_count=True, filter=tea)
+    assert (page.total_count, len(page)) == (3, 3)
+    tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
+    # A naive datetime is taken as UTC.
+    between = SessionFilter(created_after=datetime(2000, 1, 1), created_before=tomorrow)
+    assert len([s async for s in client.iter_sessions(filter=between)]) == 7
+    before_2000 = SessionFilter(created_before=datetime(2000, 1, 1))
+    assert [s async for s in client.iter_sessions(filter=before_2000)] == []
+    nothing = SessionFilter(updated_after=tomorrow)
+    assert [s async for s in client.iter_sessions(filter=nothing)] == []
+
+
+async def test_a_bad_filter_raises_bad_user_input(client: AsyncMemqlClient) -> None:
+    with pytest.raises(BadUserInputError) as raised:
+        await client.list_sessions(filter=SessionFilter(metadata={"$where": "1"}))
+    assert raised.value.field == "filter.metadata.$where"
 
 
 async def test_memories_of_an_unknown_session_raise_not_found(client: AsyncMemqlClient) -> None:

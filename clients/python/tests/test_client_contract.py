@@ -19,7 +19,7 @@ from graphql import (
 )
 from tests.contract import CONTRACT, require
 
-from memql_client import AsyncMemqlClient, MemoryInput, MemqlClient
+from memql_client import AsyncMemqlClient, MemoryInput, MemqlClient, SessionFilter
 from memql_client import operations as ops
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -51,6 +51,14 @@ BEYOND_THE_CONTRACT: dict[str, ops.Operation[Any]] = {
 printed schema only."""
 
 
+BEYOND_THE_CONTRACT: dict[str, ops.Operation[Any]] = {
+    "sessions_filtered": ops.sessions(
+        first=1, user_id="alice", filter=SessionFilter(metadata={"topic": "tea"})
+    ),
+}
+"""Operations that need what memql adds to the contract (a session filter)."""
+
+
 @functools.cache
 def schema_from(path: Path) -> GraphQLSchema:
     return build_schema(require(path).read_text(encoding="utf-8"))
@@ -64,9 +72,14 @@ def test_client_document_is_valid_against_the_schema(path: Path, name: str) -> N
 
 
 @pytest.mark.parametrize("name", sorted(BEYOND_THE_CONTRACT))
-def test_client_document_beyond_the_contract_is_valid_against_the_schema(name: str) -> None:
+def test_client_document_beyond_the_contract_is_valid_against_memqls_schema(name: str) -> None:
     operation = BEYOND_THE_CONTRACT[name]
     assert validate(schema_from(PRINTED_SCHEMA), parse(operation.document)) == []
+
+
+def test_a_session_list_without_a_filter_names_only_the_contract() -> None:
+    assert "SessionFilter" not in ops.sessions(first=1).document
+    assert "SessionFilter" in BEYOND_THE_CONTRACT["sessions_filtered"].document
 
 
 def root_fields(document: str) -> set[str]:

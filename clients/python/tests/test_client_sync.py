@@ -17,6 +17,7 @@ from memql_client import (
     NotFoundError,
     RoleType,
     Session,
+    SessionFilter,
     User,
 )
 
@@ -55,6 +56,19 @@ def test_a_whole_conversation_through_the_sync_client(sync_client: MemqlClient) 
     assert [u.user_id for u in sync_client.iter_users()] == []
     counts = sync_client.purge_deleted()
     assert (counts.users, counts.sessions, counts.memories) == (1, 1, 2)
+
+
+def test_the_sync_client_walks_the_sessions_a_filter_keeps(sync_client: MemqlClient) -> None:
+    sync_client.add_user("alice")
+    for index in range(5):
+        sync_client.add_session(f"s{index}", user_id="alice", metadata={"n": index % 2})
+    odd = SessionFilter(metadata={"n": 1})
+    assert [s.session_id for s in sync_client.iter_sessions(page_size=1, filter=odd)] == [
+        "s1",
+        "s3",
+    ]
+    page = sync_client.list_sessions(user_id="alice", total_count=True, filter=odd)
+    assert (page.total_count, [s.session_id for s in page]) == (2, ["s1", "s3"])
 
 
 def test_the_sync_client_raises_coded_errors_over_http(sync_client: MemqlClient) -> None:
