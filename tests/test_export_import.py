@@ -5,8 +5,10 @@ MongoDB, idempotently, and refuse files they cannot read."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +66,13 @@ async def test_the_file_is_one_json_document_a_line_with_exact_ids_and_dates() -
     assert [record["collection"] for record in records] == ["users", "sessions", "memories"]
     stored = records[0]["document"]
     assert stored["_id"] == {"$oid": str(user["_id"])}
-    assert stored["createdAt"] == {
-        "$date": user["createdAt"].isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    }
+    # Extended JSON's relaxed dates: UTC, milliseconds written only when there are any.
+    [written] = stored["createdAt"].values()
+    assert list(stored["createdAt"]) == ["$date"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z", written), written
+    created = user["createdAt"]
+    millis = created.microsecond // 1000 * 1000
+    assert dt.datetime.fromisoformat(written) == created.replace(microsecond=millis, tzinfo=dt.UTC)
     assert stored["metadata"] == {"n": 1.5, "big": 2**40}
     assert records[2]["document"]["content"] == "ünïcödé\nline"
 
