@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bench.client import Call
-from bench.seed import HOT_SESSION, Sizes, session_id
+from bench.seed import HOT_SESSION, Sizes, session_id, user_id
 
 SESSIONS = """
 { sessions(first: 50) {
@@ -39,6 +39,23 @@ NESTED = """
     } } }
 } } } }
 """
+
+SEARCH = """
+query Search($text: String!, $sessionId: String, $userId: String) {
+  searchMemories(text: $text, sessionId: $sessionId, userId: $userId, first: 10) {
+    edges { score cursor node { id uuid role content createdAt } }
+    pageInfo { hasNextPage endCursor }
+    totalCount
+  }
+}
+"""
+
+SEARCH_TEXT = "message 7 lorem"
+"""Every seeded memory holds "message" and "lorem" (bench.seed.content), so a search ranks every
+memory of its scope; "7" is rarer and decides the best."""
+
+SEARCHED_USER = user_id(1)
+"""A user without the hot session: its sessions hold the row's usual share of memories."""
 
 ADD_MEMORY = """
 mutation AddMemory($input: AddMemoryInput!) {
@@ -109,6 +126,28 @@ def cases(sizes: Sizes) -> list[Case]:
             "users { sessions { user memories { session } } }",
             [graphql(NESTED)],
             [Call("GET", "/floor/nested")],
+            equal,
+        ),
+        Case(
+            "searchMemories(userId)",
+            [graphql(SEARCH, text=SEARCH_TEXT, userId=SEARCHED_USER)],
+            [
+                Call(
+                    "GET",
+                    "/floor/search?" + urlencode({"text": SEARCH_TEXT, "userId": SEARCHED_USER}),
+                )
+            ],
+            equal,
+        ),
+        Case(
+            "searchMemories(sessionId)",
+            [graphql(SEARCH, text=SEARCH_TEXT, sessionId=HOT_SESSION)],
+            [
+                Call(
+                    "GET",
+                    "/floor/search?" + urlencode({"text": SEARCH_TEXT, "sessionId": HOT_SESSION}),
+                )
+            ],
             equal,
         ),
         Case(

@@ -18,6 +18,7 @@ from app.store.memories import NewMemory
 from schema.global_ids import to_global_id
 from schema.pagination import MEMORIES, SESSIONS, Paging
 from schema.scalars import serialize_datetime
+from schema.search import SEARCH
 
 Json = dict[str, Any]
 
@@ -104,6 +105,43 @@ async def session_memories(request: Request) -> JSONResponse:
                             "startCursor": (MEMORIES.cursor(page.keys[0]) if page.keys else None),
                         },
                     },
+                }
+            }
+        }
+    )
+
+
+async def search(request: Request) -> JSONResponse:
+    """`searchMemories(text, sessionId | userId, first: 10)`."""
+    params = request.query_params
+    found = await store_of(request).memories.search(
+        params["text"],
+        session_id=params.get("sessionId"),
+        user_id=params.get("userId"),
+        limit=10,
+    )
+    edges = [
+        {
+            "score": hit.score,
+            "cursor": SEARCH.cursor(hit.key),
+            "node": {
+                key: value
+                for key, value in memory_json(hit.memory).items()
+                if key in ("id", "uuid", "role", "content", "createdAt")
+            },
+        }
+        for hit in found.hits
+    ]
+    return JSONResponse(
+        {
+            "data": {
+                "searchMemories": {
+                    "edges": edges,
+                    "pageInfo": {
+                        "hasNextPage": found.has_more,
+                        "endCursor": edges[-1]["cursor"] if edges else None,
+                    },
+                    "totalCount": found.total,
                 }
             }
         }
@@ -198,5 +236,6 @@ def floor_routes() -> list[Route]:
         Route("/floor/sessions", sessions),
         Route("/floor/session-memories", session_memories),
         Route("/floor/nested", nested),
+        Route("/floor/search", search),
         Route("/floor/add-memory", add_memory, methods=["POST"]),
     ]

@@ -29,6 +29,8 @@ CASES = [
     "`sessions(first: 50)`",
     "`session { memories(last: 50) }`",
     "`users { sessions { user memories { session } } }`",
+    "`searchMemories(userId)`",
+    "`searchMemories(sessionId)`",
     "`addMemory (5 memories)`",
 ]
 NUMBER = re.compile(r"^[\d,]+(\.\d+)?x?( \[[\d.]+-[\d.]+\])?$")
