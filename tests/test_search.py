@@ -15,6 +15,7 @@ import pytest
 from app.persistence.transfer import export_documents, import_documents, read_lines
 from app.search_terms import search_terms, shared
 from app.store import search as search_module
+from app.store.keyset import PageRequest
 from app.store.search import bm25_scores
 from tests.support.client import GraphQLClient, running_app
 from tests.support.data import World, add_memories, add_session, add_user
@@ -415,3 +416,27 @@ def test_stored_words_are_one_string_each_for_every_memory() -> None:
     decoded = ["".join(["t", "e", "a"])]
     assert decoded[0] is not first[1]
     assert shared(decoded)[0] is first[1]
+
+
+async def test_memory_reads_leave_the_words_out(api: GraphQLClient) -> None:
+    """A memory's words are search's alone: pages of memories (one session's, and several
+    sessions' at once, which is one aggregate on MongoDB) and reads by uuid never copy them."""
+    await add_memories(api, "s", ["rooibos has no caffeine"])
+    await add_memories(api, "t", ["green tea has some"])
+    read: list[dict[str, Any]] = []
+    lists = api.store.memories.of_sessions()
+    decode = lists.decode
+
+    def recorded(raw: dict[str, Any]) -> Any:
+        read.append(raw)
+        return decode(raw)
+
+    lists.decode = recorded
+    await lists.pages(["s", "t"], PageRequest(limit=10))
+    await lists.of("s").page(PageRequest(limit=10, backward=True))
+    assert len(read) == 3
+    assert all("searchTerms" not in raw and raw["content"] for raw in read)
+    uuids = [raw["_id"] for raw in read]
+    assert [doc.uuid for doc in await api.store.memories.get_many(uuids)]
+    stored = await api.store.db.memories.find_one({"_id": uuids[0]})
+    assert stored is not None and "rooibos" in stored["searchTerms"]

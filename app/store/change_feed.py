@@ -24,6 +24,7 @@ from app.documents import MemoryDoc
 from app.startup import Readiness, describe_failure
 from app.store.filters import any_of
 from app.store.lifecycle import LIVE
+from app.store.search import SEARCH_TERMS
 
 logger = logging.getLogger("memql.live")
 
@@ -276,7 +277,7 @@ class PollingFeed:
             batch = session_ids[start : start + POLL_BATCH]
             clauses = [{"sessionId": s, "seq": {"$gt": self.last_seq[s]}} for s in batch]
             match = {"$or": clauses} if len(clauses) > 1 else clauses[0]
-            raws = await self.memories.find({**match, **LIVE}).to_list(None)
+            raws = await self.memories.find({**match, **LIVE}, {SEARCH_TERMS: 0}).to_list(None)
             by_session: dict[str, list[MemoryDoc]] = {}
             for raw in sorted(raws, key=lambda raw: raw["seq"]):
                 by_session.setdefault(raw["sessionId"], []).append(MemoryDoc.from_mongo(raw))

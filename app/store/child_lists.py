@@ -73,8 +73,10 @@ class ChildLists(Generic[P, T]):
         *,
         union: bool,
         visible: Callable[[Iterable[P]], Awaitable[set[P]]] | None = None,
+        projection: Document | None = None,
     ) -> None:
         self.collection = collection
+        self.projection = projection
         self.parent_field = parent_field
         self.visible = visible
         self.base = base
@@ -85,7 +87,11 @@ class ChildLists(Generic[P, T]):
 
     def of(self, parent: P) -> KeysetQuery[T]:
         return KeysetQuery(
-            self.collection, all_of({self.parent_field: parent}, self.base), self.order, self.decode
+            self.collection,
+            all_of({self.parent_field: parent}, self.base),
+            self.order,
+            self.decode,
+            self.projection,
         )
 
     def _of_all(self, parents: list[P], *conditions: Document) -> Document:
@@ -140,6 +146,7 @@ class ChildLists(Generic[P, T]):
                 {"$match": self._of_one(parent, *between_cursors(self.fields, request))},
                 {"$sort": {name: direction for name in self.fields}},
                 {"$limit": request.limit + 1},
+                *([{"$project": self.projection}] if self.projection else []),
             ],
         )
         by_parent: dict[P, list[Document]] = {parent: [] for parent in wanted}

@@ -91,7 +91,8 @@ def behind_cursor(fields: tuple[str, ...], start: SortKey, backward: bool) -> Do
 
 
 class KeysetQuery(Generic[T]):
-    """The documents of `collection` matching `base`, in `order`."""
+    """The documents of `collection` matching `base`, in `order`; `projection`, when given,
+    is what of each document is read."""
 
     def __init__(
         self,
@@ -99,17 +100,21 @@ class KeysetQuery(Generic[T]):
         base: Document,
         order: SortOrder,
         decode: Callable[[Document], T],
+        projection: Document | None = None,
     ) -> None:
         self.collection = collection
         self.base = base
         self.order = order
         self.fields = order.fields
         self.decode = decode
+        self.projection = projection
 
     async def page(self, request: PageRequest) -> Page[T]:
         direction = DESCENDING if request.backward else ASCENDING
         cursor = (
-            self.collection.find(all_of(self.base, *between_cursors(self.fields, request)))
+            self.collection.find(
+                all_of(self.base, *between_cursors(self.fields, request)), self.projection
+            )
             .sort([(name, direction) for name in self.fields])
             .limit(request.limit + 1)
         )

@@ -36,6 +36,10 @@ from app.validation import check_content, check_identifier, check_memory_count, 
 
 logger = logging.getLogger("memql.store")
 
+READ: Document = {SEARCH_TERMS: 0}
+"""What memory reads leave out of each memory: its words are search's alone (and copying them
+costs the embedded store a list a memory)."""
+
 # Sessions whose memories one `update_many` soft-deletes: each adds a clause to its filter.
 DELETE_BATCH = 500
 INSERT_ATTEMPTS = 3
@@ -300,7 +304,7 @@ class MemoryStore:
 
     async def get_many(self, uuids: Iterable[str]) -> list[MemoryDoc]:
         """The live memories with these uuids that the caller may see."""
-        raws = await self.collection.find({"_id": any_of(uuids), **LIVE}).to_list(None)
+        raws = await self.collection.find({"_id": any_of(uuids), **LIVE}, READ).to_list(None)
         visible = await self.sessions.visible(raw["sessionId"] for raw in raws)
         return [MemoryDoc.from_mongo(raw) for raw in raws if raw["sessionId"] in visible]
 
@@ -378,6 +382,7 @@ class MemoryStore:
             MemoryDoc.from_mongo,
             union=self.unions,
             visible=self.sessions.visible,
+            projection=READ,
         )
 
     async def purge(self, deleted: Document) -> int:

@@ -226,7 +226,9 @@ class MemorySearch:
     async def _memories(self, uuids: list[str]) -> dict[str, MemoryDoc]:
         if not uuids:
             return {}
-        raws = await self.collection.find({"_id": any_of(uuids), **LIVE}).to_list(None)
+        raws = await self.collection.find(
+            {"_id": any_of(uuids), **LIVE}, {SEARCH_TERMS: 0}
+        ).to_list(None)
         return {raw["_id"]: MemoryDoc.from_mongo(raw) for raw in raws}
 
 
