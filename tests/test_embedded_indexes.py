@@ -295,3 +295,29 @@ def test_the_mongomock_internals_the_indexes_rely_on_are_those_they_were_written
     assert version("mongomock") == indexes.MONGOMOCK_VERSION
     digests = {name: hashlib.sha256(_source(name).encode()).hexdigest()[:16] for name in RELIED_ON}
     assert digests == RELIED_ON
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    stored=documents(),
+    excluded=st.sets(
+        st.sampled_from(["searchTerms", "metadata", "content", "_id", "nested"]), min_size=1
+    ),
+)
+def test_a_projection_leaving_fields_out_copies_as_mongomock_does(
+    stored: dict[str, Any], excluded: set[str]
+) -> None:
+    """Memory reads leave a memory's words out; the indexed cursor copies what is left itself
+    (`copy_without`), as mongomock's projection would, sharing no list or object with it."""
+    document = {**stored, "nested": {"list": [1, {"a": [2]}]}}
+    projection = dict.fromkeys(excluded, 0)
+    fields = indexes.excluded_fields(projection)
+    assert fields == frozenset(excluded)
+    ours = indexes.copy_without(document, fields)
+    plain: Any = mongomock.MongoClient().db.memories
+    theirs = plain._copy_only_fields(document, dict(projection), dict)
+    assert ours == theirs
+    if "nested" in ours:
+        assert ours["nested"]["list"] is not document["nested"]["list"]
+    for other in ({"content": 1}, {"metadata.a": 0}, {"_id": 0, "content": 1}, {}, None):
+        assert indexes.excluded_fields(other) is None
