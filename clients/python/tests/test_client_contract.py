@@ -46,17 +46,12 @@ EVERY_OPERATION: dict[str, ops.Operation[Any]] = {
 }
 BEYOND_THE_CONTRACT: dict[str, ops.Operation[Any]] = {
     "search_memories": ops.search_memories("tea", session_id="chat-1", first=5),
-}
-"""memql's own fields, which the shared contract does not name (yet): checked against the
-printed schema only."""
-
-
-BEYOND_THE_CONTRACT: dict[str, ops.Operation[Any]] = {
     "sessions_filtered": ops.sessions(
         first=1, user_id="alice", filter=SessionFilter(metadata={"topic": "tea"})
     ),
 }
-"""Operations that need what memql adds to the contract (a session filter)."""
+"""Operations that need what memql adds to the contract (memory search, a session filter),
+which the shared contract does not name (yet): checked against the printed schema only."""
 
 
 @functools.cache
