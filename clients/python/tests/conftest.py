@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from app.auth import OPEN
+from app.auth import OPEN, issue_token
 from app.settings import Settings
 from app.store import Store
 from app.web.http import create_app
@@ -28,6 +28,13 @@ TEST_MONGODB_URL = os.environ.get("MEMQL_TEST_MONGODB_URL") or None
 
 
 AUTH_SECRET = "client-tests-secret-at-least-32-bytes!"
+
+
+def token(user_id: str | None = None) -> str:
+    """A token signed with AUTH_SECRET: a user's, or an admin's without `user_id`."""
+    return issue_token(
+        AUTH_SECRET, ttl=timedelta(minutes=5), user_id=user_id, admin=user_id is None
+    )
 
 
 def client_test_settings(**overrides: Any) -> Settings:

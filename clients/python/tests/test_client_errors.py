@@ -14,7 +14,7 @@ import pytest
 from app.auth import issue_token
 from app.store.sessions import SessionStore
 from app.web.http import create_app
-from conftest import AUTH_SECRET, AsyncHarness, app_running, client_test_settings, serving
+from conftest import AUTH_SECRET, AsyncHarness, app_running, client_test_settings, serving, token
 
 from memql_client import (
     AlreadyExistsError,
@@ -109,12 +109,6 @@ NESTED_100 = (
     "{ users(first: 100) { edges { node { sessions(first: 100) { edges { node {"
     " memories(first: 100) { totalCount } } } } } } } }"
 )
-
-
-def token(user_id: str | None = None) -> str:
-    return issue_token(
-        AUTH_SECRET, ttl=timedelta(minutes=5), user_id=user_id, admin=user_id is None
-    )
 
 
 @pytest.fixture

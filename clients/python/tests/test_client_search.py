@@ -4,12 +4,10 @@ session) and MemqlRetriever's Documents, against the real memql."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
 
 import httpx
 import pytest
-from app.auth import issue_token
-from conftest import AUTH_SECRET, app_running, client_test_settings, serving
+from conftest import AUTH_SECRET, app_running, client_test_settings, serving, token
 from langchain_core.documents import Document
 
 from memql_client import (
@@ -28,12 +26,6 @@ CHAT = [
     MemoryInput("ai", "Rooibos: it has none at all."),
     MemoryInput("human", "And a café crème?"),
 ]
-
-
-def token(user_id: str | None = None) -> str:
-    return issue_token(
-        AUTH_SECRET, ttl=timedelta(minutes=5), user_id=user_id, admin=user_id is None
-    )
 
 
 @pytest.fixture
